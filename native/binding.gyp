@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "hearth_native",
+      "sources": [
+        "src/addon.c",
+        "src/spawn.c",
+        "src/fdpass.c",
+        "src/memory.c",
+        "src/markers.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-O2", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3", "-fomit-frame-pointer"],
+      "cflags_c": ["-std=c11"]
+    }
+  ]
+}

@@ -1,0 +1,191 @@
+// Typed wrapper around the hearth_native N-API addon (native/src/*.c).
+// Every function is synchronous; errors are Error objects with `code`
+// (e.g. 'ENOENT'), `errno` (positive, as in os.constants.errno) and `syscall`.
+
+import { constants as bufferConstants } from 'node:buffer';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface SpawnOptions {
+  /** Path of the executable; no PATH search. A relative path is resolved by
+   * the kernel after the chdir to `cwd`, as with posix_spawn. */
+  file: string;
+  /** Full argv including argv[0]. */
+  argv: string[];
+  /** Exactly the child's environment, "KEY=VALUE" entries. */
+  env: string[];
+  /** Child fd i receives a dup of parent fd fds[i]; -1 leaves it closed.
+   * Length >= 3. Every other fd is closed in the child. */
+  fds: number[];
+  /** chdir in the child before exec. */
+  cwd?: string;
+  /** An fd open for writing on a cgroup's cgroup.procs: the child moves
+   * itself there before exec, so it is limited from its first instruction. */
+  cgroupProcsFd?: number;
+  /** Signal the child gets when the spawning thread dies; default 9
+   * (SIGKILL); 0 disables. */
+  pdeathsig?: number;
+  /** Default true: the child gets its own session and process group. */
+  setsid?: boolean;
+}
+
+export interface SpawnResult {
+  pid: number;
+  /** CLOEXEC pidfd; hand it to watchExit, which reaps the child and closes it. */
+  pidfd: number;
+}
+
+interface Addon {
+  spawn(
+    file: string,
+    argv: string[],
+    env: string[],
+    fds: number[],
+    cwd: string | null,
+    cgroupProcsFd: number,
+    pdeathsig: number,
+    setsid: boolean,
+  ): SpawnResult;
+  watchExit(pidfd: number, onExit: (code: number | null, signal: string | null) => void): void;
+  socketpair(): [number, number];
+  sendWithFd(sock: number, data: Uint8Array, fd: number): void;
+  recvWithFd(sock: number, maxBytes: number): { data: Buffer; fd: number };
+  memfdCreate(name: string, hugetlb: boolean): number;
+  fallocate(fd: number, length: number): void;
+  sealReadOnly(fd: number): void;
+  mmap(fd: number, length: number, writable: boolean, populate: boolean): ArrayBuffer;
+  munmap(buffer: ArrayBuffer): void;
+  markStateMapped(bytes: number): void;
+  markReady(): void;
+  markInvokeStart(id: number): void;
+  markInvokeEnd(id: number): void;
+}
+
+const ADDON_REL = 'native/build/Release/hearth_native.node';
+
+function loadAddon(): Addon {
+  // Compiled: <repo>/dist/native/index.js -> <repo>/. Run from source
+  // (<repo>/native/index.ts) the addon sits next to this file.
+  const candidates = [
+    new URL(`../../${ADDON_REL}`, import.meta.url),
+    new URL(`../${ADDON_REL}`, import.meta.url),
+  ];
+  const paths = candidates.map((u) => fileURLToPath(u));
+  const found = paths.find((p) => existsSync(p));
+  if (found === undefined) {
+    throw new Error(`native addon not built: run \`npm run setup\` (${paths[0]})`);
+  }
+  const require = createRequire(import.meta.url);
+  return require(found) as Addon;
+}
+
+const addon: Addon = loadAddon();
+
+/** Start a process without forking Node: the event loop is blocked only
+ * until the child has exec'd. Throws if any pre-exec step or execve fails
+ * (e.g. `spawn /x/y: execve: No such file or directory`, code 'ENOENT',
+ * syscall 'execve', path '/x/y'); the failed child is already reaped. */
+export function spawn(opts: SpawnOptions): SpawnResult {
+  return addon.spawn(
+    opts.file,
+    opts.argv,
+    opts.env,
+    opts.fds,
+    opts.cwd ?? null,
+    opts.cgroupProcsFd ?? -1,
+    opts.pdeathsig ?? 9,
+    opts.setsid ?? true,
+  );
+}
+
+/** Call onExit once when the child behind pidfd exits: (code, null) for a
+ * normal exit, (null, 'SIGKILL') etc. for death by signal. The child is
+ * reaped and pidfd closed before onExit runs, so its pid must not be used
+ * afterwards. Keeps the event loop alive until then. Once per pidfd. */
+export function watchExit(
+  pidfd: number,
+  onExit: (code: number | null, signal: string | null) => void,
+): void {
+  addon.watchExit(pidfd, onExit);
+}
+
+/** AF_UNIX SOCK_STREAM pair, both ends CLOEXEC. */
+export function socketpair(): [number, number] {
+  return addon.socketpair();
+}
+
+/** One sendmsg of `data` (non-empty) with `fd` attached as SCM_RIGHTS (or
+ * no fd if fd < 0). Never blocks: throws code 'EAGAIN' when the socket is
+ * full, and 'ERR_SHORT_SEND' (with bytesSent) if only part went out, in which
+ * case the stream is out of frame. */
+export function sendWithFd(sock: number, data: Uint8Array, fd: number): void {
+  addon.sendWithFd(sock, data, fd);
+}
+
+/** Blocking recvmsg of up to maxBytes plus at most one fd (CLOEXEC). An
+ * empty `data` means EOF; `fd` is -1 when none came. */
+export function recvWithFd(sock: number, maxBytes: number): { data: Buffer; fd: number } {
+  return addon.recvWithFd(sock, maxBytes);
+}
+
+/** memfd with CLOEXEC and sealing allowed; hugetlb: backed by 2 MiB pages. */
+export function memfdCreate(name: string, hugetlb: boolean): number {
+  return addon.memfdCreate(name, hugetlb);
+}
+
+/** Allocate [0, length) now; on hugetlb a shortage fails here (ENOSPC)
+ * instead of as SIGBUS on first touch. */
+export function fallocate(fd: number, length: number): void {
+  addon.fallocate(fd, length);
+}
+
+/** Seal against writes, resizing and further sealing. Fails (EBUSY) while a
+ * writable shared mapping of the file exists. */
+export function sealReadOnly(fd: number): void {
+  addon.sealReadOnly(fd);
+}
+
+/** MAP_SHARED mapping of [0, length) of fd as an ArrayBuffer of exactly
+ * length bytes (the mapping itself is rounded to the backing's page size,
+ * 2 MiB on hugetlbfs). length 0 gives an empty ArrayBuffer. Unmapped by
+ * munmap() or when the ArrayBuffer is collected. */
+export function mmap(
+  fd: number,
+  length: number,
+  opts: { writable: boolean; populate: boolean },
+): ArrayBuffer {
+  // Node backs external ArrayBuffers with a Buffer, so they share its limit.
+  if (length > bufferConstants.MAX_LENGTH) {
+    const err = new RangeError(
+      `mmap: length ${length} exceeds the largest ArrayBuffer Node can wrap (${bufferConstants.MAX_LENGTH})`,
+    ) as RangeError & { code: string };
+    err.code = 'ERR_OUT_OF_RANGE';
+    throw err;
+  }
+  return addon.mmap(fd, length, opts.writable, opts.populate);
+}
+
+/** Unmap now and detach the ArrayBuffer (byteLength becomes 0, views become
+ * empty). Idempotent; TypeError for an ArrayBuffer not returned by mmap(). */
+export function munmap(buffer: ArrayBuffer): void {
+  addon.munmap(buffer);
+}
+
+/** Probe markers: calls into hearth_marker_* in the .node file, where the
+ * agent's uprobes attach. */
+export function markStateMapped(bytes: number): void {
+  addon.markStateMapped(bytes);
+}
+
+export function markReady(): void {
+  addon.markReady();
+}
+
+export function markInvokeStart(id: number): void {
+  addon.markInvokeStart(id);
+}
+
+export function markInvokeEnd(id: number): void {
+  addon.markInvokeEnd(id);
+}

@@ -1,0 +1,221 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import type { RuntimeEvent } from '../../shared/events.js';
+import { nowMs } from '../clock.js';
+import type { EventLog } from '../events.js';
+import { HearthError, asHearthError } from '../errors.js';
+import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
+import type { PoolSpec } from '../manifest/spec.js';
+import type { Registry } from '../registry.js';
+import { parseJsonBody, readBody, sendError, sendJson } from './respond.js';
+
+export interface ControlContext {
+  registry: Registry;
+  events: EventLog;
+  token: string;
+  maxBodyBytes: number;
+}
+
+export interface WorkerInfo {
+  id: number;
+  pid: number;
+  function: string;
+  version: number;
+  status: string;
+  inflight: number;
+  invocations: number;
+  sdk: string;
+  viaStemCell: boolean;
+  ageMs: number;
+  idleMs: number;
+  spawnToReadyMs: number | null;
+  stateId: string | null;
+}
+
+/** Constant-time bearer token check. */
+export function authorized(req: http.IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer (.+)$/.exec(header);
+  if (match === null) return false;
+  const given = createHash('sha256').update(match[1]!).digest();
+  const expected = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/** Routes under /v1 other than invoke. `parts` is the path split on "/" after "v1". */
+export function handleControl(context: ControlContext, method: string, parts: string[], query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (!authorized(req, context.token)) {
+    req.resume();
+    return sendError(res, new HearthError('HEARTH_ERR_UNAUTHORIZED', 'the control API needs `Authorization: Bearer <token>` with the runtime\'s token'), { 'www-authenticate': 'Bearer' });
+  }
+  const [collection, name, sub, extra] = parts;
+  const route = `${method} ${collection ?? ''}${name === undefined ? '' : '/:name'}${sub === undefined ? '' : `/${sub}`}`;
+  if (extra !== undefined) return notFound(req, res);
+  switch (route) {
+    case 'GET functions':
+      return sendJson(res, 200, { functions: context.registry.all().map((pool) => context.registry.describe(pool)) });
+    case 'GET functions/:name': {
+      const pool = context.registry.get(name!);
+      if (pool === undefined) return sendError(res, missing(name!));
+      return sendJson(res, 200, context.registry.describe(pool));
+    }
+    case 'PUT functions/:name':
+      return withJson(context, req, res, (body) => deploy(context, name!, body, req, res));
+    case 'PATCH functions/:name':
+      return withJson(context, req, res, async (body) => sendJson(res, 200, await configure(context, name!, body)));
+    case 'DELETE functions/:name':
+      req.resume();
+      return void context.registry.remove(name!).then(
+        () => sendJson(res, 200, { removed: name }),
+        (error) => sendError(res, error),
+      );
+    case 'PUT functions/:name/state':
+      return uploadState(context, name!, req, res);
+    case 'GET workers':
+      return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined) });
+    case 'GET events':
+      return streamEvents(context.events, query, req, res);
+    default:
+      if (['functions', 'workers', 'events'].includes(collection ?? '')) {
+        req.resume();
+        return sendError(res, new HearthError('HEARTH_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on /v1/${parts.join('/')}`));
+      }
+      return notFound(req, res);
+  }
+}
+
+export function notFound(req: http.IncomingMessage, res: http.ServerResponse): void {
+  req.resume();
+  sendError(res, new HearthError('HEARTH_ERR_NOT_FOUND', `no route for ${req.method} ${req.url}`));
+}
+
+function missing(name: string): HearthError {
+  return new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `no function named ${name} is deployed`, { details: { function: name } });
+}
+
+function withJson(context: ControlContext, req: http.IncomingMessage, res: http.ServerResponse, use: (body: unknown) => unknown): void {
+  readBody(req, context.maxBodyBytes, (error, raw) => {
+    if (error !== undefined) return sendError(res, error);
+    try {
+      const result = use(parseJsonBody(raw));
+      if (result instanceof Promise) result.catch((failure: unknown) => sendError(res, failure));
+    } catch (failure) {
+      sendError(res, failure);
+    }
+  });
+}
+
+/**
+ * PUT /v1/functions/{name}: deploys or updates. With `Accept: application/x-ndjson` the
+ * response streams progress lines ({"progress": ...}) and ends with {"result": ...} or {"error": ...}.
+ */
+async function deploy(context: ControlContext, name: string, body: unknown, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const object = typeof body === 'object' && body !== null && !Array.isArray(body) ? { name, ...(body as Record<string, unknown>) } : body;
+  const spec = parseFunction(object, { label: 'request body' });
+  if (spec.name !== name) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `the body names function ${spec.name} but the path names ${name}`);
+  const streaming = (req.headers.accept ?? '').includes('application/x-ndjson');
+  if (!streaming) {
+    sendJson(res, 200, await context.registry.deploy(spec));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const line = (value: unknown): boolean => res.write(JSON.stringify(value) + '\n');
+  try {
+    const result = await context.registry.deploy(spec, { onProgress: (progress) => line({ progress }) });
+    line({ result });
+  } catch (error) {
+    line(asHearthError(error).toJSON());
+  }
+  res.end();
+}
+
+async function configure(context: ControlContext, name: string, body: unknown): Promise<unknown> {
+  const pool = context.registry.get(name);
+  if (pool === undefined) throw missing(name);
+  const check = new Checker({ label: 'request body' });
+  const patch = check.object(body, '');
+  check.noUnknown(patch, ['pool', 'gc'], '');
+  let info: unknown = context.registry.describe(pool);
+  if (patch['pool'] !== undefined) {
+    const given = check.object(patch['pool'], 'pool');
+    check.noUnknown(given, ['min', 'max', 'keepAliveMs', 'maxQueued'], 'pool');
+    const current = pool.settings;
+    const settings: PoolSpec = {
+      min: check.int(given['min'], 'pool.min', current.min, 0, 1024),
+      max: check.int(given['max'], 'pool.max', current.max, 1, 1024),
+      keepAliveMs: check.int(given['keepAliveMs'], 'pool.keepAliveMs', current.keepAliveMs, 0, 7 * 24 * 3600_000),
+      maxQueued: check.int(given['maxQueued'], 'pool.maxQueued', current.maxQueued, 0, 1_000_000),
+    };
+    if (settings.max < settings.min) check.fail('pool.max', `must be at least pool.min (${settings.min}); got ${settings.max}`);
+    info = context.registry.configurePool(name, settings);
+  }
+  if (patch['gc'] !== undefined) {
+    info = await context.registry.configureGc(name, parseGc(check, patch['gc'], pool.current.spec.kind, 'gc'));
+  }
+  return info;
+}
+
+/** PUT /v1/functions/{name}/state: the body (Content-Length required) becomes the function's new state version. */
+function uploadState(context: ControlContext, name: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const declared = req.headers['content-length'];
+  const size = Number(declared);
+  if (declared === undefined || !Number.isSafeInteger(size) || size < 0) {
+    req.resume();
+    return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', 'a state upload needs a Content-Length header'), { connection: 'close' });
+  }
+  if (context.registry.get(name) === undefined) {
+    req.resume();
+    return sendError(res, missing(name), { connection: 'close' });
+  }
+  context.registry.replaceState(name, req, size).then(
+    (info) => sendJson(res, 200, info),
+    (error) => {
+      req.resume();
+      sendError(res, error, { connection: 'close' });
+    },
+  );
+}
+
+export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
+  const now = nowMs();
+  const workers: WorkerInfo[] = [];
+  for (const pool of registry.all()) {
+    if (fn !== undefined && pool.name !== fn) continue;
+    for (const worker of pool.listWorkers()) {
+      workers.push({
+        id: worker.id,
+        pid: worker.pid,
+        function: pool.name,
+        version: worker.version,
+        status: worker.status === 'ready' && worker.busy ? 'busy' : worker.status === 'ready' ? 'idle' : worker.status,
+        inflight: worker.inflight.size,
+        invocations: worker.invocations,
+        sdk: worker.sdk,
+        viaStemCell: worker.viaStemCell,
+        ageMs: Math.round(now - worker.spawnedAt),
+        idleMs: worker.busy ? 0 : Math.round(now - worker.lastUsedAt),
+        spawnToReadyMs: worker.readyAt > 0 ? Number((worker.readyAt - worker.spawnedAt).toFixed(3)) : null,
+        stateId: worker.state?.id ?? null,
+      });
+    }
+  }
+  return workers;
+}
+
+/** GET /v1/events?since=N[&follow=1]: NDJSON, one event per line; with follow, the stream stays open. */
+function streamEvents(events: EventLog, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
+  req.resume();
+  const since = Number(query.get('since') ?? '0');
+  if (!Number.isSafeInteger(since) || since < 0) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`));
+  const follow = query.get('follow') === '1' || query.get('follow') === 'true';
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const write = (event: RuntimeEvent): boolean => res.write(JSON.stringify(event) + '\n');
+  for (const event of events.since(since)) write(event);
+  if (!follow) return void res.end();
+  const unsubscribe = events.subscribe(write);
+  const heartbeat = setInterval(() => res.write('\n'), 15_000);
+  res.on('close', () => {
+    unsubscribe();
+    clearInterval(heartbeat);
+  });
+}

@@ -1,0 +1,88 @@
+import type http from 'node:http';
+import { nowMs } from '../clock.js';
+import { HearthError } from '../errors.js';
+import type { Registry } from '../registry.js';
+import type { InvokeOutcome } from '../supervisor/invocation.js';
+import { readBody, sendError } from './respond.js';
+
+export interface InvokeContext {
+  registry: Registry;
+  maxBodyBytes: number;
+  nextInvocationId(): number;
+  accepting(): boolean;
+}
+
+/** POST /v1/functions/{name}/invoke: the hot path. */
+export function handleInvoke(context: InvokeContext, name: string, query: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const arrivedAt = nowMs();
+  const pool = context.registry.get(name);
+  if (pool === undefined) {
+    req.resume();
+    return sendError(res, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `no function named ${name} is deployed`, { details: { function: name } }));
+  }
+  if (!context.accepting()) {
+    req.resume();
+    return sendError(res, new HearthError('HEARTH_ERR_SHUTTING_DOWN', 'the runtime is shutting down', { details: { retryAfterSeconds: 1 } }));
+  }
+  let timeoutMs = pool.current.spec.limits.timeoutMs;
+  if (query !== '') {
+    const requested = parseTimeout(query, timeoutMs);
+    if (requested instanceof HearthError) {
+      req.resume();
+      return sendError(res, requested);
+    }
+    timeoutMs = requested;
+  }
+  readBody(req, context.maxBodyBytes, (error, body) => {
+    if (error !== undefined) return sendError(res, error, error.code === 'HEARTH_ERR_BODY_TOO_LARGE' ? { connection: 'close' } : {});
+    pool.invoke({
+      id: context.nextInvocationId(),
+      fn: name,
+      body,
+      arrivedAt,
+      deadline: arrivedAt + timeoutMs,
+      dispatchedAt: 0,
+      cold: false,
+      startWaitMs: 0,
+      workerId: 0,
+      pid: 0,
+      settled: false,
+      timer: undefined,
+      done: (outcome) => respond(res, outcome),
+    });
+  });
+}
+
+function respond(res: http.ServerResponse, outcome: InvokeOutcome): void {
+  const invocation = outcome.invocation;
+  const end = nowMs();
+  const headers: http.OutgoingHttpHeaders = { 'x-hearth-invocation': String(invocation.id) };
+  if (invocation.pid > 0) {
+    const queued = (invocation.dispatchedAt - invocation.arrivedAt - invocation.startWaitMs).toFixed(3);
+    headers['x-hearth-start'] = invocation.cold ? 'cold' : 'warm';
+    headers['x-hearth-worker'] = String(invocation.pid);
+    headers['server-timing'] = `queue;dur=${queued}, start;dur=${invocation.startWaitMs.toFixed(3)}, worker;dur=${(end - invocation.dispatchedAt).toFixed(3)}, total;dur=${(end - invocation.arrivedAt).toFixed(3)}`;
+  }
+  if (outcome.ok) {
+    headers['content-type'] = 'application/octet-stream';
+    headers['content-length'] = outcome.body.length;
+    res.writeHead(200, headers);
+    res.end(outcome.body);
+  } else {
+    sendError(res, outcome.error, headers);
+  }
+}
+
+function parseTimeout(query: string, limit: number): number | HearthError {
+  const params = new URLSearchParams(query);
+  for (const key of params.keys()) {
+    if (key !== 'timeoutMs') return new HearthError('HEARTH_ERR_BAD_REQUEST', `unknown query parameter ${JSON.stringify(key)} (allowed: timeoutMs)`);
+  }
+  const text = params.get('timeoutMs');
+  if (text === null) return limit;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > limit) {
+    return new HearthError('HEARTH_ERR_BAD_REQUEST', `timeoutMs must be an integer from 1 to the function's limit of ${limit} (got ${JSON.stringify(text)})`);
+  }
+  return value;
+}

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { HearthError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const JS = ['.js', '.mjs', '.cjs'];
+const TS = ['.ts', '.mts', '.cts'];
+export const NODE_ENTRY_EXTENSIONS = [...JS, ...TS];
+
+/**
+ * Returns a JavaScript entry Node can load. TypeScript entries are bundled with esbuild
+ * (their local imports inlined, packages left external) into `.hearth-build/` beside the
+ * source, so that package imports still resolve from the function's own node_modules.
+ */
+export async function prepareNodeEntry(entry: string, label: string, log: Logger): Promise<string> {
+  const extension = path.extname(entry);
+  if (!NODE_ENTRY_EXTENSIONS.includes(extension)) {
+    throw new HearthError('HEARTH_ERR_BUILD', `${label}: entry ${entry} must end in one of ${NODE_ENTRY_EXTENSIONS.join(', ')}`, { details: { field: 'entry' } });
+  }
+  if (!fs.existsSync(entry)) throw new HearthError('HEARTH_ERR_BUILD', `${label}: entry ${entry} does not exist`, { details: { field: 'entry' } });
+  if (JS.includes(extension)) return entry;
+  const { build } = await import('esbuild');
+  const outDir = path.join(path.dirname(entry), '.hearth-build');
+  const started = performance.now();
+  let code: string;
+  try {
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: `node${process.versions.node.split('.')[0]}`,
+      sourcemap: 'inline',
+      write: false,
+      logLevel: 'silent',
+    });
+    code = result.outputFiles[0]!.text;
+  } catch (error) {
+    const messages = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors ?? [];
+    const text = messages.map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ${m.text}` : m.text)).join('\n');
+    throw new HearthError('HEARTH_ERR_BUILD', `${label}: compiling ${entry} failed:\n${text || (error as Error).message}`, { cause: error });
+  }
+  const digest = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const output = path.join(outDir, `${path.basename(entry, extension)}-${digest}.mjs`);
+  if (!fs.existsSync(output)) {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(`${output}.tmp`, code);
+    fs.renameSync(`${output}.tmp`, output);
+  }
+  log.info(`${label}: compiled ${path.basename(entry)} in ${(performance.now() - started).toFixed(0)} ms`);
+  return output;
+}

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { EXAMPLES_DIR, GIB, LOOKUP_STATE, ensureLookupState } from '../../examples/state.js';
+import { readManifestFile } from '../manifest/parse.js';
+import { Runtime } from '../runtime.js';
+import { formatBytes } from '../state/store.js';
+import { intOption, table, type Command } from './command.js';
+import { SERVE_OPTIONS_HELP, runtimeOptions } from './serve.js';
+
+const options = {
+  duration: { type: 'string' },
+  requests: { type: 'string' },
+  'cold-starts': { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'state-backend': { type: 'string' },
+  'stem-cells': { type: 'string' },
+  cache: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+interface Sample {
+  ms: number;
+  cold: boolean;
+  startMs: number;
+}
+
+/** Client-side latency of one invocation, with what the runtime says about it. */
+async function timedInvoke(url: string, fn: string, body: string): Promise<Sample> {
+  const started = performance.now();
+  const response = await fetch(`${url}/v1/functions/${fn}/invoke`, { method: 'POST', body });
+  await response.arrayBuffer();
+  const ms = performance.now() - started;
+  if (!response.ok) throw new Error(`${fn} answered HTTP ${response.status}`);
+  const startMs = Number(/start;dur=([\d.]+)/.exec(response.headers.get('server-timing') ?? '')?.[1] ?? 0);
+  return { ms, cold: response.headers.get('x-hearth-start') === 'cold', startMs };
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? `${value.toFixed(2)} ms` : `${value.toFixed(1)} ms`);
+
+function progress(line: string): void {
+  process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+}
+
+export const demo: Command<typeof options> = {
+  name: 'demo',
+  summary: 'run the demo (what `npm start` runs)',
+  usage: 'hearth demo [--duration SECONDS] [--requests N] [--cold-starts N] [serve options]',
+  help: `Starts the runtime with the examples deployed (a Go function and a Node/TypeScript function
+over the same 1 GiB lookup table, generated once into examples/.cache, and a plain C binary),
+runs a short workload of warm invocations and forced cold starts, prints per-function
+latency, then keeps serving until Ctrl-C (or for --duration seconds).
+
+Options:
+  --duration SECONDS     stop by itself after the workload and this many seconds
+  --requests N           warm invocations per function (default 300)
+  --cold-starts N        forced cold starts per function (default 20)
+  -p, --port N           port (default 8700)
+${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-cells|cache|log-level)|^\s{10,}/.test(line)).join('\n')}`,
+  options,
+  async run(values) {
+    const requests = intOption(values, 'requests', 300, 1);
+    const coldStarts = intOption(values, 'cold-starts', 20, 1);
+    const duration = values['duration'] === undefined ? undefined : intOption(values, 'duration', 0);
+    const runtime = new Runtime({ ...runtimeOptions({ 'log-level': 'warn', ...values }) });
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopping ??= runtime.stop());
+    process.on('SIGINT', () => void stop().then(() => process.exit(0)));
+    process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
+
+    progress('preparing the 1 GiB lookup table (generated once)…');
+    await ensureLookupState(LOOKUP_STATE, GIB, (line) => progress(line));
+    await runtime.start();
+    const specs = readManifestFile(path.join(EXAMPLES_DIR, 'hearth.json'));
+    for (const spec of specs) {
+      const started = performance.now();
+      await runtime.registry.deploy(spec, { onProgress: (message) => progress(`deploy ${spec.name}: ${message}`) });
+      progress(`deployed ${spec.name} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+
+    const bodies: Record<string, () => string> = {
+      lookup: () => String(Math.floor(Math.random() * 16_777_216)),
+      'lookup-node': () => String(Math.floor(Math.random() * 16_777_216)),
+      upper: () => 'hello from the demo',
+    };
+    const rows: (string | number)[][] = [];
+    for (const spec of specs) {
+      const body = bodies[spec.name] ?? (() => '');
+      const warm: number[] = [];
+      for (let i = 0; i < requests; i++) {
+        warm.push((await timedInvoke(runtime.url, spec.name, body())).ms);
+        if (i % 50 === 0) progress(`${spec.name}: warm ${i}/${requests}`);
+      }
+      // Forced cold starts: no idle worker, so each request waits for a fresh one.
+      const pool = runtime.registry.get(spec.name)!;
+      const saved = pool.settings;
+      runtime.registry.configurePool(spec.name, { ...saved, min: 0, keepAliveMs: 0 });
+      const cold: Sample[] = [];
+      for (let i = 0; i < coldStarts; i++) {
+        while (pool.listWorkers().length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        cold.push(await timedInvoke(runtime.url, spec.name, body()));
+        progress(`${spec.name}: cold start ${i + 1}/${coldStarts}`);
+      }
+      runtime.registry.configurePool(spec.name, saved);
+      const state = pool.current.state;
+      rows.push([
+        spec.name,
+        spec.kind,
+        state === undefined ? '-' : `${formatBytes(state.size)} ${state.backend}`,
+        `${ms(percentile(warm, 50))} / ${ms(percentile(warm, 99))}`,
+        `${ms(percentile(cold.map((sample) => sample.ms), 50))} / ${ms(percentile(cold.map((sample) => sample.ms), 99))}`,
+        ms(percentile(cold.map((sample) => sample.startMs), 50)),
+        `${cold.filter((sample) => sample.cold).length}/${cold.length}`,
+      ]);
+    }
+    progress('');
+    process.stdout.write(
+      `\nHearth demo: ${requests} warm invocations and ${coldStarts} cold starts per function (latency at the client, p50 / p99)\n\n` +
+        table(['FUNCTION', 'KIND', 'STATE', 'WARM', 'COLD', 'START (p50)', 'COLD SEEN'], rows) +
+        `\n\nThe runtime is serving at ${runtime.url}\n` +
+        `  curl -X POST ${runtime.url}/v1/functions/lookup/invoke -d 12345\n` +
+        `  ${runtime.url}/metrics\n` +
+        `  control API token: ${runtime.options.runBase}/port-${new URL(runtime.url).port}.token (hearth ls, hearth workers)\n` +
+        (duration === undefined ? 'Ctrl-C stops it and removes every worker, mapping and mount.\n' : `Stopping in ${duration} s.\n`),
+    );
+    if (duration !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, duration * 1000));
+      await stop();
+      return 0;
+    }
+    await new Promise(() => undefined);
+    return 0;
+  },
+};

@@ -1,0 +1,42 @@
+import type { RuntimeEvent, RuntimeEventInput } from '../shared/events.js';
+import { monotonicNs } from './clock.js';
+
+export type EventListener = (event: RuntimeEvent) => void;
+
+/**
+ * The runtime's event log: a bounded ring of recent events plus live listeners.
+ * Publishing costs an object and an array store; nothing is serialised unless someone reads.
+ */
+export class EventLog {
+  private readonly ring: (RuntimeEvent | undefined)[];
+  private next = 1;
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly capacity = 16384) {
+    this.ring = new Array(capacity);
+  }
+
+  publish(input: RuntimeEventInput): void {
+    const event = { ...input, seq: this.next, ts: monotonicNs() } as RuntimeEvent;
+    this.ring[this.next % this.capacity] = event;
+    this.next++;
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Events with seq > after that are still in the ring, oldest first. */
+  since(after: number): RuntimeEvent[] {
+    const first = Math.max(after + 1, this.next - this.capacity, 1);
+    const events: RuntimeEvent[] = [];
+    for (let seq = first; seq < this.next; seq++) events.push(this.ring[seq % this.capacity]!);
+    return events;
+  }
+
+  get lastSeq(): number {
+    return this.next - 1;
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,494 @@
+import fs from 'node:fs';
+import type { SpawnReason } from '../../shared/events.js';
+import { nowMs } from '../clock.js';
+import { HearthError } from '../errors.js';
+import type { EventLog } from '../events.js';
+import type { Logger } from '../log.js';
+import type { PoolSpec } from '../manifest/spec.js';
+import type { Outcome, RuntimeMetrics } from '../metrics.js';
+import type { StateStore } from '../state/store.js';
+import { settle, type Invocation } from '../supervisor/invocation.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
+import type { ExitInfo, Worker, WorkerHooks } from '../supervisor/worker.js';
+import { WaitQueue } from './queue.js';
+import type { StemCells } from './stemcells.js';
+import { launchFor, stemCellFlavour, type FunctionVersion } from './version.js';
+
+export interface PoolDeps {
+  supervisor: Supervisor;
+  store: StateStore;
+  events: EventLog;
+  metrics: RuntimeMetrics;
+  stemCells: StemCells;
+  log: Logger;
+}
+
+export interface PoolSnapshot {
+  fn: string;
+  version: number;
+  idle: number;
+  busy: number;
+  starting: number;
+  draining: number;
+  queued: number;
+  backoffMs: number;
+  lastStartError?: string;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const PAGE_SIZE = 4096;
+
+/** Candidate workers of a version being deployed, waiting to prove they start. */
+interface Candidate {
+  resolve(worker: Worker): void;
+  reject(error: HearthError): void;
+}
+
+/**
+ * The warm pool of one function: dispatch to workers with free slots (most recently used
+ * first, so extra workers go idle and retire), a bounded queue with deadlines when none is
+ * free, cold starts up to `max`, `min` kept warm, idle workers retired after `keepAliveMs`,
+ * recycling, restart back-off, and atomic version swaps.
+ */
+export class FunctionPool {
+  current: FunctionVersion;
+  settings: PoolSpec;
+  private readonly workers = new Set<Worker>();
+  private available: Worker[] = [];
+  private readonly queue = new WaitQueue<Invocation>();
+  private starting = 0;
+  private startFailures = 0;
+  private backoffUntil = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private lastStartError: HearthError | undefined;
+  private readonly candidates = new Map<Worker, Candidate>();
+  private removed = false;
+  private readonly hooks: WorkerHooks;
+  private lastMemoryCheck = 0;
+
+  constructor(
+    version: FunctionVersion,
+    private readonly deps: PoolDeps,
+  ) {
+    this.current = version;
+    this.settings = { ...version.spec.pool };
+    this.hooks = {
+      ready: (worker) => this.onReady(worker),
+      slotFree: (worker) => this.onSlotFree(worker),
+      exited: (worker, info) => this.onExit(worker, info),
+      invocationEnded: (worker, invocation, status, code) => this.onInvocationEnded(worker, invocation, status, code),
+    };
+    this.useStemCells(version, +1);
+  }
+
+  get name(): string {
+    return this.current.spec.name;
+  }
+
+  /** Sends an invocation to a worker, queues it, or refuses it; `invocation.done` is always called once. */
+  invoke(invocation: Invocation): void {
+    if (this.removed) return this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed`));
+    const worker = this.takeAvailable();
+    if (worker !== undefined) return this.dispatch(worker, invocation);
+    if (this.queue.length >= this.settings.maxQueued) {
+      return this.refuse(
+        invocation,
+        new HearthError('HEARTH_ERR_QUEUE_FULL', `function ${this.name}: ${this.queue.length} requests are already waiting (pool.maxQueued)`, {
+          details: { function: this.name, retryAfterSeconds: 1 },
+        }),
+      );
+    }
+    const backoff = this.backoffUntil - nowMs();
+    if (backoff > 0 && this.readyCount() === 0 && this.starting === 0) {
+      return this.refuse(invocation, this.unavailable(backoff));
+    }
+    this.queue.push(invocation);
+    invocation.timer = setTimeout(() => this.queueTimedOut(invocation), Math.max(0, invocation.deadline - nowMs()));
+    this.scale();
+  }
+
+  /** Starts a worker of a new version and resolves once it is ready; the current version keeps serving meanwhile. */
+  prepare(version: FunctionVersion): Promise<Worker> {
+    return new Promise((resolve, reject) => {
+      const worker = this.spawn('validate', version);
+      if (worker === undefined) {
+        reject(this.lastStartError ?? new HearthError('HEARTH_ERR_WORKER_START', `function ${version.spec.name}: could not start a worker`));
+        return;
+      }
+      this.candidates.set(worker, { resolve, reject });
+    });
+  }
+
+  /** Makes `version` current: new requests go to its workers; old workers finish what they have, then exit. */
+  activate(version: FunctionVersion): void {
+    const previous = this.current;
+    this.current = version;
+    this.settings = { ...version.spec.pool };
+    this.useStemCells(version, +1);
+    this.useStemCells(previous, -1);
+    this.startFailures = 0;
+    this.backoffUntil = 0;
+    this.available = [];
+    for (const worker of this.workers) {
+      worker.listed = false;
+      if (worker.version !== version.version) worker.retire(`version ${previous.version} replaced by ${version.version}`);
+      else this.list(worker);
+    }
+    this.starting = [...this.workers].filter((worker) => worker.version === version.version && (worker.status === 'starting' || worker.status === 'specialising')).length;
+    this.drainQueue();
+    this.scale();
+  }
+
+  /** Changes pool settings live. */
+  configure(settings: PoolSpec): void {
+    this.settings = { ...settings };
+    this.tick(nowMs());
+    this.scale();
+  }
+
+  /** Refuses new work, lets in-flight invocations finish, and resolves when every worker is gone. */
+  async remove(reason: string): Promise<void> {
+    this.removed = true;
+    clearTimeout(this.backoffTimer);
+    for (const invocation of this.queue.drain()) {
+      clearTimeout(invocation.timer);
+      this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed while the request waited`));
+    }
+    for (const worker of this.workers) worker.retire(reason);
+    this.useStemCells(this.current, -1);
+    while (this.workers.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  /** Fails everything queued; used when the runtime shuts down. */
+  failQueued(error: HearthError): void {
+    for (const invocation of this.queue.drain()) {
+      clearTimeout(invocation.timer);
+      this.refuse(invocation, error);
+    }
+  }
+
+  /** Periodic housekeeping: keep-alive retirement, memory recycling, `min`. */
+  tick(now: number): void {
+    if (this.removed) return;
+    const keepAlive = this.settings.keepAliveMs;
+    let live = this.liveCount();
+    for (const worker of this.workers) {
+      if (live <= this.settings.min) break;
+      if (worker.version !== this.current.version || worker.status !== 'ready' || worker.busy) continue;
+      if (now - worker.lastUsedAt < keepAlive) continue;
+      worker.shutdown(`idle for ${Math.round(now - worker.lastUsedAt)} ms (keepAliveMs ${keepAlive})`);
+      live--;
+    }
+    if (now - this.lastMemoryCheck >= 2000) {
+      this.lastMemoryCheck = now;
+      this.recycleGrown();
+    }
+    this.scale();
+  }
+
+  snapshot(): PoolSnapshot {
+    let idle = 0;
+    let busy = 0;
+    let starting = 0;
+    let draining = 0;
+    for (const worker of this.workers) {
+      if (worker.status === 'starting' || worker.status === 'specialising') starting++;
+      else if (worker.status === 'draining') draining++;
+      else if (worker.status === 'ready') worker.busy ? busy++ : idle++;
+    }
+    const backoffMs = Math.max(0, Math.round(this.backoffUntil - nowMs()));
+    return {
+      fn: this.name,
+      version: this.current.version,
+      idle,
+      busy,
+      starting,
+      draining,
+      queued: this.queue.length,
+      backoffMs,
+      ...(this.lastStartError === undefined ? {} : { lastStartError: this.lastStartError.message }),
+    };
+  }
+
+  listWorkers(): Worker[] {
+    return [...this.workers];
+  }
+
+  // ---- dispatch ----
+
+  private takeAvailable(): Worker | undefined {
+    while (this.available.length > 0) {
+      const worker = this.available[this.available.length - 1]!;
+      const free = worker.version === this.current.version ? worker.freeSlots : 0;
+      if (free <= 1) {
+        this.available.pop();
+        worker.listed = false;
+      }
+      if (free > 0) return worker;
+    }
+    return undefined;
+  }
+
+  private list(worker: Worker): void {
+    if (!worker.listed && worker.freeSlots > 0 && worker.version === this.current.version) {
+      worker.listed = true;
+      this.available.push(worker);
+    }
+  }
+
+  private dispatch(worker: Worker, invocation: Invocation): void {
+    clearTimeout(invocation.timer);
+    invocation.cold = worker.readyAt > invocation.arrivedAt;
+    invocation.startWaitMs = invocation.cold ? worker.readyAt - invocation.arrivedAt : 0;
+    this.deps.events.publish({ type: 'invoke_start', function: this.name, id: invocation.id, workerId: worker.id, pid: worker.pid, cold: invocation.cold });
+    worker.invoke(invocation);
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length > 0) {
+      const worker = this.takeAvailable();
+      if (worker === undefined) return;
+      this.dispatch(worker, this.queue.shift()!);
+    }
+  }
+
+  private queueTimedOut(invocation: Invocation): void {
+    if (!this.queue.cancel(invocation)) return;
+    const waited = Math.round(nowMs() - invocation.arrivedAt);
+    const reason = this.lastStartError !== undefined && this.readyCount() === 0 ? `; last start failure: ${this.lastStartError.message}` : '';
+    this.refuse(
+      invocation,
+      new HearthError('HEARTH_ERR_QUEUE_TIMEOUT', `function ${this.name}: no worker was free within the request's deadline (waited ${waited} ms)${reason}`, {
+        details: { function: this.name, retryAfterSeconds: 1 },
+      }),
+    );
+  }
+
+  private refuse(invocation: Invocation, error: HearthError): void {
+    this.deps.metrics.reject(this.name, error.code);
+    settle(invocation, { ok: false, error });
+  }
+
+  private unavailable(backoffMs: number): HearthError {
+    const seconds = Math.max(1, Math.ceil(backoffMs / 1000));
+    return new HearthError('HEARTH_ERR_UNAVAILABLE', `function ${this.name} cannot start workers: ${this.lastStartError?.message ?? 'start failures'}; retrying in ${seconds} s`, {
+      details: { function: this.name, retryAfterSeconds: seconds },
+    });
+  }
+
+  // ---- scaling ----
+
+  private liveCount(): number {
+    let count = 0;
+    for (const worker of this.workers) {
+      if (worker.version === this.current.version && worker.status !== 'draining' && worker.status !== 'exited') count++;
+    }
+    return count;
+  }
+
+  private readyCount(): number {
+    let count = 0;
+    for (const worker of this.workers) if (worker.version === this.current.version && worker.status === 'ready') count++;
+    return count;
+  }
+
+  /** Starts workers for what is queued (beyond the capacity already starting) and up to `min`. */
+  private scale(): void {
+    if (this.removed || this.backoffUntil > nowMs()) return;
+    const concurrency = this.current.spec.limits.concurrency;
+    let deficit = this.queue.length - this.starting * concurrency;
+    let live = this.liveCount();
+    while (deficit > 0 && live < this.settings.max) {
+      if (this.spawn('cold', this.current) === undefined) return;
+      deficit -= concurrency;
+      live++;
+    }
+    while (live < this.settings.min) {
+      if (this.spawn('prewarm', this.current) === undefined) return;
+      live++;
+    }
+  }
+
+  private spawn(reason: SpawnReason, version: FunctionVersion): Worker | undefined {
+    const { supervisor, stemCells, events, store } = this.deps;
+    const flavour = stemCellFlavour(version);
+    const stemCell = flavour === undefined ? undefined : stemCells.take(flavour, this.hooks);
+    const id = stemCell?.id ?? supervisor.allocateId();
+    events.publish({ type: 'spawn_requested', function: version.spec.name, workerId: id, reason });
+    const launch = launchFor(version, id);
+    let worker: Worker;
+    try {
+      if (stemCell === undefined) {
+        worker = supervisor.start(id, launch, this.hooks);
+      } else {
+        worker = stemCell;
+        worker.specialise(launch, version.artifact.entry!);
+      }
+    } catch (error) {
+      const failure = error instanceof HearthError ? error : new HearthError('HEARTH_ERR_SPAWN', `function ${version.spec.name}: ${(error as Error).message}`, { cause: error });
+      stemCell?.kill(`specialisation failed: ${failure.message}`, 'HEARTH_ERR_SPAWN');
+      if (version === this.current && reason !== 'validate') this.startFailed(failure);
+      else this.lastStartError = failure;
+      return undefined;
+    }
+    worker.version = version.version;
+    if (version.state !== undefined) store.acquire(version.state);
+    this.workers.add(worker);
+    // A validation worker is waited for by its deployer, not counted as capacity on the way.
+    if (version === this.current && reason !== 'validate') this.starting++;
+    events.publish({ type: 'worker_spawned', function: version.spec.name, workerId: worker.id, pid: worker.pid, binary: launch.file, viaStemCell: worker.viaStemCell });
+    return worker;
+  }
+
+  private startFailed(error: HearthError): void {
+    this.startFailures++;
+    this.lastStartError = error;
+    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.startFailures - 1));
+    this.backoffUntil = nowMs() + delay;
+    this.deps.log.warn(`${error.message} (failure ${this.startFailures}; next start in ${delay} ms)`);
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.scale();
+    }, delay);
+    this.backoffTimer.unref();
+    if (this.readyCount() === 0 && this.starting === 0) this.failQueued(this.unavailable(delay));
+  }
+
+  private recycleGrown(): void {
+    const limitMb = this.current.spec.limits.recycleMemoryMb;
+    if (limitMb <= 0) return;
+    for (const worker of this.workers) {
+      if (worker.status !== 'ready') continue;
+      const privateMb = privateMemoryMb(worker.pid);
+      if (privateMb > limitMb) {
+        this.deps.log.info(`worker ${worker.pid} of ${this.name} uses ${privateMb.toFixed(0)} MiB of private memory (> recycleMemoryMb ${limitMb}); recycling it`);
+        worker.retire('memory growth');
+      }
+    }
+  }
+
+  private useStemCells(version: FunctionVersion, delta: 1 | -1): void {
+    const flavour = stemCellFlavour(version);
+    if (flavour === undefined) return;
+    if (delta > 0) this.deps.stemCells.use(flavour);
+    else this.deps.stemCells.unuse(flavour);
+  }
+
+  // ---- worker hooks ----
+
+  private onReady(worker: Worker): void {
+    const candidate = this.candidates.get(worker);
+    if (candidate !== undefined) {
+      this.candidates.delete(worker);
+      candidate.resolve(worker);
+    } else if (worker.version === this.current.version) {
+      this.starting = Math.max(0, this.starting - 1);
+    }
+    const seconds = (worker.readyAt - worker.spawnedAt) / 1000;
+    this.deps.metrics.workerStarted(this.name, worker.viaStemCell ? 'stem_cell' : 'scratch', seconds);
+    this.deps.events.publish({ type: 'worker_ready', function: this.name, workerId: worker.id, pid: worker.pid, spawnToReadyMs: seconds * 1000 });
+    if (worker.version !== this.current.version) {
+      // A candidate of a version not yet active waits unlisted; anything else is stale.
+      if (candidate === undefined) worker.retire('its version is no longer current');
+      return;
+    }
+    this.startFailures = 0;
+    this.backoffUntil = 0;
+    this.lastStartError = undefined;
+    this.onSlotFree(worker);
+  }
+
+  private onSlotFree(worker: Worker): void {
+    if (worker.version !== this.current.version || worker.status !== 'ready') return;
+    const limit = this.current.spec.limits.maxInvocations;
+    if (limit > 0 && worker.invocations >= limit) {
+      worker.retire(`recycled after ${worker.invocations} invocations`);
+      this.scale();
+      return;
+    }
+    while (worker.freeSlots > 0 && this.queue.length > 0) this.dispatch(worker, this.queue.shift()!);
+    this.list(worker);
+  }
+
+  private onInvocationEnded(worker: Worker, invocation: Invocation, status: number, errorCode?: string): void {
+    const { events, metrics } = this.deps;
+    events.publish({
+      type: 'invoke_end',
+      function: this.name,
+      id: invocation.id,
+      workerId: worker.id,
+      pid: worker.pid,
+      status,
+      ...(errorCode === undefined ? {} : { errorCode }),
+    });
+    metrics.invocation(this.name, invocation.cold ? 'cold' : 'warm', outcomeOf(status, errorCode), (nowMs() - invocation.arrivedAt) / 1000);
+  }
+
+  private onExit(worker: Worker, info: ExitInfo): void {
+    this.workers.delete(worker);
+    worker.listed = false;
+    const { events, metrics, store, log } = this.deps;
+    if (worker.state !== undefined) store.release(worker.state);
+    events.publish({
+      type: 'worker_exit',
+      function: this.name,
+      workerId: worker.id,
+      pid: worker.pid,
+      code: info.code,
+      signal: info.signal,
+      reason: info.reason,
+      inflight: info.inflight,
+      oomKilled: info.oomKilled,
+      ...(info.peakMemoryBytes === undefined ? {} : { peakMemoryBytes: info.peakMemoryBytes }),
+    });
+    metrics.workerExited(this.name, exitCategory(info));
+    const expected = info.code === 0 && info.inflight.length === 0;
+    if (!expected) log.warn(`worker ${worker.pid} of ${this.name} ${info.reason}${info.lastOutput.length ? `; last output: ${info.lastOutput.slice(-3).join(' | ')}` : ''}`);
+    const candidate = this.candidates.get(worker);
+    if (candidate !== undefined) {
+      this.candidates.delete(worker);
+      candidate.reject(startError(this.name, worker, info));
+      return;
+    }
+    if (info.beforeReady && worker.version === this.current.version) {
+      this.starting = Math.max(0, this.starting - 1);
+      if (!this.removed) this.startFailed(startError(this.name, worker, info));
+      return;
+    }
+    this.scale();
+  }
+}
+
+function startError(fn: string, worker: Worker, info: ExitInfo): HearthError {
+  const output = info.lastOutput.slice(-5).join('\n');
+  return new HearthError('HEARTH_ERR_WORKER_START', `function ${fn}: worker ${worker.pid} ${info.reason} before it was ready${output === '' ? '' : `; its last output:\n${output}`}`, {
+    details: { function: fn, pid: worker.pid },
+  });
+}
+
+function outcomeOf(status: number, errorCode?: string): Outcome {
+  if (status < 400) return 'ok';
+  if (errorCode === 'HEARTH_ERR_HANDLER') return 'handler_error';
+  if (errorCode === 'HEARTH_ERR_INVOKE_TIMEOUT') return 'timeout';
+  return 'crash';
+}
+
+function exitCategory(info: ExitInfo): string {
+  if (info.oomKilled) return 'oom';
+  if (info.beforeReady) return 'start_failed';
+  if (info.code === 0) return 'normal';
+  if (/timeout/.test(info.reason)) return 'timeout';
+  if (/bad frame/.test(info.reason)) return 'protocol';
+  return 'crash';
+}
+
+/** Private resident memory (RSS minus shared pages, which include the mapped state). */
+function privateMemoryMb(pid: number): number {
+  try {
+    const [, resident, shared] = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ').map(Number);
+    return (((resident ?? 0) - (shared ?? 0)) * PAGE_SIZE) / 1048576;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from './log.js';
+
+/** Where runtimes keep per-instance files (token, mounts, records of host changes). */
+export function defaultRunBase(): string {
+  if (process.getuid?.() === 0) return '/run/hearth';
+  return path.join(process.env['XDG_RUNTIME_DIR'] ?? os.tmpdir(), `hearth-${process.getuid?.() ?? 'user'}`);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One directory per runtime instance, named by its pid. Instances of runtimes that died
+ * without cleaning up are handed to `cleanStale` callbacks, then removed.
+ */
+export class RunDir {
+  readonly dir: string;
+
+  private constructor(readonly base: string, private readonly log: Logger) {
+    this.dir = path.join(base, String(process.pid));
+  }
+
+  static create(base: string, log: Logger, cleanStale: Array<(staleDir: string, pid: number) => void>): RunDir {
+    fs.mkdirSync(base, { recursive: true, mode: 0o755 });
+    for (const name of fs.readdirSync(base)) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+      const staleDir = path.join(base, name);
+      log.warn(`cleaning up after runtime ${pid}, which exited without shutting down (${staleDir})`);
+      for (const clean of cleanStale) {
+        try {
+          clean(staleDir, pid);
+        } catch (error) {
+          log.warn(`cleanup of ${staleDir}: ${(error as Error).message}`);
+        }
+      }
+      fs.rmSync(staleDir, { recursive: true, force: true });
+    }
+    const runDir = new RunDir(base, log);
+    fs.mkdirSync(runDir.dir, { recursive: true, mode: 0o700 });
+    return runDir;
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  remove(): void {
+    try {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    } catch (error) {
+      this.log.warn(`could not remove ${this.dir}: ${(error as Error).message}`);
+    }
+  }
+}

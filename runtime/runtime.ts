@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { createApiServer, listen } from './api/server.js';
+import { nowMs } from './clock.js';
+import { HearthError } from './errors.js';
+import { EventLog } from './events.js';
+import { createLogger, type Logger, type LogLevel } from './log.js';
+import type { FunctionSpec } from './manifest/spec.js';
+import { RuntimeMetrics } from './metrics.js';
+import { StemCells } from './pool/stemcells.js';
+import { Registry } from './registry.js';
+import { RunDir, defaultRunBase } from './rundir.js';
+import { StateBackends, type BackendChoice } from './state/backend.js';
+import { HugePagePool } from './state/hugepages.js';
+import { StateStore } from './state/store.js';
+import { Cgroups } from './supervisor/cgroup.js';
+import { Supervisor } from './supervisor/supervisor.js';
+
+export interface RuntimeOptions {
+  host: string;
+  port: number;
+  /** Bearer token for the control API; generated when absent. */
+  token?: string;
+  runBase: string;
+  cacheDir: string;
+  stateBackend: BackendChoice;
+  maxStateBytes: number;
+  maxBodyBytes: number;
+  maxPayloadBytes: number;
+  stemCells: number;
+  startTimeoutMs: number;
+  timeoutGraceMs: number;
+  shutdownGraceMs: number;
+  cgroups: boolean;
+  logLevel: LogLevel;
+  logger?: Logger;
+}
+
+export const DEFAULT_PORT = 8700;
+
+export function defaultOptions(): RuntimeOptions {
+  return {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    runBase: defaultRunBase(),
+    cacheDir: process.env['HEARTH_CACHE'] ?? path.join(os.homedir(), '.cache', 'hearth'),
+    stateBackend: 'auto',
+    // One state is written through one ArrayBuffer, and Node 20 caps those at 4 GiB.
+    maxStateBytes: 4 * 1024 ** 3,
+    maxBodyBytes: 6 * 1024 * 1024,
+    maxPayloadBytes: 64 * 1024 * 1024,
+    stemCells: 1,
+    startTimeoutMs: 10_000,
+    timeoutGraceMs: 1000,
+    shutdownGraceMs: 5000,
+    cgroups: true,
+    logLevel: 'info',
+  };
+}
+
+/** Where the runtime listening on `port` leaves its token for local CLI use (mode 0600). */
+export function tokenFile(runBase: string, port: number): string {
+  return path.join(runBase, `port-${port}.token`);
+}
+
+/** The host runtime: state store, supervisor, pools and the HTTP API, started and stopped as one. */
+export class Runtime {
+  readonly log: Logger;
+  readonly events = new EventLog();
+  readonly token: string;
+  registry!: Registry;
+  metrics!: RuntimeMetrics;
+  private runDir!: RunDir;
+  private backends!: StateBackends;
+  private store!: StateStore;
+  private cgroups!: Cgroups;
+  private supervisor!: Supervisor;
+  private stemCells!: StemCells;
+  private server: http.Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private nextInvocation = 1;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+  url = '';
+  private tokenPath: string | undefined;
+
+  /** Stem cells started and waiting to be specialised. */
+  stemCellsReady(): number {
+    return this.stemCells?.readyCount() ?? 0;
+  }
+
+  /** The parent memory cgroup of this runtime's workers, when limits are enforced. */
+  get cgroupDir(): string | undefined {
+    return this.cgroups?.dir;
+  }
+
+  constructor(readonly options: RuntimeOptions) {
+    this.log = options.logger ?? createLogger(options.logLevel);
+    this.token = options.token ?? randomBytes(24).toString('base64url');
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('a runtime starts once');
+    const { options, log } = this;
+    const isRoot = process.getuid?.() === 0;
+    this.runDir = RunDir.create(options.runBase, log, [HugePagePool.cleanStale(log), StateBackends.cleanStale, (_dir, pid) => Cgroups.cleanStale(pid)]);
+    this.cgroups = Cgroups.detect(log.child('limits'), !options.cgroups);
+    if (this.cgroups.enforced) log.info(`worker memory limits: ${this.cgroups.reason}`);
+    else log.warn(`worker memory limits are NOT enforced: ${this.cgroups.reason}`);
+    const hugePool = new HugePagePool(log.child('state'), isRoot, this.runDir.path(HugePagePool.recordName()));
+    this.backends = new StateBackends(log.child('state'), this.runDir.dir, options.stateBackend, hugePool, isRoot);
+    this.backends.init();
+    this.store = new StateStore(this.backends, log.child('state'), options.maxStateBytes);
+    this.supervisor = new Supervisor(this.cgroups, log.child('worker'), {
+      maxPayload: options.maxPayloadBytes,
+      startTimeoutMs: options.startTimeoutMs,
+      timeoutGraceMs: options.timeoutGraceMs,
+      shutdownGraceMs: options.shutdownGraceMs,
+    });
+    this.stemCells = new StemCells(this.supervisor, options.stemCells, log.child('stem-cells'), this.events);
+    this.metrics = new RuntimeMetrics(
+      () => this.registry.all().map((pool) => pool.snapshot()),
+      () => this.registry.all().flatMap((pool) => (pool.current.state === undefined ? [] : [{ fn: pool.name, id: pool.current.state.id, bytes: pool.current.state.size, backend: pool.current.state.backend }])),
+    );
+    this.registry = new Registry(
+      { supervisor: this.supervisor, store: this.store, events: this.events, metrics: this.metrics, stemCells: this.stemCells, log: log.child('pool'), cacheDir: options.cacheDir },
+      log.child('registry'),
+    );
+    this.ticker = setInterval(() => {
+      const now = nowMs();
+      for (const pool of this.registry.all()) pool.tick(now);
+    }, 250);
+    this.server = createApiServer({
+      registry: this.registry,
+      events: this.events,
+      metrics: this.metrics,
+      token: this.token,
+      maxBodyBytes: options.maxBodyBytes,
+      nextInvocationId: () => this.nextInvocation++,
+      accepting: () => this.state === 'running',
+      ready: () => this.state === 'running',
+    });
+    try {
+      const address = await listen(this.server, options.host, options.port);
+      this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      this.tokenPath = tokenFile(options.runBase, address.port);
+      fs.writeFileSync(this.tokenPath, this.token + '\n', { mode: 0o600 });
+    } catch (error) {
+      await this.stop();
+      throw new HearthError('HEARTH_ERR_INTERNAL', `cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
+    }
+    this.state = 'running';
+    if (options.host !== '127.0.0.1' && options.host !== '::1' && options.host !== 'localhost') {
+      log.warn(`listening on ${options.host}, beyond loopback: invocations need no token; put a proxy with authentication in front`);
+    }
+    log.info(`listening on ${this.url} (control API token in ${this.tokenPath})`);
+  }
+
+  async deploy(specs: FunctionSpec[]): Promise<void> {
+    for (const spec of specs) await this.registry.deploy(spec, { onProgress: (message) => this.log.info(`${spec.name}: ${message}`) });
+  }
+
+  /** Stops taking requests, lets in-flight ones finish, stops every worker, and undoes every host change. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopping';
+    clearInterval(this.ticker);
+    const closing = this.server === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server?.closeIdleConnections();
+    if (this.registry !== undefined) {
+      const error = new HearthError('HEARTH_ERR_SHUTTING_DOWN', 'the runtime is shutting down', { details: { retryAfterSeconds: 1 } });
+      for (const pool of this.registry.all()) pool.failQueued(error);
+      this.stemCells.close();
+      await this.registry.removeAll();
+    }
+    if (this.supervisor !== undefined) {
+      await this.supervisor.stopAll('runtime shutting down');
+      this.supervisor.close();
+    }
+    this.store?.closeAll();
+    this.backends?.close();
+    this.cgroups?.close();
+    this.server?.closeAllConnections();
+    await closing;
+    if (this.tokenPath !== undefined) fs.rmSync(this.tokenPath, { force: true });
+    this.runDir?.remove();
+    this.state = 'stopped';
+    this.log.info('stopped');
+  }
+}

@@ -1,0 +1,3 @@
+module hearth.local/sdk
+
+go 1.22

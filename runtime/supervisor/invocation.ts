@@ -1,0 +1,36 @@
+import type { HearthError } from '../errors.js';
+
+/** One request on its way through a pool to a worker and back. */
+export interface Invocation {
+  readonly id: number;
+  readonly fn: string;
+  readonly body: Buffer;
+  /** nowMs() when the request arrived. */
+  readonly arrivedAt: number;
+  /** nowMs() by which it must be answered. */
+  readonly deadline: number;
+  /** nowMs() when it was sent to a worker (0 while queued). */
+  dispatchedAt: number;
+  /** It waited for a worker that was started for it (or was still starting). */
+  cold: boolean;
+  /** Time spent waiting for a worker's start, in ms (0 when warm). */
+  startWaitMs: number;
+  workerId: number;
+  pid: number;
+  settled: boolean;
+  /** The invocation's timeout, while it is with a worker. */
+  timer: NodeJS.Timeout | undefined;
+  readonly done: (outcome: InvokeOutcome) => void;
+}
+
+export type InvokeOutcome =
+  | { ok: true; body: Buffer; invocation: Invocation }
+  | { ok: false; error: HearthError; invocation: Invocation; errorType?: string };
+
+export type Settlement = { ok: true; body: Buffer } | { ok: false; error: HearthError; errorType?: string };
+
+export function settle(invocation: Invocation, outcome: Settlement): void {
+  if (invocation.settled) return;
+  invocation.settled = true;
+  invocation.done({ ...outcome, invocation } as InvokeOutcome);
+}

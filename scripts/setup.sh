@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Prepares this host for Hearth and builds it. Idempotent: each step is skipped when its
+# output is already up to date, so `npm start`, `npm test` and `npm run bench` can all run
+# it first. On a fresh Debian/Ubuntu host (as root) it installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------------
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have gcc || need_pkgs+=(gcc)
+have g++ || need_pkgs+=(g++)
+have make || need_pkgs+=(make)
+have python3 || need_pkgs+=(python3)
+have curl || need_pkgs+=(curl)
+have unzip || need_pkgs+=(unzip)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_pkgs+=(libc6-dev)
+[ -e /usr/include/node/node_api.h ] || need_pkgs+=(libnode-dev)
+for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing packages: ${need_pkgs[*]} (run as root, or: sudo apt-get install ${need_pkgs[*]})"; exit 1
+  fi
+  say "installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# --- Go >= 1.22 (the Go SDK and the Go examples) -----------------------------------------
+go_ok() { "$1" version 2>/dev/null | awk '{split($3,v,"[go.]"); exit !(v[3]>1 || (v[3]==1 && v[4]>=22))}'; }
+GO=""
+for candidate in "$(command -v go || true)" /usr/local/go/bin/go "$HOME/.cache/hearth/toolchain/go/bin/go"; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ] && go_ok "$candidate"; then GO=$candidate; break; fi
+done
+if [ -z "$GO" ]; then
+  # The Go module proxy serves whole toolchains as modules (what GOTOOLCHAIN uses).
+  version=go1.22.12
+  dir="$HOME/.cache/hearth/toolchain"
+  say "no Go >= 1.22 found; fetching $version from the Go module proxy into $dir"
+  mkdir -p "$dir"
+  proxy=${GOPROXY:-https://proxy.golang.org}; proxy=${proxy%%,*}
+  curl -fsSL -o "$dir/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-$version.linux-amd64.zip"
+  rm -rf "$dir/golang.org" "$dir/go" && (cd "$dir" && unzip -q go.zip && mv golang.org/toolchain@v0.0.1-$version.linux-amd64 go && rm -rf golang.org go.zip)
+  GO="$dir/go/bin/go"
+fi
+export PATH="$(dirname "$GO"):$PATH"
+
+# --- npm dependencies ----------------------------------------------------------------------
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# --- native addon (node-gyp against the installed Node's headers; no download) -------------
+addon=native/build/Release/hearth_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+  say "building native/ with node-gyp"
+  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
+  (cd native && "$root/node_modules/.bin/node-gyp" rebuild --nodedir="$nodedir" --loglevel=error >/dev/null)
+fi
+
+# --- TypeScript ------------------------------------------------------------------------------
+if [ ! -f dist/.built ] || [ -n "$(find runtime native shared test bench examples tsconfig.json package.json -name '*.ts' -newer dist/.built -o -name tsconfig.json -newer dist/.built 2>/dev/null | grep -v '/\.hearth-build/' | head -1)" ]; then
+  say "compiling TypeScript"
+  node_modules/.bin/tsc -p .
+  touch dist/.built
+fi
+
+# --- example binaries ------------------------------------------------------------------------
+make -s -C examples/exec-upper >/dev/null

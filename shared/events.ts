@@ -1,0 +1,47 @@
+// Events the runtime publishes for the agent and other observers (GET /v1/events).
+// Timestamps are CLOCK_MONOTONIC nanoseconds, the clock bpf_ktime_get_ns() reads, so
+// kernel-side timings join to these without conversion.
+
+export const RUNTIME_EVENT_TYPES = [
+  'spawn_requested',
+  'worker_spawned',
+  'worker_ready',
+  'invoke_start',
+  'invoke_end',
+  'worker_exit',
+  'function_deployed',
+  'function_removed',
+] as const;
+export type RuntimeEventType = (typeof RUNTIME_EVENT_TYPES)[number];
+
+export type SpawnReason = 'cold' | 'prewarm' | 'replace' | 'stem' | 'validate';
+
+interface Base<T extends RuntimeEventType> {
+  type: T;
+  /** Position in the runtime's event log, from 1, with no gaps. */
+  seq: number;
+  /** CLOCK_MONOTONIC nanoseconds. */
+  ts: number;
+}
+
+export type RuntimeEvent =
+  | (Base<'spawn_requested'> & { function: string; workerId: number; reason: SpawnReason; requestId?: number })
+  | (Base<'worker_spawned'> & { function: string; workerId: number; pid: number; binary: string; viaStemCell: boolean })
+  | (Base<'worker_ready'> & { function: string; workerId: number; pid: number; spawnToReadyMs: number })
+  | (Base<'invoke_start'> & { function: string; id: number; workerId: number; pid: number; cold: boolean })
+  | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; status: number; errorCode?: string })
+  | (Base<'worker_exit'> & {
+      function: string;
+      workerId: number;
+      pid: number;
+      code: number | null;
+      signal: string | null;
+      reason: string;
+      inflight: number[];
+      peakMemoryBytes?: number;
+      oomKilled: boolean;
+    })
+  | (Base<'function_deployed'> & { function: string; version: number; stateId?: string })
+  | (Base<'function_removed'> & { function: string });
+
+export type RuntimeEventInput = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'seq' | 'ts'> : never) : never;

@@ -1,0 +1,189 @@
+// Starts a real runtime in the test process (real workers, real state store, real cgroups)
+// and checks that it leaves nothing behind when it stops.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RuntimeEvent } from '../../shared/events.js';
+import { createLogger } from '../../runtime/log.js';
+import type { FunctionSpec } from '../../runtime/manifest/spec.js';
+import { parseFunction } from '../../runtime/manifest/parse.js';
+import { Runtime, defaultOptions, type RuntimeOptions } from '../../runtime/runtime.js';
+
+export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+export const FIXTURES = path.join(ROOT, 'test/fixtures');
+export const EXAMPLES = path.join(ROOT, 'examples');
+/** Go builds are shared by every suite; Go's cache makes repeated builds cheap. */
+export const TEST_CACHE = path.join(ROOT, '.cache/test');
+
+export interface InvokeResult {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  text: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export class TestRuntime {
+  readonly logs: string[] = [];
+  readonly events: RuntimeEvent[] = [];
+  readonly runtime: Runtime;
+  private readonly runBase: string;
+  private readonly hugePagesBefore = readHugePages();
+
+  constructor(overrides: Partial<RuntimeOptions> = {}) {
+    this.runBase = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
+    const verbose = process.env['HEARTH_TEST_LOG'] === '1';
+    const logger = createLogger('debug', (line) => {
+      this.logs.push(line);
+      if (this.logs.length > 5000) this.logs.shift();
+      if (verbose) process.stderr.write(line + '\n');
+    });
+    this.runtime = new Runtime({ ...defaultOptions(), port: 0, runBase: this.runBase, cacheDir: TEST_CACHE, logger, ...overrides });
+    this.runtime.events.subscribe((event) => this.events.push(event));
+  }
+
+  static async start(overrides: Partial<RuntimeOptions> = {}): Promise<TestRuntime> {
+    const test = new TestRuntime(overrides);
+    await test.runtime.start();
+    return test;
+  }
+
+  get url(): string {
+    return this.runtime.url;
+  }
+
+  async deploy(fn: Record<string, unknown>): Promise<FunctionSpec> {
+    const spec = parseFunction(fn, { label: 'test', baseDir: ROOT });
+    await this.runtime.registry.deploy(spec);
+    return spec;
+  }
+
+  async invoke(name: string, body: string | Uint8Array = '', query = ''): Promise<InvokeResult> {
+    const response = await fetch(`${this.url}/v1/functions/${name}/invoke${query}`, { method: 'POST', body: body as BodyInit });
+    return toResult(response);
+  }
+
+  /** A control API request with the runtime's token (pass token: null to send none). */
+  async control(method: string, route: string, body?: unknown, token: string | null = this.runtime.token): Promise<InvokeResult> {
+    const headers: Record<string, string> = {};
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${this.url}${route}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    return toResult(response);
+  }
+
+  workerPids(fn?: string): number[] {
+    return this.runtime.registry
+      .all()
+      .filter((pool) => fn === undefined || pool.name === fn)
+      .flatMap((pool) => pool.listWorkers().map((worker) => worker.pid));
+  }
+
+  /** Every pid the runtime ever spawned (from its events). */
+  spawnedPids(): number[] {
+    return this.events.flatMap((event) => (event.type === 'worker_spawned' ? [event.pid] : []));
+  }
+
+  /** Stops the runtime and asserts it left no process, mapping, cgroup, mount or huge page behind. */
+  async stop(): Promise<void> {
+    await this.runtime.stop();
+    const alive = this.spawnedPids().filter((pid) => fs.existsSync(`/proc/${pid}`) && !isZombieOfOthers(pid));
+    assert.deepEqual(alive, [], `worker processes still alive after stop: ${alive.join(', ')}`);
+    const leftovers = fs.readdirSync(this.runBase);
+    assert.deepEqual(leftovers, [], `files left in the run directory: ${leftovers.join(', ')}`);
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(this.runBase));
+    assert.deepEqual(mounts, [], 'mounts left behind');
+    const cgroup = this.runtime.cgroupDir;
+    assert.ok(cgroup === undefined || !fs.existsSync(cgroup), `cgroup ${cgroup} left behind`);
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes('hearth-state'));
+    assert.deepEqual(maps, [], 'state mappings left in the runtime process');
+    assert.equal(readHugePages(), this.hugePagesBefore, 'nr_hugepages was not restored');
+    fs.rmSync(this.runBase, { recursive: true, force: true });
+  }
+
+  /** Log lines that match, for assertions on what the runtime said. */
+  logged(pattern: RegExp): string[] {
+    return this.logs.filter((line) => pattern.test(line));
+  }
+}
+
+async function toResult(response: Response): Promise<InvokeResult> {
+  const body = Buffer.from(await response.arrayBuffer());
+  const text = body.toString('utf8');
+  return {
+    status: response.status,
+    headers: response.headers,
+    body,
+    text,
+    json<T>() {
+      return JSON.parse(text) as T;
+    },
+  };
+}
+
+function readHugePages(): number {
+  return Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8').trim());
+}
+
+function isZombieOfOthers(pid: number): boolean {
+  try {
+    return / Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Deterministic pseudo-random bytes, for state files whose contents tests check. */
+export function makeStateFile(bytes: number, seed = 1): string {
+  const file = path.join(os.tmpdir(), `hearth-test-state-${bytes}-${seed}.bin`);
+  if (fs.existsSync(file) && fs.statSync(file).size === bytes) return file;
+  const data = Buffer.alloc(bytes);
+  let x = BigInt(seed) | 1n;
+  for (let offset = 0; offset + 8 <= bytes; offset += 8) {
+    x ^= (x << 13n) & 0xffff_ffff_ffff_ffffn;
+    x ^= x >> 7n;
+    x ^= (x << 17n) & 0xffff_ffff_ffff_ffffn;
+    data.writeBigUInt64LE(x, offset);
+  }
+  fs.writeFileSync(`${file}.tmp`, data);
+  fs.renameSync(`${file}.tmp`, file);
+  return file;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` returns a truthy value or the time runs out. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Proportional set size of a process's mappings, by kind, in bytes (from /proc/PID/smaps). */
+export function smapsTotals(pid: number, pathPattern?: RegExp): { pss: number; rss: number; sharedHugetlb: number; privateHugetlb: number } {
+  const totals = { pss: 0, rss: 0, sharedHugetlb: 0, privateHugetlb: 0 };
+  let include = pathPattern === undefined;
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      include = pathPattern === undefined || pathPattern.test(line);
+      continue;
+    }
+    if (!include) continue;
+    const match = /^(\w+):\s+(\d+) kB/.exec(line);
+    if (match === null) continue;
+    const bytes = Number(match[2]) * 1024;
+    if (match[1] === 'Pss') totals.pss += bytes;
+    else if (match[1] === 'Rss') totals.rss += bytes;
+    else if (match[1] === 'Shared_Hugetlb') totals.sharedHugetlb += bytes;
+    else if (match[1] === 'Private_Hugetlb') totals.privateHugetlb += bytes;
+  }
+  return totals;
+}

@@ -1,0 +1,72 @@
+// Pool life: min kept warm, idle workers retired after keepAliveMs, Node stem cells, and a
+// clean shutdown that finishes in-flight work and leaves nothing behind.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'uvu';
+import { FIXTURES, TestRuntime, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
+
+const GO = `${FIXTURES}/go-misbehave`;
+const NODE = `${FIXTURES}/node-echo.mjs`;
+
+test('pool.min workers are kept warm; extra idle workers retire after keepAliveMs', async () => {
+  const rt = await TestRuntime.start({ stemCells: 0 });
+  try {
+    await rt.deploy({ name: 'fn', kind: 'go', entry: GO, pool: { min: 1, max: 3, keepAliveMs: 300 } });
+    await Promise.all(Array.from({ length: 3 }, () => rt.invoke('fn', 'sleep:200')));
+    assert.equal(rt.workerPids('fn').length, 3, 'three workers under load');
+    await waitFor('retirement down to pool.min', () => rt.workerPids('fn').length === 1, 3000);
+    await sleep(600);
+    assert.equal(rt.workerPids('fn').length, 1, 'pool.min stays');
+    assert.ok(rt.logged(/shutting down \(idle for \d+ ms \(keepAliveMs 300\)\)/).length >= 2);
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('Node cold starts come from a stem cell, specialised with the function\'s state and env', async () => {
+  const rt = await TestRuntime.start({ stemCells: 1 });
+  try {
+    const state = makeStateFile(65536, 5);
+    await rt.deploy({ name: 'node-a', kind: 'node', entry: NODE, state, env: { WHO: 'a' }, pool: { min: 0, max: 4 } });
+    await rt.deploy({ name: 'node-b', kind: 'node', entry: NODE, env: { WHO: 'b' }, pool: { min: 0, max: 4 } });
+    await waitFor('a ready stem cell', () => stemReady(rt));
+    const busy = rt.invoke('node-a', 'sleep:300');
+    await sleep(50);
+    const cold = await rt.invoke('node-a', 'state:100:32');
+    assert.equal(cold.headers.get('x-hearth-start'), 'cold');
+    assert.deepEqual(cold.body, fs.readFileSync(state).subarray(100, 132), 'the stem cell mapped the state it was sent');
+    const worker = rt.runtime.registry.get('node-a')!.listWorkers().find((candidate) => String(candidate.pid) === cold.headers.get('x-hearth-worker'))!;
+    assert.equal(worker.viaStemCell, true, 'the cold start was served by a specialised stem cell');
+    const env = JSON.parse((await rt.invoke('node-a', 'env')).text) as Record<string, string>;
+    assert.equal(env['HEARTH_FUNCTION'], 'node-a');
+    await busy;
+    // The stem cell now belongs to node-a for good; node-b gets a different process.
+    await waitFor('a new stem cell', () => stemReady(rt));
+    const b = await rt.invoke('node-b', 'pid');
+    assert.ok(!rt.workerPids('node-a').includes(Number(b.text)), 'a stem cell never serves two functions');
+    const metrics = await rt.runtime.metrics.render();
+    assert.match(metrics.body, /hearth_cold_starts_total\{function="node-a",path="stem_cell"\} [1-9]/);
+  } finally {
+    await rt.stop();
+  }
+});
+
+function stemReady(rt: TestRuntime): boolean {
+  return rt.runtime.stemCellsReady() > 0;
+}
+
+test('shutdown lets in-flight requests finish, refuses new ones, and leaves nothing behind', async () => {
+  const rt = await TestRuntime.start({ stemCells: 1 });
+  await rt.deploy({ name: 'fn', kind: 'go', entry: GO, state: makeStateFile(1024 * 1024, 6), pool: { min: 2, max: 2 } });
+  await rt.deploy({ name: 'node-fn', kind: 'node', entry: NODE, pool: { min: 1, max: 1 } });
+  const inflight = rt.invoke('fn', 'sleep:400');
+  await sleep(100);
+  const stopping = rt.stop();
+  const answered = await inflight;
+  assert.equal(answered.status, 200, 'the in-flight request finished');
+  assert.equal(answered.text, 'slept');
+  await stopping;
+  assert.ok(rt.spawnedPids().length >= 3);
+});
+
+test.run();

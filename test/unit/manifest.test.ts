@@ -1,0 +1,78 @@
+// Manifest validation: defaults, and errors that name the file and the field.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import { parseManifest, readManifestFile } from '../../runtime/manifest/parse.js';
+import { DEFAULT_LIMITS, DEFAULT_POOL } from '../../runtime/manifest/spec.js';
+
+const source = { label: '/srv/app/hearth.json', baseDir: '/srv/app' };
+
+function fails(manifest: unknown, message: RegExp): void {
+  const text = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+  assert.throws(
+    () => parseManifest(text, source),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'HEARTH_ERR_MANIFEST_INVALID');
+      assert.match(error.message, message);
+      return true;
+    },
+  );
+}
+
+const fn = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'fn', kind: 'go', entry: 'src', ...extra });
+
+test('defaults fill what a function leaves out; relative paths resolve against the manifest', () => {
+  const [spec] = parseManifest(JSON.stringify({ functions: [fn({ state: 'data/table.bin' })] }), source);
+  assert.equal(spec!.entry, '/srv/app/src');
+  assert.equal(spec!.state, '/srv/app/data/table.bin');
+  assert.deepEqual(spec!.pool, DEFAULT_POOL);
+  assert.deepEqual(spec!.limits, { ...DEFAULT_LIMITS, recycleMemoryMb: Math.floor(DEFAULT_LIMITS.memoryMb * 0.9) });
+  assert.deepEqual(spec!.gc, {});
+  assert.deepEqual(spec!.env, {});
+  const [custom] = parseManifest(JSON.stringify({ functions: [fn({ pool: { min: 2, max: 8, keepAliveMs: 5 }, limits: { memoryMb: 100, timeoutMs: 50, concurrency: 4 }, gc: { gogc: 200, memoryLimitMb: 90 }, env: { A: 'b' } })] }), source);
+  assert.deepEqual(custom!.pool, { min: 2, max: 8, keepAliveMs: 5, maxQueued: DEFAULT_POOL.maxQueued });
+  assert.equal(custom!.limits.recycleMemoryMb, 90);
+  assert.deepEqual(custom!.gc, { gogc: 200, memoryLimitMb: 90 });
+});
+
+test('each bad field is named with its path in the file', () => {
+  fails('{"functions": [', /\/srv\/app\/hearth.json: not valid JSON/);
+  fails('{\n  "functions": [\n    { "name": "x" oops }\n  ]\n}', /at line 3, column \d+/);
+  fails({}, /hearth.json: functions: must be an array/);
+  fails({ functions: [], extra: 1 }, /hearth.json: extra: unknown field/);
+  fails({ functions: [{ kind: 'go', entry: 'x' }] }, /functions\[0\]\.name: is required/);
+  fails({ functions: [fn({ name: 'Bad Name' })] }, /functions\[0\]\.name: must match/);
+  fails({ functions: [fn({ kind: 'rust' })] }, /functions\[0\]\.kind: must be one of go, node, exec \(got "rust"\)/);
+  fails({ functions: [fn({ entry: '' })] }, /functions\[0\]\.entry: must be a non-empty string/);
+  fails({ functions: [fn({ pool: { min: 3, max: 2 } })] }, /functions\[0\]\.pool\.max: must be at least pool\.min \(3\); got 2/);
+  fails({ functions: [fn({ pool: { min: 1.5 } })] }, /functions\[0\]\.pool\.min: must be an integer \(got 1\.5\)/);
+  fails({ functions: [fn({ pool: { mni: 1 } })] }, /functions\[0\]\.pool\.mni: unknown field \(allowed: min, max, keepAliveMs, maxQueued\)/);
+  fails({ functions: [fn({ limits: { memoryMb: 1 } })] }, /functions\[0\]\.limits\.memoryMb: must be between 16 and/);
+  fails({ functions: [fn({ limits: { timeoutMs: '5s' } })] }, /functions\[0\]\.limits\.timeoutMs: must be an integer \(got "5s"\)/);
+  fails({ functions: [fn({ gc: { maxOldSpaceMb: 100 } })] }, /functions\[0\]\.gc\.maxOldSpaceMb: does not apply to go functions/);
+  fails({ functions: [fn({ kind: 'node', gc: { gogc: 100 } })] }, /functions\[0\]\.gc\.gogc: does not apply to node functions/);
+  fails({ functions: [fn({ gc: { gcpercent: 100 } })] }, /functions\[0\]\.gc\.gcpercent: unknown field \(allowed: gogc, memoryLimitMb\)/);
+  fails({ functions: [fn({ env: { HEARTH_STATE_FD: '9' } })] }, /functions\[0\]\.env\.HEARTH_STATE_FD: HEARTH_\* variables are set by the runtime/);
+  fails({ functions: [fn({ env: { 'BAD-NAME': 'x' } })] }, /env\.BAD-NAME: is not a valid environment variable name/);
+  fails({ functions: [fn({ env: { A: 1 } })] }, /env\.A: must be a string \(got 1\)/);
+  fails({ functions: [fn(), fn({ entry: 'other' })] }, /functions\[1\]\.name: duplicate function name "fn"/);
+  fails({ functions: [fn({ args: 'x' })] }, /functions\[0\]\.args: must be an array of strings/);
+});
+
+test('a manifest file that cannot be read says so with its path', () => {
+  assert.throws(() => readManifestFile('/nonexistent/hearth.json'), (error: Error & { code?: string }) => error.code === 'HEARTH_ERR_MANIFEST_READ' && /\/nonexistent\/hearth.json: ENOENT/.test(error.message));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-manifest-'));
+  const file = path.join(dir, 'hearth.json');
+  fs.writeFileSync(file, JSON.stringify({ functions: [fn({ pool: { max: 0 } })] }));
+  assert.throws(() => readManifestFile(file), new RegExp(`${file}: functions\\[0\\]\\.pool\\.max: must be between 1 and 1024 \\(got 0\\)`));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('the examples manifest is valid', () => {
+  const specs = readManifestFile(path.resolve('examples/hearth.json'));
+  assert.deepEqual(specs.map((spec) => spec.kind), ['go', 'node', 'exec']);
+});
+
+test.run();
