@@ -13,6 +13,15 @@
       "cflags": ["-O2", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fomit-frame-pointer"],
       "cflags_c": ["-std=c11"]
+    },
+    {
+      "target_name": "hearth-seed",
+      "type": "executable",
+      "sources": ["seed/seed.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
+      "cflags!": ["-O3"],
+      "cflags_c": ["-std=c11"],
+      "ldflags": ["-static"]
     }
   ]
 }

@@ -5,6 +5,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface SpawnOptions {
@@ -49,7 +50,7 @@ interface Addon {
   ): SpawnResult;
   watchExit(pidfd: number, onExit: (code: number | null, signal: string | null) => void): void;
   socketpair(): [number, number];
-  sendWithFd(sock: number, data: Uint8Array, fd: number): void;
+  sendWithFds(sock: number, data: Uint8Array, fds: number[]): void;
   recvWithFd(sock: number, maxBytes: number): { data: Buffer; fd: number };
   memfdCreate(name: string, hugetlb: boolean): number;
   fallocate(fd: number, length: number): void;
@@ -62,25 +63,25 @@ interface Addon {
   markInvokeEnd(id: number): void;
 }
 
-const ADDON_REL = 'native/build/Release/hearth_native.node';
+const BUILD_OUTPUT = 'native/build/Release';
 
-function loadAddon(): Addon {
-  // Compiled: <repo>/dist/native/index.js -> <repo>/. Run from source
-  // (<repo>/native/index.ts) the addon sits next to this file.
-  const candidates = [
-    new URL(`../../${ADDON_REL}`, import.meta.url),
-    new URL(`../${ADDON_REL}`, import.meta.url),
-  ];
-  const paths = candidates.map((u) => fileURLToPath(u));
-  const found = paths.find((p) => existsSync(p));
-  if (found === undefined) {
-    throw new Error(`native addon not built: run \`npm run setup\` (${paths[0]})`);
+/** The build output, found from wherever this module runs (dist/native/, or a bundle in dist/runtime/sdk/node/). */
+function findBuildDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, BUILD_OUTPUT);
+    if (existsSync(path.join(candidate, 'hearth_native.node'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`native addon not built: run \`npm run setup\` (no ${BUILD_OUTPUT}/hearth_native.node above ${fileURLToPath(import.meta.url)})`);
+    dir = parent;
   }
-  const require = createRequire(import.meta.url);
-  return require(found) as Addon;
 }
 
-const addon: Addon = loadAddon();
+const BUILD_DIR = findBuildDir();
+const addon = createRequire(import.meta.url)(path.join(BUILD_DIR, 'hearth_native.node')) as Addon;
+
+/** The seed executable (native/seed/seed.c), built beside the addon. */
+export const SEED_BINARY = path.join(BUILD_DIR, 'hearth-seed');
 
 /** Start a process without forking Node: the event loop is blocked only
  * until the child has exec'd. Throws if any pre-exec step or execve fails
@@ -115,12 +116,12 @@ export function socketpair(): [number, number] {
   return addon.socketpair();
 }
 
-/** One sendmsg of `data` (non-empty) with `fd` attached as SCM_RIGHTS (or
- * no fd if fd < 0). Never blocks: throws code 'EAGAIN' when the socket is
- * full, and 'ERR_SHORT_SEND' (with bytesSent) if only part went out, in which
- * case the stream is out of frame. */
-export function sendWithFd(sock: number, data: Uint8Array, fd: number): void {
-  addon.sendWithFd(sock, data, fd);
+/** One sendmsg of `data` (non-empty) with `fds` attached as SCM_RIGHTS (at
+ * most 8; none when empty). Never blocks: throws code 'EAGAIN' when the
+ * socket is full, and 'ERR_SHORT_SEND' (with bytesSent) if only part went
+ * out, in which case the stream is out of frame. */
+export function sendWithFds(sock: number, data: Uint8Array, fds: number[]): void {
+  addon.sendWithFds(sock, data, fds);
 }
 
 /** Blocking recvmsg of up to maxBytes plus at most one fd (CLOEXEC). An

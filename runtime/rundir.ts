@@ -45,6 +45,11 @@ export class RunDir {
       }
       fs.rmSync(staleDir, { recursive: true, force: true });
     }
+    // Per-port token links whose runtime is gone.
+    for (const name of fs.readdirSync(base)) {
+      const link = path.join(base, name);
+      if (/^port-\d+\.token$/.test(name) && !fs.existsSync(link)) fs.rmSync(link, { force: true });
+    }
     const runDir = new RunDir(base, log);
     fs.mkdirSync(runDir.dir, { recursive: true, mode: 0o700 });
     return runDir;

@@ -31,6 +31,8 @@ export interface RuntimeOptions {
   maxBodyBytes: number;
   maxPayloadBytes: number;
   stemCells: number;
+  /** Seed processes kept ready for cold starts (native/seed/seed.c); 0 spawns every worker directly. */
+  seeds: number;
   startTimeoutMs: number;
   timeoutGraceMs: number;
   shutdownGraceMs: number;
@@ -53,6 +55,7 @@ export function defaultOptions(): RuntimeOptions {
     maxBodyBytes: 6 * 1024 * 1024,
     maxPayloadBytes: 64 * 1024 * 1024,
     stemCells: 1,
+    seeds: 2,
     startTimeoutMs: 10_000,
     timeoutGraceMs: 1000,
     shutdownGraceMs: 5000,
@@ -87,6 +90,11 @@ export class Runtime {
   url = '';
   private tokenPath: string | undefined;
 
+  /** Seeds started and waiting to become workers. */
+  seedsReady(): number {
+    return this.supervisor?.seedsReady ?? 0;
+  }
+
   /** Stem cells started and waiting to be specialised. */
   stemCellsReady(): number {
     return this.stemCells?.readyCount() ?? 0;
@@ -119,6 +127,7 @@ export class Runtime {
       startTimeoutMs: options.startTimeoutMs,
       timeoutGraceMs: options.timeoutGraceMs,
       shutdownGraceMs: options.shutdownGraceMs,
+      seeds: options.seeds,
     });
     this.stemCells = new StemCells(this.supervisor, options.stemCells, log.child('stem-cells'), this.events);
     this.metrics = new RuntimeMetrics(
@@ -142,12 +151,16 @@ export class Runtime {
       nextInvocationId: () => this.nextInvocation++,
       accepting: () => this.state === 'running',
       ready: () => this.state === 'running',
+      spares: () => ({ seedsReady: this.seedsReady(), stemCellsReady: this.stemCellsReady() }),
     });
     try {
       const address = await listen(this.server, options.host, options.port);
       this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      // The token lives in this instance's run directory; a per-port link lets the CLI find it.
+      fs.writeFileSync(this.runDir.path('token'), this.token + '\n', { mode: 0o600 });
       this.tokenPath = tokenFile(options.runBase, address.port);
-      fs.writeFileSync(this.tokenPath, this.token + '\n', { mode: 0o600 });
+      fs.rmSync(this.tokenPath, { force: true });
+      fs.symlinkSync(path.join(String(process.pid), 'token'), this.tokenPath);
     } catch (error) {
       await this.stop();
       throw new HearthError('HEARTH_ERR_INTERNAL', `cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });

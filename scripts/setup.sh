@@ -56,7 +56,7 @@ fi
 
 # --- native addon (node-gyp against the installed Node's headers; no download) -------------
 addon=native/build/Release/hearth_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building native/ with node-gyp"
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
@@ -67,6 +67,7 @@ fi
 if [ ! -f dist/.built ] || [ -n "$(find runtime native shared test bench examples tsconfig.json package.json -name '*.ts' -newer dist/.built -o -name tsconfig.json -newer dist/.built 2>/dev/null | grep -v '/\.hearth-build/' | head -1)" ]; then
   say "compiling TypeScript"
   node_modules/.bin/tsc -p .
+  node scripts/bundle-worker.mjs
   touch dist/.built
 fi
 

@@ -15,6 +15,8 @@ export const RUNTIME_EVENT_TYPES = [
 export type RuntimeEventType = (typeof RUNTIME_EVENT_TYPES)[number];
 
 export type SpawnReason = 'cold' | 'prewarm' | 'replace' | 'stem' | 'validate';
+/** How a worker process came to be: exec'd by a ready seed, spawned directly, or a specialised Node stem cell. */
+export type WorkerOrigin = 'seed' | 'spawn' | 'stem-cell';
 
 interface Base<T extends RuntimeEventType> {
   type: T;
@@ -26,7 +28,7 @@ interface Base<T extends RuntimeEventType> {
 
 export type RuntimeEvent =
   | (Base<'spawn_requested'> & { function: string; workerId: number; reason: SpawnReason; requestId?: number })
-  | (Base<'worker_spawned'> & { function: string; workerId: number; pid: number; binary: string; viaStemCell: boolean })
+  | (Base<'worker_spawned'> & { function: string; workerId: number; pid: number; binary: string; origin: WorkerOrigin })
   | (Base<'worker_ready'> & { function: string; workerId: number; pid: number; spawnToReadyMs: number })
   | (Base<'invoke_start'> & { function: string; id: number; workerId: number; pid: number; cold: boolean })
   | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; status: number; errorCode?: string })

@@ -1,6 +1,6 @@
-/* A Unix socketpair and single-message fd passing (SCM_RIGHTS), used to hand
- * a state fd to an already running worker together with its SPECIALISE frame.
- * Node's net module can neither send nor receive SCM_RIGHTS on a plain socket. */
+/* Unix socketpairs and fd passing (SCM_RIGHTS): a state fd travels to a stem
+ * cell with its SPECIALISE frame, and a worker's fds to the seed that becomes
+ * it. Node's net module can neither send nor receive SCM_RIGHTS. */
 #include "hearth.h"
 
 #include <errno.h>
@@ -11,6 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The most fds one message carries: a worker's output, IPC and state fds. */
+#define MAX_PASSED_FDS 8
+
+/* socketpair() -> [fd, fd]: AF_UNIX, SOCK_STREAM, both ends close-on-exec. */
 static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   (void)info;
   int sv[2];
@@ -30,15 +34,14 @@ static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* sendWithFd(sock, data: Uint8Array, fd) — fd < 0 sends the bytes alone. */
-static napi_value js_send_with_fd(napi_env env, napi_callback_info info) {
+/* sendWithFds(sock, data: Uint8Array, fds: number[]) — one sendmsg carrying
+ * the bytes and the fds (none when the array is empty). */
+static napi_value js_send_with_fds(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t sock, fd;
-  if (argc < 3 || hearth_arg_int32(env, argv[0], "sock", &sock) != 0 ||
-      hearth_arg_int32(env, argv[2], "fd", &fd) != 0)
-    return NULL;
+  int32_t sock;
+  if (argc < 3 || hearth_arg_int32(env, argv[0], "sock", &sock) != 0) return NULL;
 
   bool is_ta = false;
   napi_typedarray_type type;
@@ -50,37 +53,55 @@ static napi_value js_send_with_fd(napi_env env, napi_callback_info info) {
       type != napi_uint8_array)
     return hearth_throw_type_error(env, "data must be a Uint8Array");
   if (length == 0)
-    return hearth_throw_range_error(env, "data must not be empty: a stream "
-                                         "socket cannot carry an fd alone");
+    return hearth_throw_range_error(env, "data must not be empty: a socket "
+                                         "cannot carry fds alone");
+
+  bool is_array = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[2], &count) != napi_ok)
+    return hearth_throw_type_error(env, "fds must be an array of fds");
+  if (count > MAX_PASSED_FDS)
+    return hearth_throw_range_error(env, "too many fds for one message");
+  int fds[MAX_PASSED_FDS];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    int32_t fd;
+    if (napi_get_element(env, argv[2], i, &item) != napi_ok ||
+        hearth_arg_int32(env, item, "fds[i]", &fd) != 0)
+      return NULL;
+    if (fd < 0) return hearth_throw_range_error(env, "fds must be open fds");
+    fds[i] = fd;
+  }
 
   struct iovec iov = { .iov_base = data, .iov_len = length };
   union {
     struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(sizeof(int) * MAX_PASSED_FDS)];
   } ctl;
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (fd >= 0) {
+  if (count > 0) {
     memset(&ctl, 0, sizeof ctl);
     msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
   }
 
   ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   char ctx[48];
-  snprintf(ctx, sizeof ctx, "socket %d, fd %d", sock, fd);
+  snprintf(ctx, sizeof ctx, "socket %d, %u fds", sock, count);
   if (n < 0) return hearth_throw_errno(env, errno, "sendmsg", ctx);
   if ((size_t)n != length) {
-    /* Part of the message (and the fd) went out: the stream is now out of
+    /* Part of the message (and the fds) went out: the stream is now out of
      * frame, which the caller must treat as a broken channel. */
     char m[160];
     snprintf(m, sizeof m, "sendmsg: short send (%zd of %zu bytes) (%s)", n,
@@ -187,7 +208,7 @@ static napi_value js_recv_with_fd(napi_env env, napi_callback_info info) {
 napi_status hearth_init_fdpass(napi_env env, napi_value exports) {
   napi_status s;
   if ((s = hearth_export(env, exports, "socketpair", js_socketpair)) != napi_ok ||
-      (s = hearth_export(env, exports, "sendWithFd", js_send_with_fd)) != napi_ok)
+      (s = hearth_export(env, exports, "sendWithFds", js_send_with_fds)) != napi_ok)
     return s;
   return hearth_export(env, exports, "recvWithFd", js_recv_with_fd);
 }

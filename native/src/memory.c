@@ -201,6 +201,15 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   m->finalized = &finalized;
   mapping_insert(m);
 
+  /* V8 counts an external ArrayBuffer as memory a GC can reclaim and, for 1 GiB,
+   * starts a full marking cycle on the spot (about 3 ms, then 2-3 ms of GC). A
+   * read-only shared mapping is file memory no GC can reclaim, so take it out of
+   * that count first. (Writable mappings are short-lived import buffers in the
+   * runtime; they keep V8's default accounting.) */
+  if (!writable) {
+    int64_t unused;
+    napi_adjust_external_memory(env, -len, &unused);
+  }
   napi_status s = napi_create_external_arraybuffer(env, addr, (size_t)len,
                                                    mapping_finalize, m, &ab);
   if (s != napi_ok) {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import type { RuntimeEvent } from '../../shared/events.js';
+import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
 import { HearthError, asHearthError } from '../errors.js';
@@ -14,6 +14,8 @@ export interface ControlContext {
   events: EventLog;
   token: string;
   maxBodyBytes: number;
+  /** Processes started ahead of need: seeds (any worker) and Node stem cells. */
+  spares(): { seedsReady: number; stemCellsReady: number };
 }
 
 export interface WorkerInfo {
@@ -25,7 +27,7 @@ export interface WorkerInfo {
   inflight: number;
   invocations: number;
   sdk: string;
-  viaStemCell: boolean;
+  origin: WorkerOrigin;
   ageMs: number;
   idleMs: number;
   spawnToReadyMs: number | null;
@@ -72,7 +74,7 @@ export function handleControl(context: ControlContext, method: string, parts: st
     case 'PUT functions/:name/state':
       return uploadState(context, name!, req, res);
     case 'GET workers':
-      return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined) });
+      return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined), ...context.spares() });
     case 'GET events':
       return streamEvents(context.events, query, req, res);
     default:
@@ -191,7 +193,7 @@ export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
         inflight: worker.inflight.size,
         invocations: worker.invocations,
         sdk: worker.sdk,
-        viaStemCell: worker.viaStemCell,
+        origin: worker.origin,
         ageMs: Math.round(now - worker.spawnedAt),
         idleMs: worker.busy ? 0 : Math.round(now - worker.lastUsedAt),
         spawnToReadyMs: worker.readyAt > 0 ? Number((worker.readyAt - worker.spawnedAt).toFixed(3)) : null,

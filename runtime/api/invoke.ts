@@ -44,6 +44,7 @@ export function handleInvoke(context: InvokeContext, name: string, query: string
       dispatchedAt: 0,
       cold: false,
       startWaitMs: 0,
+      origin: undefined,
       workerId: 0,
       pid: 0,
       settled: false,
@@ -60,6 +61,7 @@ function respond(res: http.ServerResponse, outcome: InvokeOutcome): void {
   if (invocation.pid > 0) {
     const queued = (invocation.dispatchedAt - invocation.arrivedAt - invocation.startWaitMs).toFixed(3);
     headers['x-hearth-start'] = invocation.cold ? 'cold' : 'warm';
+    if (invocation.cold) headers['x-hearth-origin'] = invocation.origin;
     headers['x-hearth-worker'] = String(invocation.pid);
     headers['server-timing'] = `queue;dur=${queued}, start;dur=${invocation.startWaitMs.toFixed(3)}, worker;dur=${(end - invocation.dispatchedAt).toFixed(3)}, total;dur=${(end - invocation.arrivedAt).toFixed(3)}`;
   }

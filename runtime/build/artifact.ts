@@ -18,8 +18,12 @@ export interface Artifact {
   nodeFlags?: string[];
 }
 
-/** The Node SDK's worker entry point, run by every Node worker and stem cell. */
-export const NODE_WORKER_MAIN = fileURLToPath(new URL('../sdk/node/worker-main.js', import.meta.url));
+/**
+ * The Node SDK's worker entry point, run by every Node worker and stem cell: worker-main.ts
+ * bundled into one CommonJS file at build time (scripts/bundle-worker.mjs), which Node loads
+ * about 9 ms faster than the same code as ES modules.
+ */
+export const NODE_WORKER_MAIN = fileURLToPath(new URL('../sdk/node/worker.cjs', import.meta.url));
 
 export async function prepareArtifact(spec: FunctionSpec, cacheDir: string, log: Logger): Promise<Artifact> {
   const label = `function ${spec.name}`;

@@ -155,7 +155,8 @@ export const workers: Command<typeof listOptions> = {
   summary: 'list worker processes',
   usage: 'hearth workers [FUNCTION] [--json]',
   help: `Lists live worker processes (of FUNCTION, or all): pid, status, invocations served,
-how long they took to start, and whether they came from a stem cell.
+how long they took to start, and where they came from (a seed, a direct spawn, or a
+Node stem cell).
 
 Options:
   --json           print the API's JSON instead of a table
@@ -176,7 +177,7 @@ ${CLIENT_HELP}`,
       worker.status,
       worker.invocations,
       worker.spawnToReadyMs === null ? '-' : `${worker.spawnToReadyMs.toFixed(2)} ms`,
-      worker.viaStemCell ? 'stem cell' : 'scratch',
+      worker.origin,
       `${(worker.ageMs / 1000).toFixed(1)} s`,
       worker.sdk,
     ]);

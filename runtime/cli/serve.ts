@@ -13,6 +13,7 @@ const options = {
   'token-file': { type: 'string' },
   'state-backend': { type: 'string' },
   'stem-cells': { type: 'string' },
+  seeds: { type: 'string' },
   cache: { type: 'string' },
   'run-dir': { type: 'string' },
   'no-cgroups': { type: 'boolean' },
@@ -47,6 +48,7 @@ export function runtimeOptions(values: Record<string, unknown>): RuntimeOptions 
     ...(token === undefined ? {} : { token }),
     stateBackend: backend as BackendChoice,
     stemCells: intOption(values, 'stem-cells', defaults.stemCells),
+    seeds: intOption(values, 'seeds', defaults.seeds),
     cacheDir: (values['cache'] as string | undefined) ?? defaults.cacheDir,
     runBase: (values['run-dir'] as string | undefined) ?? defaults.runBase,
     cgroups: values['no-cgroups'] !== true,
@@ -63,6 +65,8 @@ export const SERVE_OPTIONS_HELP = `  --host ADDR            address to listen on
                          written to <run-dir>/port-<port>.token, mode 0600)
   --state-backend KIND   auto (default), hugetlb, thp or tmpfs: where state lives (see README, "State")
   --stem-cells N         pre-started Node workers per V8 flag set (default 1; 0 disables)
+  --seeds N              processes kept ready to exec workers, each already in its cgroup (default 2;
+                         0 spawns every worker directly)
   --cache DIR            build outputs (default $HEARTH_CACHE or ~/.cache/hearth)
   --run-dir DIR          per-instance files (default /run/hearth as root)
   --no-cgroups           do not put workers in memory cgroups (limits then go unenforced)

@@ -239,6 +239,7 @@ export class FunctionPool {
   private dispatch(worker: Worker, invocation: Invocation): void {
     clearTimeout(invocation.timer);
     invocation.cold = worker.readyAt > invocation.arrivedAt;
+    invocation.origin = worker.origin;
     invocation.startWaitMs = invocation.cold ? worker.readyAt - invocation.arrivedAt : 0;
     this.deps.events.publish({ type: 'invoke_start', function: this.name, id: invocation.id, workerId: worker.id, pid: worker.pid, cold: invocation.cold });
     worker.invoke(invocation);
@@ -336,7 +337,7 @@ export class FunctionPool {
     this.workers.add(worker);
     // A validation worker is waited for by its deployer, not counted as capacity on the way.
     if (version === this.current && reason !== 'validate') this.starting++;
-    events.publish({ type: 'worker_spawned', function: version.spec.name, workerId: worker.id, pid: worker.pid, binary: launch.file, viaStemCell: worker.viaStemCell });
+    events.publish({ type: 'worker_spawned', function: version.spec.name, workerId: worker.id, pid: worker.pid, binary: launch.file, origin: worker.origin });
     return worker;
   }
 
@@ -386,7 +387,7 @@ export class FunctionPool {
       this.starting = Math.max(0, this.starting - 1);
     }
     const seconds = (worker.readyAt - worker.spawnedAt) / 1000;
-    this.deps.metrics.workerStarted(this.name, worker.viaStemCell ? 'stem_cell' : 'scratch', seconds);
+    this.deps.metrics.workerStarted(this.name, worker.origin === 'stem-cell' ? 'stem_cell' : 'scratch', seconds);
     this.deps.events.publish({ type: 'worker_ready', function: this.name, workerId: worker.id, pid: worker.pid, spawnToReadyMs: seconds * 1000 });
     if (worker.version !== this.current.version) {
       // A candidate of a version not yet active waits unlisted; anything else is stale.

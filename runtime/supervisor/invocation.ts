@@ -1,3 +1,4 @@
+import type { WorkerOrigin } from '../../shared/events.js';
 import type { HearthError } from '../errors.js';
 
 /** One request on its way through a pool to a worker and back. */
@@ -15,6 +16,8 @@ export interface Invocation {
   cold: boolean;
   /** Time spent waiting for a worker's start, in ms (0 when warm). */
   startWaitMs: number;
+  /** How the serving worker was started (reported for cold starts). */
+  origin: WorkerOrigin | undefined;
   workerId: number;
   pid: number;
   settled: boolean;

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
+import * as native from '../../native/index.js';
 import { HearthError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Cgroups } from './cgroup.js';
+import type { Cgroups, WorkerCgroup } from './cgroup.js';
+import { DirectProcess, type WorkerProcess } from './process.js';
+import { SeedPool } from './seeds.js';
 import { Worker, type LaunchSpec, type WorkerContext, type WorkerHooks } from './worker.js';
 
 export interface SupervisorOptions {
@@ -9,13 +12,21 @@ export interface SupervisorOptions {
   startTimeoutMs: number;
   timeoutGraceMs: number;
   shutdownGraceMs: number;
+  /** Seeds kept ready (0: every worker is spawned directly). */
+  seeds: number;
 }
+
+/** Where a worker's inherited fds go (PROTOCOL.md, "What a worker inherits"). */
+const OUTPUT_FDS = [1, 2];
+const IPC_FD = 3;
+const STATE_FD = 4;
 
 /** Starts workers with their limits and keeps the set of every live worker process. */
 export class Supervisor {
   readonly live = new Set<Worker>();
   private nextId = 1;
   private readonly context: WorkerContext;
+  private readonly seeds: SeedPool;
 
   constructor(
     readonly cgroups: Cgroups,
@@ -23,41 +34,91 @@ export class Supervisor {
     options: SupervisorOptions,
   ) {
     this.context = { log, devNull: fs.openSync('/dev/null', 'r+'), reaped: (worker) => this.live.delete(worker), ...options };
+    this.seeds = new SeedPool(options.seeds, cgroups, this.context.devNull, log.child('seeds'));
+    this.seeds.fill();
   }
 
   allocateId(): number {
     return this.nextId++;
   }
 
-  start(id: number, launch: LaunchSpec, hooks: WorkerHooks): Worker {
-    let cgroup;
-    try {
-      cgroup = this.cgroups.create(`w${id}`, launch.memoryMb);
-    } catch (error) {
-      throw new HearthError('HEARTH_ERR_SPAWN', `creating the cgroup for a worker of ${launch.fn}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      const worker = new Worker(id, launch, cgroup, this.context, hooks);
-      this.live.add(worker);
-      return worker;
-    } catch (error) {
-      cgroup?.remove();
-      throw error;
-    }
+  get seedsReady(): number {
+    return this.seeds.available;
   }
 
-  /** Asks every worker to stop, SIGKILLs the ones still there after the grace period, and waits. */
+  /** Starts a worker: from a ready seed when there is one, else with the native spawn helper. */
+  start(id: number, launch: LaunchSpec, hooks: WorkerHooks): Worker {
+    const [ipcOurs, ipcTheirs] = native.socketpair();
+    const [outOurs, outTheirs] = native.socketpair();
+    const fds = [outTheirs, outTheirs, ipcTheirs];
+    const targets = [...OUTPUT_FDS, IPC_FD];
+    if (launch.state !== undefined) {
+      fds.push(launch.state.fd);
+      targets.push(STATE_FD);
+    }
+    const env = Object.entries(launch.env).map(([key, value]) => `${key}=${value}`);
+    let cgroup: WorkerCgroup | undefined;
+    let process: WorkerProcess;
+    try {
+      const seed = this.seeds.take();
+      if (seed !== undefined) {
+        cgroup = seed.cgroup;
+        cgroup?.setMemoryLimit(launch.memoryMb);
+        seed.activate({ file: launch.file, argv: launch.argv, env, ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }), fds, targets });
+        process = seed;
+      } else {
+        ({ process, cgroup } = this.spawnDirectly(id, launch, env, fds, targets));
+      }
+    } catch (error) {
+      fs.closeSync(ipcOurs);
+      fs.closeSync(outOurs);
+      throw new HearthError('HEARTH_ERR_SPAWN', `starting a worker of ${launch.fn}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      fs.closeSync(ipcTheirs);
+      fs.closeSync(outTheirs);
+    }
+    const worker = new Worker(id, launch, process, { ipc: ipcOurs, output: outOurs }, cgroup, this.context, hooks);
+    this.live.add(worker);
+    return worker;
+  }
+
+  /** Asks every worker to stop, SIGKILLs the ones still there after the grace period, and waits; then retires the seeds. */
   async stopAll(reason: string): Promise<void> {
     const pending = [...this.live];
-    if (pending.length === 0) return;
     for (const worker of pending) worker.shutdown(reason);
     const deadline = Date.now() + this.context.shutdownGraceMs + 2000;
     while (this.live.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const worker of this.live) worker.kill(`still running at shutdown`, 'HEARTH_ERR_SHUTTING_DOWN');
     while (this.live.size > 0 && Date.now() < deadline + 2000) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.seeds.close();
   }
 
   close(): void {
     fs.closeSync(this.context.devNull);
+  }
+
+  /** The fallback when no seed is ready: the child joins its cgroup before exec. */
+  private spawnDirectly(id: number, launch: LaunchSpec, env: string[], passed: number[], targets: number[]): { process: WorkerProcess; cgroup: WorkerCgroup | undefined } {
+    const cgroup = this.cgroups.create(`w${id}`, launch.memoryMb);
+    let procs = -1;
+    try {
+      procs = cgroup?.openProcs() ?? -1;
+      const fds = [this.context.devNull];
+      passed.forEach((fd, index) => (fds[targets[index]!] = fd));
+      const { pid, pidfd } = native.spawn({
+        file: launch.file,
+        argv: launch.argv,
+        env,
+        fds: Array.from(fds, (fd) => fd ?? -1),
+        ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }),
+        ...(procs >= 0 ? { cgroupProcsFd: procs } : {}),
+      });
+      return { process: new DirectProcess(pid, pidfd), cgroup };
+    } catch (error) {
+      cgroup?.remove();
+      throw error;
+    } finally {
+      if (procs >= 0) fs.closeSync(procs);
+    }
   }
 }

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import * as native from '../../native/index.js';
 import { nowMs } from '../clock.js';
@@ -19,7 +18,9 @@ import {
 import { Channel } from '../ipc/channel.js';
 import type { Logger } from '../log.js';
 import type { StateBlob } from '../state/store.js';
+import type { WorkerOrigin } from '../../shared/events.js';
 import type { WorkerCgroup } from './cgroup.js';
+import type { WorkerProcess } from './process.js';
 import { settle, type Invocation } from './invocation.js';
 
 export type WorkerStatus = 'starting' | 'stem' | 'specialising' | 'ready' | 'draining' | 'exited';
@@ -96,7 +97,7 @@ export class Worker {
   lastUsedAt = nowMs();
   /** Opaque to the worker; the pool uses it to tell function versions apart. */
   version = 0;
-  viaStemCell = false;
+  origin: WorkerOrigin;
   sdk = '';
   /** Set by the pool: the worker is in its list of workers with free slots. */
   listed = false;
@@ -105,9 +106,9 @@ export class Worker {
   private readonly abandoned = new Map<number, NodeJS.Timeout>();
   private readonly controls = new Map<number, PendingControl>();
   private nextControlId = 1;
-  private channel: Channel | undefined;
-  private ipcFd = -1;
-  private output: net.Socket | undefined;
+  private readonly channel: Channel;
+  private readonly ipcFd: number;
+  private readonly output: net.Socket;
   private readonly lastOutput: string[] = [];
   private partialLine = '';
   private startTimer: NodeJS.Timeout | undefined;
@@ -120,6 +121,8 @@ export class Worker {
   constructor(
     readonly id: number,
     launch: LaunchSpec,
+    private readonly process: WorkerProcess,
+    channels: { ipc: number; output: number },
     private readonly cgroup: WorkerCgroup | undefined,
     private readonly context: WorkerContext,
     private hooks: WorkerHooks,
@@ -127,7 +130,20 @@ export class Worker {
     this.fn = launch.fn;
     this.state = launch.state;
     this.concurrency = launch.concurrency;
-    this.start(launch);
+    this.pid = process.pid;
+    this.origin = process.origin;
+    this.ipcFd = channels.ipc;
+    this.channel = new Channel(channels.ipc, context.maxPayload, {
+      frame: (frame) => this.onFrame(frame),
+      protocolError: (error) => this.kill(`sent a bad frame: ${error.message}`, 'HEARTH_ERR_WORKER_PROTOCOL'),
+      closed: () => this.channelClosed(),
+    });
+    this.output = new net.Socket({ fd: channels.output, readable: true, writable: false });
+    this.output.setEncoding('utf8');
+    this.output.on('data', (text: string) => this.onOutput(text));
+    this.output.on('error', () => undefined);
+    process.onExit((code, signal) => this.exited(code, signal));
+    this.armStartTimer();
   }
 
   get freeSlots(): number {
@@ -144,7 +160,7 @@ export class Worker {
   }
 
   invoke(invocation: Invocation): void {
-    if (this.status !== 'ready' || this.channel === undefined) throw new Error(`worker ${this.id} is ${this.status}, not ready`);
+    if (this.status !== 'ready') throw new Error(`worker ${this.id} is ${this.status}, not ready`);
     invocation.dispatchedAt = nowMs();
     invocation.workerId = this.id;
     invocation.pid = this.pid;
@@ -167,18 +183,18 @@ export class Worker {
         reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} did not answer control request ${JSON.stringify(request)} within ${CONTROL_TIMEOUT_MS} ms`));
       }, CONTROL_TIMEOUT_MS);
       this.controls.set(id, { resolve, reject, timer });
-      this.channel?.send(FrameType.CONTROL, id, Buffer.from(JSON.stringify(request)));
+      this.channel.send(FrameType.CONTROL, id, Buffer.from(JSON.stringify(request)));
     });
   }
 
   /** Specialises a stem cell: its function's code and state travel in one message. */
   specialise(launch: LaunchSpec, entry: string): void {
-    if (this.status !== 'stem' || this.channel === undefined) throw new Error(`worker ${this.id} is ${this.status}, not a stem cell`);
+    if (this.status !== 'stem') throw new Error(`worker ${this.id} is ${this.status}, not a stem cell`);
     if (!this.channel.idle) throw new Error(`stem cell ${this.id} has unsent output; cannot pass an fd`);
     this.fn = launch.fn;
     this.state = launch.state;
     this.concurrency = launch.concurrency;
-    this.viaStemCell = true;
+    this.origin = 'stem-cell';
     this.status = 'specialising';
     this.spawnedAt = nowMs();
     this.cgroup?.setMemoryLimit(launch.memoryMb);
@@ -196,7 +212,7 @@ export class Worker {
         }),
       ),
     );
-    native.sendWithFd(this.ipcFd, message, launch.state?.fd ?? -1);
+    native.sendWithFds(this.ipcFd, message, launch.state === undefined ? [] : [launch.state.fd]);
     this.armStartTimer();
   }
 
@@ -205,7 +221,7 @@ export class Worker {
     if (this.status === 'exited') return;
     const wasReady = this.status === 'ready' || this.status === 'stem';
     this.status = 'draining';
-    if (wasReady && this.channel !== undefined) this.channel.send(FrameType.SHUTDOWN, 0);
+    if (wasReady) this.channel.send(FrameType.SHUTDOWN, 0);
     else this.signal('SIGTERM');
     this.context.log.debug(`worker ${this.pid} of ${this.fn}: shutting down (${reason})`);
     this.killTimer ??= setTimeout(() => this.kill(`did not exit within ${this.context.shutdownGraceMs} ms of shutdown`, 'HEARTH_ERR_WORKER_CRASHED'), this.context.shutdownGraceMs);
@@ -232,47 +248,6 @@ export class Worker {
     } catch {
       // already gone; the exit watcher reports it
     }
-  }
-
-  private start(launch: LaunchSpec): void {
-    const [ipcOurs, ipcTheirs] = native.socketpair();
-    const [outOurs, outTheirs] = native.socketpair();
-    let procs = -1;
-    try {
-      procs = this.cgroup?.openProcs() ?? -1;
-      const fds = [this.context.devNull, outTheirs, outTheirs, ipcTheirs];
-      if (launch.state !== undefined) fds.push(launch.state.fd);
-      const env = Object.entries(launch.env).map(([key, value]) => `${key}=${value}`);
-      const { pid, pidfd } = native.spawn({
-        file: launch.file,
-        argv: launch.argv,
-        env,
-        fds,
-        ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }),
-        ...(procs >= 0 ? { cgroupProcsFd: procs } : {}),
-      });
-      this.pid = pid;
-      native.watchExit(pidfd, (code, signal) => this.exited(code, signal));
-    } catch (error) {
-      fs.closeSync(ipcOurs);
-      fs.closeSync(outOurs);
-      throw new HearthError('HEARTH_ERR_SPAWN', `starting a worker of ${launch.fn}: ${(error as Error).message}`, { cause: error });
-    } finally {
-      fs.closeSync(ipcTheirs);
-      fs.closeSync(outTheirs);
-      if (procs >= 0) fs.closeSync(procs);
-    }
-    this.ipcFd = ipcOurs;
-    this.channel = new Channel(ipcOurs, this.context.maxPayload, {
-      frame: (frame) => this.onFrame(frame),
-      protocolError: (error) => this.kill(`sent a bad frame: ${error.message}`, 'HEARTH_ERR_WORKER_PROTOCOL'),
-      closed: () => this.channelClosed(),
-    });
-    this.output = new net.Socket({ fd: outOurs, readable: true, writable: false });
-    this.output.setEncoding('utf8');
-    this.output.on('data', (text: string) => this.onOutput(text));
-    this.output.on('error', () => undefined);
-    this.armStartTimer();
   }
 
   /**
@@ -311,7 +286,7 @@ export class Worker {
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.channel?.close(`protocol error: ${error.message}`);
+      this.channel.close(`protocol error: ${error.message}`);
       this.kill(`sent a bad frame: ${error.message}`, 'HEARTH_ERR_WORKER_PROTOCOL');
     }
   }
@@ -418,12 +393,12 @@ export class Worker {
     clearTimeout(this.startTimer);
     clearTimeout(this.killTimer);
     for (const timer of this.abandoned.values()) clearTimeout(timer);
-    this.channel?.close('the worker exited');
+    this.channel.close('the worker exited');
     // Let the output socket drain what the worker printed last, then report.
     const finish = (): void => this.reportExit(code, signal, beforeReady);
-    if (this.output !== undefined && !this.output.destroyed) {
+    if (!this.output.destroyed) {
       this.output.once('close', finish);
-      setTimeout(() => this.output?.destroy(), 50).unref();
+      setTimeout(() => this.output.destroy(), 50).unref();
     } else {
       finish();
     }
@@ -441,6 +416,9 @@ export class Worker {
     if (oomKilled) {
       reason = `exceeded its memory limit and was killed by the kernel's OOM killer (peak ${Math.round((peakMemoryBytes ?? 0) / 1048576)} MiB)`;
       errorCode = 'HEARTH_ERR_WORKER_OOM';
+    } else if (this.process.startFailure !== undefined) {
+      reason = this.process.startFailure;
+      errorCode = 'HEARTH_ERR_WORKER_START';
     } else if (this.killReason !== undefined) {
       reason = this.killReason.text;
       errorCode = this.killReason.code;

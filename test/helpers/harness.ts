@@ -30,23 +30,25 @@ export class TestRuntime {
   readonly events: RuntimeEvent[] = [];
   readonly runtime: Runtime;
   private readonly runBase: string;
-  private readonly hugePagesBefore = readHugePages();
+  /** Read once the runtime has started (and cleaned up after any dead predecessor). */
+  private hugePagesBefore = 0;
 
   constructor(overrides: Partial<RuntimeOptions> = {}) {
-    this.runBase = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
+    this.runBase = overrides.runBase ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
     const verbose = process.env['HEARTH_TEST_LOG'] === '1';
     const logger = createLogger('debug', (line) => {
       this.logs.push(line);
       if (this.logs.length > 5000) this.logs.shift();
       if (verbose) process.stderr.write(line + '\n');
     });
-    this.runtime = new Runtime({ ...defaultOptions(), port: 0, runBase: this.runBase, cacheDir: TEST_CACHE, logger, ...overrides });
+    this.runtime = new Runtime({ ...defaultOptions(), port: 0, cacheDir: TEST_CACHE, logger, ...overrides, runBase: this.runBase });
     this.runtime.events.subscribe((event) => this.events.push(event));
   }
 
   static async start(overrides: Partial<RuntimeOptions> = {}): Promise<TestRuntime> {
     const test = new TestRuntime(overrides);
     await test.runtime.start();
+    test.hugePagesBefore = readHugePages();
     return test;
   }
 

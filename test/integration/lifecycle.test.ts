@@ -36,7 +36,7 @@ test('Node cold starts come from a stem cell, specialised with the function\'s s
     assert.equal(cold.headers.get('x-hearth-start'), 'cold');
     assert.deepEqual(cold.body, fs.readFileSync(state).subarray(100, 132), 'the stem cell mapped the state it was sent');
     const worker = rt.runtime.registry.get('node-a')!.listWorkers().find((candidate) => String(candidate.pid) === cold.headers.get('x-hearth-worker'))!;
-    assert.equal(worker.viaStemCell, true, 'the cold start was served by a specialised stem cell');
+    assert.equal(worker.origin, 'stem-cell', 'the cold start was served by a specialised stem cell');
     const env = JSON.parse((await rt.invoke('node-a', 'env')).text) as Record<string, string>;
     assert.equal(env['HEARTH_FUNCTION'], 'node-a');
     await busy;

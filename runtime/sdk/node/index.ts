@@ -23,13 +23,19 @@ export type HandlerResult = Uint8Array | string | number | boolean | object | nu
 
 export type Handler = (request: Buffer, context: InvocationContext) => HandlerResult | Promise<HandlerResult>;
 
-let registered: Handler | undefined;
-let mapped: ArrayBuffer | undefined;
+// The worker runs a bundled copy of this module while functions import the package's copy;
+// both keep their state in one process-wide slot, so either copy sees what the other set.
+interface Slot {
+  handler: Handler | undefined;
+  state: ArrayBuffer | undefined;
+}
+const SLOT = Symbol.for('hearth.sdk.v1');
+const slot: Slot = ((globalThis as Record<symbol, unknown>)[SLOT] as Slot | undefined) ?? ((globalThis as Record<symbol, unknown>)[SLOT] = { handler: undefined, state: undefined } as Slot);
 
 /** Registers the function's handler (for modules that prefer a call over an export). */
 export function serve(handler: Handler): void {
   if (typeof handler !== 'function') throw new TypeError('serve(handler): handler must be a function');
-  registered = handler;
+  slot.handler = handler;
 }
 
 /**
@@ -38,15 +44,15 @@ export function serve(handler: Handler): void {
  * e.g. `new DataView(state())`; nothing is copied.
  */
 export function state(): ArrayBuffer | undefined {
-  return mapped;
+  return slot.state;
 }
 
 /** Internal: used by the worker bootstrap. */
 export const internal = {
   setState(buffer: ArrayBuffer | undefined): void {
-    mapped = buffer;
+    slot.state = buffer;
   },
   registeredHandler(): Handler | undefined {
-    return registered;
+    return slot.handler;
   },
 };

@@ -1,0 +1,28 @@
+// npm run bench -- <name> [--samples N]: runs one benchmark and writes bench/results/<name>.{json,md}.
+import { parseArgs } from 'node:util';
+import { coldstart } from './coldstart.js';
+import { warm } from './warm.js';
+
+const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
+  coldstart: (values) => coldstart({ samples: Number(values['samples'] ?? 300), scans: Number(values['scans'] ?? 10) }),
+  warm: (values) => warm({ seconds: Number(values['seconds'] ?? 10), rounds: Number(values['rounds'] ?? 3) }),
+};
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    options: { samples: { type: 'string' }, scans: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);
+  for (const name of names) {
+    const run = BENCHMARKS[name];
+    if (run === undefined) throw new Error(`unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+    process.stderr.write(`\n=== bench ${name}\n`);
+    await run(values);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,3 @@
+export async function warm(_options: { seconds: number; rounds: number }): Promise<void> {
+  throw new Error('not yet');
+}
