@@ -16,8 +16,11 @@ export class EventLog {
     this.ring = new Array(capacity);
   }
 
+  /** Takes ownership of `input`: it is stamped in place (no copy on the hot path). */
   publish(input: RuntimeEventInput): void {
-    const event = { ...input, seq: this.next, ts: monotonicNs() } as RuntimeEvent;
+    const event = input as RuntimeEvent;
+    event.seq = this.next;
+    event.ts = monotonicNs();
     this.ring[this.next % this.capacity] = event;
     this.next++;
     for (const listener of this.listeners) listener(event);

@@ -22,6 +22,7 @@ export class RuntimeMetrics {
   private readonly spawnToReady: client.Histogram<'function' | 'path'>;
   private readonly workerExits: client.Counter<'function' | 'reason'>;
   private readonly rejected: client.Counter<'function' | 'code'>;
+  private readonly children = new Map<string, { counters: Map<string, client.Counter.Internal>; durations: Record<StartKind, client.Histogram.Internal<'function' | 'start'>> }>();
 
   constructor(pools: () => PoolGauges[], states: () => { fn: string; id: string; bytes: number; backend: string }[]) {
     this.registry.setDefaultLabels({});
@@ -99,9 +100,21 @@ export class RuntimeMetrics {
     });
   }
 
+  /** Per-invocation recording; label children are looked up once per function, not per call. */
   invocation(fn: string, start: StartKind, outcome: Outcome, seconds: number): void {
-    this.invocations.inc({ function: fn, start, outcome });
-    this.duration.observe({ function: fn, start }, seconds);
+    let children = this.children.get(fn);
+    if (children === undefined) {
+      children = { counters: new Map(), durations: { cold: this.duration.labels(fn, 'cold'), warm: this.duration.labels(fn, 'warm') } };
+      this.children.set(fn, children);
+    }
+    const key = `${start}/${outcome}`;
+    let counter = children.counters.get(key);
+    if (counter === undefined) {
+      counter = this.invocations.labels(fn, start, outcome);
+      children.counters.set(key, counter);
+    }
+    counter.inc();
+    children.durations[start].observe(seconds);
   }
 
   reject(fn: string, code: string): void {

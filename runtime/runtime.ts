@@ -42,6 +42,8 @@ export interface RuntimeOptions {
 }
 
 export const DEFAULT_PORT = 8700;
+/** How often deadlines are checked: the resolution of 503/504 answers. */
+const DEADLINE_SWEEP_MS = 5;
 
 export function defaultOptions(): RuntimeOptions {
   return {
@@ -84,6 +86,7 @@ export class Runtime {
   private stemCells!: StemCells;
   private server: http.Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private deadlines: NodeJS.Timeout | undefined;
   private nextInvocation = 1;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
@@ -142,6 +145,10 @@ export class Runtime {
       const now = nowMs();
       for (const pool of this.registry.all()) pool.tick(now);
     }, 250);
+    this.deadlines = setInterval(() => {
+      const now = nowMs();
+      for (const pool of this.registry.all()) pool.expire(now);
+    }, DEADLINE_SWEEP_MS);
     this.server = createApiServer({
       registry: this.registry,
       events: this.events,
@@ -187,16 +194,19 @@ export class Runtime {
     clearInterval(this.ticker);
     const closing = this.server === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server?.closeIdleConnections();
+    // Pools stop starting workers and answer what is queued; workers finish what is in
+    // flight (deadlines still apply) within the grace period, then are killed.
     if (this.registry !== undefined) {
       const error = new HearthError('HEARTH_ERR_SHUTTING_DOWN', 'the runtime is shutting down', { details: { retryAfterSeconds: 1 } });
-      for (const pool of this.registry.all()) pool.failQueued(error);
+      for (const pool of this.registry.all()) pool.close(error);
       this.stemCells.close();
-      await this.registry.removeAll();
     }
     if (this.supervisor !== undefined) {
       await this.supervisor.stopAll('runtime shutting down');
       this.supervisor.close();
     }
+    clearInterval(this.deadlines);
+    await this.registry?.removeAll();
     this.store?.closeAll();
     this.backends?.close();
     this.cgroups?.close();

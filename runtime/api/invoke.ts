@@ -48,7 +48,6 @@ export function handleInvoke(context: InvokeContext, name: string, query: string
       workerId: 0,
       pid: 0,
       settled: false,
-      timer: undefined,
       done: (outcome) => respond(res, outcome),
     });
   });

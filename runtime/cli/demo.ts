@@ -22,6 +22,7 @@ interface Sample {
   ms: number;
   cold: boolean;
   startMs: number;
+  origin: string;
 }
 
 /** Client-side latency of one invocation, with what the runtime says about it. */
@@ -32,7 +33,7 @@ async function timedInvoke(url: string, fn: string, body: string): Promise<Sampl
   const ms = performance.now() - started;
   if (!response.ok) throw new Error(`${fn} answered HTTP ${response.status}`);
   const startMs = Number(/start;dur=([\d.]+)/.exec(response.headers.get('server-timing') ?? '')?.[1] ?? 0);
-  return { ms, cold: response.headers.get('x-hearth-start') === 'cold', startMs };
+  return { ms, cold: response.headers.get('x-hearth-start') === 'cold', startMs, origin: response.headers.get('x-hearth-origin') ?? '' };
 }
 
 function percentile(values: number[], p: number): number {
@@ -42,6 +43,12 @@ function percentile(values: number[], p: number): number {
 }
 
 const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? `${value.toFixed(2)} ms` : `${value.toFixed(1)} ms`);
+
+function summariseOrigins(samples: Sample[]): string {
+  const counts = new Map<string, number>();
+  for (const sample of samples) counts.set(sample.cold ? sample.origin : 'warm', (counts.get(sample.cold ? sample.origin : 'warm') ?? 0) + 1);
+  return [...counts].map(([origin, count]) => `${count} ${origin}`).join(', ');
+}
 
 function progress(line: string): void {
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
@@ -101,8 +108,9 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
       const saved = pool.settings;
       runtime.registry.configurePool(spec.name, { ...saved, min: 0, keepAliveMs: 0 });
       const cold: Sample[] = [];
+      const spares = (): boolean => runtime.seedsReady() > 0 && (spec.kind !== 'node' || runtime.options.stemCells === 0 || runtime.stemCellsReady() > 0);
       for (let i = 0; i < coldStarts; i++) {
-        while (pool.listWorkers().length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        while (pool.listWorkers().length > 0 || !spares()) await new Promise((resolve) => setTimeout(resolve, 5));
         cold.push(await timedInvoke(runtime.url, spec.name, body()));
         progress(`${spec.name}: cold start ${i + 1}/${coldStarts}`);
       }
@@ -115,13 +123,13 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
         `${ms(percentile(warm, 50))} / ${ms(percentile(warm, 99))}`,
         `${ms(percentile(cold.map((sample) => sample.ms), 50))} / ${ms(percentile(cold.map((sample) => sample.ms), 99))}`,
         ms(percentile(cold.map((sample) => sample.startMs), 50)),
-        `${cold.filter((sample) => sample.cold).length}/${cold.length}`,
+        summariseOrigins(cold),
       ]);
     }
     progress('');
     process.stdout.write(
       `\nHearth demo: ${requests} warm invocations and ${coldStarts} cold starts per function (latency at the client, p50 / p99)\n\n` +
-        table(['FUNCTION', 'KIND', 'STATE', 'WARM', 'COLD', 'START (p50)', 'COLD SEEN'], rows) +
+        table(['FUNCTION', 'KIND', 'STATE', 'WARM', 'COLD', 'START (p50)', 'STARTED FROM'], rows) +
         `\n\nThe runtime is serving at ${runtime.url}\n` +
         `  curl -X POST ${runtime.url}/v1/functions/lookup/invoke -d 12345\n` +
         `  ${runtime.url}/metrics\n` +

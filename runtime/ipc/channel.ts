@@ -1,5 +1,8 @@
 import net from 'node:net';
-import { encodeHeader, FrameDecoder, ProtocolError, type Frame, type FrameType } from './frame.js';
+import { encodeHeader, FrameDecoder, HEADER_SIZE, ProtocolError, type Frame, type FrameType } from './frame.js';
+
+/** Frames up to this size are copied into one buffer; larger payloads are written as they are. */
+const COPY_LIMIT = 16 * 1024;
 
 export interface ChannelEvents {
   frame(frame: Frame): void;
@@ -10,9 +13,11 @@ export interface ChannelEvents {
 }
 
 /**
- * A framed channel over an inherited Unix socket. Frames written in one tick go out
- * in one writev: the socket is corked on the first write and uncorked on the next tick,
- * which keeps per-request syscalls off the hot path under load.
+ * A framed channel over an inherited Unix socket. Frames written during one turn of the
+ * event loop go out in one writev: the socket is corked on the first write and uncorked in
+ * the loop's check phase (setImmediate), after every I/O callback of that turn has run. A
+ * syscall that wakes the peer costs 10-30 µs here, so under load one writev per turn instead
+ * of one per request is most of the dispatch cost saved.
  */
 export class Channel {
   private readonly socket: net.Socket;
@@ -49,8 +54,21 @@ export class Channel {
     let length = 0;
     for (const part of parts) length += part.length;
     this.cork();
-    this.socket.write(encodeHeader(type, id, length));
-    for (const part of parts) if (part.length > 0) this.socket.write(part);
+    const header = encodeHeader(type, id, length);
+    if (length > COPY_LIMIT) {
+      this.socket.write(header);
+      for (const part of parts) if (part.length > 0) this.socket.write(part);
+      return;
+    }
+    // Small frames are copied into one buffer: one queued write instead of several.
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+    header.copy(frame, 0);
+    let offset = HEADER_SIZE;
+    for (const part of parts) {
+      frame.set(part, offset);
+      offset += part.length;
+    }
+    this.socket.write(frame);
   }
 
   close(reason: string): void {
@@ -64,7 +82,7 @@ export class Channel {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    process.nextTick(() => {
+    setImmediate(() => {
       this.corked = false;
       this.socket.uncork();
     });

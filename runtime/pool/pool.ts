@@ -103,7 +103,6 @@ export class FunctionPool {
       return this.refuse(invocation, this.unavailable(backoff));
     }
     this.queue.push(invocation);
-    invocation.timer = setTimeout(() => this.queueTimedOut(invocation), Math.max(0, invocation.deadline - nowMs()));
     this.scale();
   }
 
@@ -151,7 +150,6 @@ export class FunctionPool {
     this.removed = true;
     clearTimeout(this.backoffTimer);
     for (const invocation of this.queue.drain()) {
-      clearTimeout(invocation.timer);
       this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed while the request waited`));
     }
     for (const worker of this.workers) worker.retire(reason);
@@ -159,12 +157,21 @@ export class FunctionPool {
     while (this.workers.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
-  /** Fails everything queued; used when the runtime shuts down. */
-  failQueued(error: HearthError): void {
-    for (const invocation of this.queue.drain()) {
-      clearTimeout(invocation.timer);
-      this.refuse(invocation, error);
-    }
+  /** Starts no more workers and answers everything queued with `error`; for the runtime's shutdown. */
+  close(error: HearthError): void {
+    this.removed = true;
+    clearTimeout(this.backoffTimer);
+    for (const invocation of this.queue.drain()) this.refuse(invocation, error);
+  }
+
+  /**
+   * Answers what has passed its deadline: queued requests with 503, invocations with 504.
+   * One sweep every few milliseconds replaces a timer per request, which under load cost
+   * more (allocation, timer-list work) than the requests' own dispatch.
+   */
+  expire(now: number): void {
+    for (const invocation of this.queue) if (invocation.deadline <= now) this.queueTimedOut(invocation);
+    for (const worker of this.workers) if (worker.inflight.size > 0) worker.expire(now);
   }
 
   /** Periodic housekeeping: keep-alive retirement, memory recycling, `min`. */
@@ -237,7 +244,6 @@ export class FunctionPool {
   }
 
   private dispatch(worker: Worker, invocation: Invocation): void {
-    clearTimeout(invocation.timer);
     invocation.cold = worker.readyAt > invocation.arrivedAt;
     invocation.origin = worker.origin;
     invocation.startWaitMs = invocation.cold ? worker.readyAt - invocation.arrivedAt : 0;
@@ -353,7 +359,7 @@ export class FunctionPool {
       this.scale();
     }, delay);
     this.backoffTimer.unref();
-    if (this.readyCount() === 0 && this.starting === 0) this.failQueued(this.unavailable(delay));
+    if (this.readyCount() === 0 && this.starting === 0) for (const invocation of this.queue.drain()) this.refuse(invocation, this.unavailable(delay));
   }
 
   private recycleGrown(): void {

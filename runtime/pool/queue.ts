@@ -34,6 +34,11 @@ export class WaitQueue<T extends object> {
     return this.members.delete(item);
   }
 
+  /** Live items, oldest first. */
+  [Symbol.iterator](): IterableIterator<T> {
+    return [...this.members][Symbol.iterator]();
+  }
+
   drain(): T[] {
     const rest: T[] = [];
     for (let item = this.shift(); item !== undefined; item = this.shift()) rest.push(item);

@@ -21,8 +21,6 @@ export interface Invocation {
   workerId: number;
   pid: number;
   settled: boolean;
-  /** The invocation's timeout, while it is with a worker. */
-  timer: NodeJS.Timeout | undefined;
   readonly done: (outcome: InvokeOutcome) => void;
 }
 

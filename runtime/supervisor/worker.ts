@@ -168,7 +168,11 @@ export class Worker {
     this.lastUsedAt = invocation.dispatchedAt;
     const remaining = invocation.deadline - invocation.dispatchedAt;
     this.channel.send(FrameType.INVOKE, invocation.id, encodeInvokePrefix(remaining), invocation.body);
-    invocation.timer = setTimeout(() => this.timedOut(invocation), Math.max(0, remaining));
+  }
+
+  /** Times out the invocations whose deadline has passed (called by the runtime's deadline sweep). */
+  expire(now: number): void {
+    for (const invocation of this.inflight.values()) if (invocation.deadline <= now) this.timedOut(invocation);
   }
 
   /** Sends a control request (gc, stats) and waits for the reply. */
@@ -327,12 +331,16 @@ export class Worker {
     }
     const payload = frame.type === FrameType.ERROR ? decodeWorkerError(frame.payload) : undefined;
     this.inflight.delete(frame.id);
-    clearTimeout(invocation.timer);
     this.invocations++;
     this.lastUsedAt = nowMs();
     if (payload === undefined) {
       this.hooks.invocationEnded(this, invocation, 200);
       settle(invocation, { ok: true, body: frame.payload });
+    } else if (this.lastUsedAt >= invocation.deadline) {
+      // The handler gave up at its deadline (as a context should) before the deadline sweep came round.
+      const error = this.timeoutError(invocation, `; the handler said: ${payload.errorMessage}`);
+      this.hooks.invocationEnded(this, invocation, error.status, error.code);
+      settle(invocation, { ok: false, error });
     } else {
       const error = new HearthError('HEARTH_ERR_HANDLER', `${this.fn}: ${payload.errorMessage}`, {
         details: { function: this.fn, errorType: payload.errorType, ...(payload.stackTrace === undefined ? {} : { stackTrace: payload.stackTrace }) },
@@ -358,12 +366,16 @@ export class Worker {
     else pending.reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} refused the control request: ${String(reply['error'] ?? 'no reason given')}`));
   }
 
-  private timedOut(invocation: Invocation): void {
-    if (!this.inflight.delete(invocation.id)) return;
+  private timeoutError(invocation: Invocation, more = ''): HearthError {
     const limit = Math.round(invocation.deadline - invocation.arrivedAt);
-    const error = new HearthError('HEARTH_ERR_INVOKE_TIMEOUT', `${this.fn}: invocation ${invocation.id} did not finish within its timeout of ${limit} ms`, {
+    return new HearthError('HEARTH_ERR_INVOKE_TIMEOUT', `${this.fn}: invocation ${invocation.id} did not finish within its timeout of ${limit} ms${more}`, {
       details: { function: this.fn, timeoutMs: limit },
     });
+  }
+
+  private timedOut(invocation: Invocation): void {
+    if (!this.inflight.delete(invocation.id)) return;
+    const error = this.timeoutError(invocation);
     this.hooks.invocationEnded(this, invocation, error.status, error.code);
     settle(invocation, { ok: false, error });
     // The slot stays taken until the worker gives up on it; if it does not, it is killed.
@@ -429,7 +441,6 @@ export class Worker {
     const inflight = [...this.inflight.keys()];
     const tail = this.lastOutput.slice(-3).join(' | ');
     for (const invocation of this.inflight.values()) {
-      clearTimeout(invocation.timer);
       const error = new HearthError(errorCode === 'HEARTH_ERR_WORKER_START' ? 'HEARTH_ERR_WORKER_CRASHED' : errorCode, `${this.fn}: worker ${this.pid} ${reason} while handling invocation ${invocation.id}${tail === '' ? '' : `; last output: ${tail}`}`, {
         details: { function: this.fn, pid: this.pid },
       });

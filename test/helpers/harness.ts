@@ -32,6 +32,7 @@ export class TestRuntime {
   private readonly runBase: string;
   /** Read once the runtime has started (and cleaned up after any dead predecessor). */
   private hugePagesBefore = 0;
+  private readonly fdsBefore = resourceFds();
 
   constructor(overrides: Partial<RuntimeOptions> = {}) {
     this.runBase = overrides.runBase ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
@@ -102,6 +103,8 @@ export class TestRuntime {
     const maps = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes('hearth-state'));
     assert.deepEqual(maps, [], 'state mappings left in the runtime process');
     assert.equal(readHugePages(), this.hugePagesBefore, 'nr_hugepages was not restored');
+    const leakedFds = resourceFds().filter((target) => !this.fdsBefore.includes(target));
+    assert.deepEqual(leakedFds, [], 'fds the runtime opened are still open');
     fs.rmSync(this.runBase, { recursive: true, force: true });
   }
 
@@ -123,6 +126,20 @@ async function toResult(response: Response): Promise<InvokeResult> {
       return JSON.parse(text) as T;
     },
   };
+}
+
+/** This process's fds that point at what a runtime opens: memfds, pidfds, cgroup files, /dev/null, its run files. */
+function resourceFds(): string[] {
+  const targets: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (/memfd:|\[pidfd\]|^\/sys\/fs\/cgroup|^\/dev\/null|hearth/.test(target)) targets.push(`${fd} ${target}`);
+    } catch {
+      // closed while listing
+    }
+  }
+  return targets;
 }
 
 function readHugePages(): number {

@@ -1,6 +1,7 @@
 // The HTTP API: status codes and JSON errors, overload, the token, the control API, events
 // for the agent, and Prometheus metrics.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { test } from 'uvu';
 import type { RuntimeEvent } from '../../shared/events.js';
@@ -145,6 +146,19 @@ test('GC settings change live in Go workers, without a restart', async () => {
   const wrongKind = await rt.control('PATCH', '/v1/functions/echo', { gc: { maxOldSpaceMb: 100 } });
   assert.equal(wrongKind.status, 400);
   assert.match(errorOf(wrongKind).message, /gc.maxOldSpaceMb: does not apply to go functions/);
+});
+
+test('Node heap limits roll out as a new version whose workers start with the V8 flags', async () => {
+  await rt.deploy({ name: 'node-gc', kind: 'node', entry: `${FIXTURES}/node-echo.mjs`, pool: { min: 1, max: 2 } });
+  const before = rt.runtime.registry.get('node-gc')!.current.version;
+  const patched = await rt.control('PATCH', '/v1/functions/node-gc', { gc: { maxOldSpaceMb: 96, maxSemiSpaceMb: 4 } });
+  assert.equal(patched.status, 200, patched.text);
+  const pool = rt.runtime.registry.get('node-gc')!;
+  assert.ok(pool.current.version > before, 'a new version');
+  await waitFor('only new-version workers', () => pool.listWorkers().length > 0 && pool.listWorkers().every((worker) => worker.version === pool.current.version));
+  const pid = Number((await rt.invoke('node-gc', 'pid')).text);
+  const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(cmdline.includes('--max-old-space-size=96') && cmdline.includes('--max-semi-space-size=4'), cmdline.join(' '));
 });
 
 test('workers are listed with their pid, status and start time', async () => {

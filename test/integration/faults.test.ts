@@ -1,8 +1,11 @@
 // Workers that crash, hang, break the protocol, run out of memory or never start: each
 // request gets a clear error, the broken worker is replaced, and the runtime keeps serving.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'uvu';
-import { FIXTURES, TestRuntime, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestRuntime, waitFor } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 const GO = `${FIXTURES}/go-misbehave`;
@@ -114,6 +117,34 @@ test('workers are recycled after limits.maxInvocations', async () => {
   for (let i = 0; i < 7; i++) pids.push((await rt.invoke('recycled', 'pid')).text);
   assert.equal(new Set(pids.slice(0, 2)).size, 1);
   assert.equal(new Set(pids).size, 3, `three workers served 7 invocations: ${pids.join(' ')}`);
+});
+
+test('a worker whose private memory grows past recycleMemoryMb is recycled', async () => {
+  await rt.deploy({ name: 'grower', kind: 'go', entry: GO, pool: { min: 1, max: 1 }, limits: { memoryMb: 256, recycleMemoryMb: 40 } });
+  const before = (await rt.invoke('grower', 'pid')).text;
+  assert.equal((await rt.invoke('grower', 'alloc:80')).text, 'allocated');
+  await waitFor('the grown worker to be recycled', () => rt.logged(new RegExp(`worker ${before} of grower uses \\d+ MiB of private memory \\(> recycleMemoryMb 40\\); recycling it`)).length === 1, 6000);
+  await waitFor('a replacement', async () => (await rt.invoke('grower', 'pid')).text !== before);
+});
+
+test('a function that stops starting backs off: 503 with Retry-After and the reason, then recovers', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-backoff-'));
+  const flag = path.join(dir, 'broken');
+  const script = path.join(dir, 'worker.sh');
+  fs.writeFileSync(script, `#!/bin/sh\n[ -e ${flag} ] && { echo "cannot start: ${flag} exists" >&2; exit 7; }\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
+  await rt.deploy({ name: 'flaky', kind: 'exec', entry: script, pool: { min: 0, max: 1, keepAliveMs: 0 } });
+  await waitFor('no flaky workers', () => rt.workerPids('flaky').length === 0);
+  fs.writeFileSync(flag, '');
+  const failed = await rt.invoke('flaky', 'x');
+  assert.equal(failed.status, 503, failed.text);
+  assert.match(failed.text, /exited with code 7 before it was ready.*cannot start/s);
+  const refused = await rt.invoke('flaky', 'x');
+  assert.equal(refused.status, 503);
+  assert.equal(refused.json<{ error: { code: string } }>().error.code, 'HEARTH_ERR_UNAVAILABLE');
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  fs.rmSync(flag);
+  await waitFor('recovery after the back-off', async () => (await rt.invoke('flaky', 'back')).text === 'BACK', 5000);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('a worker killed from outside is replaced to keep pool.min', async () => {

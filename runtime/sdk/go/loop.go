@@ -10,7 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // openIPC wraps the inherited socket. The fd is kept in blocking mode, out of
@@ -28,7 +27,7 @@ type worker struct {
 	h      Handler
 	opts   options
 	rd     *bufio.Reader
-	wr     frameWriter
+	wr     *frameWriter
 	hdr    [headerSize]byte
 	slots  chan struct{} // one token per running handler; nil runs handlers inline
 	track  inflight
@@ -40,7 +39,7 @@ func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
 		h:      h,
 		opts:   opts,
 		rd:     bufio.NewReaderSize(ipc, 64<<10),
-		wr:     frameWriter{f: ipc},
+		wr:     newFrameWriter(ipc),
 		failed: make(chan error, 1),
 	}
 	w.track.done = make(chan struct{})
@@ -72,9 +71,10 @@ func (w *worker) run(pid int, sigterm <-chan os.Signal) error {
 		return err
 	}
 	// Draining. The reader may still be blocked in read(); the process exits
-	// under it once Serve returns.
+	// under it once Serve returns, after the last replies have left.
 	select {
 	case <-w.track.done:
+		w.wr.drain()
 		return nil
 	case err := <-w.failed:
 		return err
@@ -224,78 +224,4 @@ func (t *inflight) isShuttingDown() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.shutting
-}
-
-// frameWriter writes whole frames, one at a time, so replies from concurrent
-// handlers never interleave on the socket.
-type frameWriter struct {
-	mu  sync.Mutex
-	f   *os.File
-	buf []byte
-}
-
-// Frames up to this size are copied behind their header and sent with one
-// write; larger ones go out with writev rather than being copied.
-const copyLimit = 64 << 10
-
-func (fw *frameWriter) write(typ uint8, id uint64, payload []byte) error {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	if len(payload) <= copyLimit {
-		if cap(fw.buf) < headerSize+len(payload) {
-			fw.buf = make([]byte, 0, headerSize+len(payload)+256)
-		}
-		b := fw.buf[:headerSize]
-		putHeader(b, typ, id, len(payload))
-		b = append(b, payload...)
-		_, err := fw.f.Write(b)
-		return err
-	}
-	var hdr [headerSize]byte
-	putHeader(hdr[:], typ, id, len(payload))
-	return writev(fw.f, hdr[:], payload)
-}
-
-// writev writes a then b with as few syscalls as the kernel allows.
-func writev(f *os.File, a, b []byte) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		for len(a)+len(b) > 0 {
-			var iov [2]syscall.Iovec
-			n := 0
-			for _, p := range [2][]byte{a, b} {
-				if len(p) > 0 {
-					iov[n].Base = &p[0]
-					iov[n].SetLen(len(p))
-					n++
-				}
-			}
-			r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return false // non-blocking fd: wait until writable, then resume
-			case e != 0:
-				werr = e
-				return true
-			}
-			written := int(r)
-			if written >= len(a) {
-				written -= len(a)
-				a, b = nil, b[written:]
-			} else {
-				a = a[written:]
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return werr
 }
