@@ -29,8 +29,9 @@ for (const [fn, request, expected] of [
     // Keep the only worker busy so the next request needs a cold start.
     const pids = rt.workerPids(fn);
     assert.equal(pids.length, 1);
-    await rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 0, maxQueued: 8 });
+    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 0, maxQueued: 8 });
     await waitForNoWorkers(fn);
+    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 60_000, maxQueued: 8 });
     const cold = await rt.invoke(fn, request);
     assert.equal(cold.status, 200, cold.text);
     assert.equal(cold.text, expected);
@@ -39,7 +40,6 @@ for (const [fn, request, expected] of [
     const timing = cold.headers.get('server-timing') ?? '';
     assert.match(timing, /^queue;dur=[\d.]+, start;dur=[\d.]+, worker;dur=[\d.]+, total;dur=[\d.]+$/);
     assert.ok(Number(/start;dur=([\d.]+)/.exec(timing)![1]) > 0, 'a cold start reports its start time');
-    await rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 60_000, maxQueued: 8 });
     const again = await rt.invoke(fn, request);
     assert.equal(again.headers.get('x-hearth-start'), 'warm');
     assert.equal(again.headers.get('x-hearth-worker'), cold.headers.get('x-hearth-worker'));

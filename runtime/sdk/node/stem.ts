@@ -53,6 +53,8 @@ export async function warmUp(): Promise<void> {
     for (let id = 1; id <= WARM_UP_ROUNDS; id++) peer.send(FrameType.INVOKE, id, encodeInvokePrefix(1000), Buffer.alloc(id % 7));
   });
   loop.channel.close('warm-up done');
+  // Functions require the SDK by package name: resolve it once so the lookup is compiled and its package.json cached.
+  createRequire(hereUrl).resolve('hearth/sdk');
 }
 
 /** A stem cell announces itself, then blocks until the runtime names its function. */
