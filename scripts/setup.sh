@@ -64,7 +64,7 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/binding.gyp -
 fi
 
 # --- TypeScript ------------------------------------------------------------------------------
-if [ ! -f dist/.built ] || [ -n "$(find runtime native shared test bench examples tsconfig.json package.json -name '*.ts' -newer dist/.built -o -name tsconfig.json -newer dist/.built 2>/dev/null | grep -v '/\.hearth-build/' | head -1)" ]; then
+if [ ! -f dist/.built ] || [ -n "$(find cli agent runtime native shared test bench examples tsconfig.json package.json -name '*.ts' -newer dist/.built -o -name tsconfig.json -newer dist/.built 2>/dev/null | grep -v '/\.hearth-build/' | head -1)" ]; then
   say "compiling TypeScript"
   node_modules/.bin/tsc -p .
   node scripts/bundle-worker.mjs

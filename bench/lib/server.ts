@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-export const HEARTH = path.join(ROOT, 'dist/runtime/cli/main.js');
+export const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 export const EXAMPLES = path.join(ROOT, 'examples');
 
 export function freePort(): Promise<number> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import { FIXTURES, ROOT, TEST_CACHE, waitFor } from '../helpers/harness.js';
 
-const HEARTH = path.join(ROOT, 'dist/runtime/cli/main.js');
+const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 let server: ChildProcess;
 let serverLog = '';
 let url = '';

@@ -85,7 +85,7 @@ test('when the runtime is SIGKILLed its workers and seeds die too, and the next 
   const manifest = path.join(os.tmpdir(), `hearth-crash-${process.pid}.json`);
   fs.writeFileSync(manifest, JSON.stringify({ functions: [{ name: 'fn', kind: 'go', entry: GO, state: makeStateFile(3 * 1024 * 1024, 12), pool: { min: 2, max: 2 } }] }));
   const hugePagesBefore = fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8').trim();
-  const server = spawn(process.execPath, [path.join(ROOT, 'dist/runtime/cli/main.js'), 'serve', '-m', manifest, '--port', '0', '--run-dir', runBase, '--cache', TEST_CACHE], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve', '-m', manifest, '--port', '0', '--run-dir', runBase, '--cache', TEST_CACHE], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   await waitFor('the function to be live', () => log.includes('version 1 is live'), 20_000);

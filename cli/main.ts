@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-import { isHearthError } from '../errors.js';
-import { parseCommand, type Command } from './command.js';
-import { demo } from './demo.js';
-import { deploy, invoke, ls, rm, workers } from './functions.js';
-import { serve } from './serve.js';
+// The hearth command: the runtime's and the agent's commands under one entry point. This is
+// the one module that imports from both runtime/ and agent/.
+import { isHearthError } from '../runtime/errors.js';
+import { parseCommand, type Command } from '../runtime/cli/command.js';
+import { demo } from '../runtime/cli/demo.js';
+import { deploy, invoke, ls, rm, workers } from '../runtime/cli/functions.js';
+import { serve } from '../runtime/cli/serve.js';
 
 const COMMANDS: Command[] = [serve, deploy, invoke, ls, workers, rm, demo] as unknown as Command[];
 
