@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The hearth command: the runtime's and the agent's commands under one entry point. This is
 // the one module that imports from both runtime/ and agent/.
-import { isHearthError } from '../runtime/errors.js';
-import { parseCommand, type Command } from '../runtime/cli/command.js';
+import { isHearthError } from '../shared/errors.js';
+import { parseCommand, type Command } from '../shared/command.js';
 import { demo } from '../runtime/cli/demo.js';
 import { deploy, invoke, ls, rm, workers } from '../runtime/cli/functions.js';
 import { serve } from '../runtime/cli/serve.js';

@@ -1,6 +1,6 @@
 import { nodeFlags, prepareArtifact, type Artifact } from './build/artifact.js';
-import { HearthError } from './errors.js';
-import type { Logger } from './log.js';
+import { HearthError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import type { FunctionSpec, GcSpec, PoolSpec } from './manifest/spec.js';
 import { FunctionPool, type PoolDeps, type PoolSnapshot } from './pool/pool.js';
 import type { FunctionVersion } from './pool/version.js';
@@ -154,6 +154,14 @@ export class Registry {
   /** Starts one worker of the new version; only if it becomes ready does the version go live. */
   private async install(spec: FunctionSpec, artifact: Artifact, state: StateBlob | undefined, progress: (message: string) => void): Promise<FunctionInfo> {
     const version: FunctionVersion = { version: this.nextVersion++, spec, artifact, state };
+    this.deps.events.publish({
+      type: 'function_prepared',
+      function: spec.name,
+      version: version.version,
+      kind: spec.kind,
+      binary: artifact.file,
+      ...(artifact.entry === undefined ? {} : { entry: artifact.entry }),
+    });
     const existing = this.pools.get(spec.name);
     const pool = existing ?? new FunctionPool(version, this.deps);
     progress(`starting a worker of version ${version.version}`);

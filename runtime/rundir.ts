@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from './log.js';
+import type { Logger } from '../shared/log.js';
 
 /** Where runtimes keep per-instance files (token, mounts, records of host changes). */
 export function defaultRunBase(): string {

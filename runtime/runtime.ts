@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import * as native from '../native/index.js';
 import fs from 'node:fs';
 import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createApiServer, listen } from './api/server.js';
 import { nowMs } from './clock.js';
-import { HearthError } from './errors.js';
+import { HearthError } from '../shared/errors.js';
 import { EventLog } from './events.js';
-import { createLogger, type Logger, type LogLevel } from './log.js';
+import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import type { FunctionSpec } from './manifest/spec.js';
 import { RuntimeMetrics } from './metrics.js';
 import { StemCells } from './pool/stemcells.js';
@@ -42,6 +43,7 @@ export interface RuntimeOptions {
 }
 
 export const DEFAULT_PORT = 8700;
+export const HEARTH_VERSION = '0.1.0';
 /** How often deadlines are checked: the resolution of 503/504 answers. */
 const DEADLINE_SWEEP_MS = 5;
 
@@ -159,6 +161,15 @@ export class Runtime {
       accepting: () => this.state === 'running',
       ready: () => this.state === 'running',
       spares: () => ({ seedsReady: this.seedsReady(), stemCellsReady: this.stemCellsReady() }),
+      info: () => ({
+        pid: process.pid,
+        version: HEARTH_VERSION,
+        node: process.version,
+        seedBinary: native.SEED_BINARY,
+        nodeBinary: process.execPath,
+        nodeAddon: native.ADDON_FILE,
+        lastEventSeq: this.events.lastSeq,
+      }),
     });
     try {
       const address = await listen(this.server, options.host, options.port);

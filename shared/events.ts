@@ -9,6 +9,7 @@ export const RUNTIME_EVENT_TYPES = [
   'invoke_start',
   'invoke_end',
   'worker_exit',
+  'function_prepared',
   'function_deployed',
   'function_removed',
 ] as const;
@@ -43,6 +44,8 @@ export type RuntimeEvent =
       peakMemoryBytes?: number;
       oomKilled: boolean;
     })
+  /** A version's code is built and about to start its first worker: the agent attaches its probes to `binary`. */
+  | (Base<'function_prepared'> & { function: string; version: number; kind: 'go' | 'node' | 'exec'; binary: string; entry?: string })
   | (Base<'function_deployed'> & { function: string; version: number; stateId?: string })
   | (Base<'function_removed'> & { function: string });
 

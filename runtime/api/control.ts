@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { RuntimeInfo } from '../../shared/api.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
-import { HearthError, asHearthError } from '../errors.js';
+import { HearthError, asHearthError } from '../../shared/errors.js';
 import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
 import type { PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
@@ -16,6 +17,8 @@ export interface ControlContext {
   maxBodyBytes: number;
   /** Processes started ahead of need: seeds (any worker) and Node stem cells. */
   spares(): { seedsReady: number; stemCellsReady: number };
+  /** Who this runtime is, for the agent: its pid (whose descendants it traces), the seed binary, Node's. */
+  info(): RuntimeInfo;
 }
 
 export interface WorkerInfo {
@@ -73,12 +76,14 @@ export function handleControl(context: ControlContext, method: string, parts: st
       );
     case 'PUT functions/:name/state':
       return uploadState(context, name!, req, res);
+    case 'GET info':
+      return sendJson(res, 200, context.info());
     case 'GET workers':
       return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined), ...context.spares() });
     case 'GET events':
       return streamEvents(context.events, query, req, res);
     default:
-      if (['functions', 'workers', 'events'].includes(collection ?? '')) {
+      if (['functions', 'workers', 'events', 'info'].includes(collection ?? '')) {
         req.resume();
         return sendError(res, new HearthError('HEARTH_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on /v1/${parts.join('/')}`));
       }

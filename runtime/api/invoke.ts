@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { nowMs } from '../clock.js';
-import { HearthError } from '../errors.js';
+import { HearthError } from '../../shared/errors.js';
 import type { Registry } from '../registry.js';
 import type { InvokeOutcome } from '../supervisor/invocation.js';
 import { readBody, sendError } from './respond.js';

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { asHearthError, HearthError } from '../errors.js';
+import { asHearthError, HearthError } from '../../shared/errors.js';
 
 export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   const body = JSON.stringify(value);

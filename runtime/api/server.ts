@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RuntimeMetrics } from '../metrics.js';
 import { FUNCTION_NAME } from '../manifest/parse.js';
-import { HearthError } from '../errors.js';
+import { HearthError } from '../../shared/errors.js';
 import { handleControl, notFound, type ControlContext } from './control.js';
 import { handleInvoke, type InvokeContext } from './invoke.js';
 import { sendError, sendJson } from './respond.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { HearthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import type { FunctionSpec } from '../manifest/spec.js';
 import { buildGoPackage, isExecutable } from './go.js';
 import { prepareNodeEntry } from './node.js';

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HearthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 
 const GO_CANDIDATES = ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'];
 const BUILD_TIMEOUT_MS = 10 * 60_000;

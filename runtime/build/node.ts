@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HearthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 
 const JS = ['.js', '.mjs', '.cjs'];
 const TS = ['.ts', '.mts', '.cts'];

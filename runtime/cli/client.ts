@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ERROR_CODES, HearthError, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, HearthError, type ErrorCode } from '../../shared/errors.js';
 import { defaultRunBase } from '../rundir.js';
 import { DEFAULT_PORT, tokenFile } from '../runtime.js';
 

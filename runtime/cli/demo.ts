@@ -3,7 +3,7 @@ import { EXAMPLES_DIR, GIB, LOOKUP_STATE, ensureLookupState } from '../../exampl
 import { readManifestFile } from '../manifest/parse.js';
 import { Runtime } from '../runtime.js';
 import { formatBytes } from '../state/store.js';
-import { intOption, table, type Command } from './command.js';
+import { intOption, table, type Command } from '../../shared/command.js';
 import { SERVE_OPTIONS_HELP, runtimeOptions } from './serve.js';
 
 const options = {

@@ -1,9 +1,9 @@
-import { isLogLevel } from '../log.js';
+import { isLogLevel } from '../../shared/log.js';
 import { readManifestFile } from '../manifest/parse.js';
 import { Runtime, defaultOptions, type RuntimeOptions } from '../runtime.js';
 import { BACKENDS, type BackendChoice } from '../state/backend.js';
-import { HearthError } from '../errors.js';
-import { bytesOption, intOption, type Command } from './command.js';
+import { HearthError } from '../../shared/errors.js';
+import { bytesOption, intOption, type Command } from '../../shared/command.js';
 import fs from 'node:fs';
 
 const options = {

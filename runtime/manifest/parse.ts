@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HearthError } from '../errors.js';
+import { HearthError } from '../../shared/errors.js';
 import {
   DEFAULT_LIMITS,
   DEFAULT_POOL,

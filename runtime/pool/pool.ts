@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import type { SpawnReason } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
-import { HearthError } from '../errors.js';
+import { HearthError } from '../../shared/errors.js';
 import type { EventLog } from '../events.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 import type { PoolSpec } from '../manifest/spec.js';
 import type { Outcome, RuntimeMetrics } from '../metrics.js';
 import type { StateStore } from '../state/store.js';

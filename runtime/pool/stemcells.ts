@@ -1,6 +1,6 @@
 import { NODE_WORKER_MAIN } from '../build/artifact.js';
 import type { EventLog } from '../events.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Worker, WorkerHooks } from '../supervisor/worker.js';
 import { hearthEnv } from './version.js';

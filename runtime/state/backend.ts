@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as native from '../../native/index.js';
-import { HearthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import { HUGE_PAGE_BYTES, HugePagePool, hugePagesFor } from './hugepages.js';
 
 /**

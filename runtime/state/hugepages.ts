@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 
 export const HUGE_PAGE_BYTES = 2 * 1024 * 1024;
 const POOL_DIR = '/sys/kernel/mm/hugepages/hugepages-2048kB';

@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import * as native from '../../native/index.js';
-import { HearthError, errnoCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError, errnoCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import type { Allocation, BackendKind, StateBackends } from './backend.js';
 
 /** One immutable, content-addressed state version. Workers get `fd` (read-only) at spawn. */

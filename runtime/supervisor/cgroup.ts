@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 
 /**
  * Per-worker memory limits. cgroup v2 where the unified hierarchy has the memory controller,

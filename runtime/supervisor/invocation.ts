@@ -1,5 +1,5 @@
 import type { WorkerOrigin } from '../../shared/events.js';
-import type { HearthError } from '../errors.js';
+import type { HearthError } from '../../shared/errors.js';
 
 /** One request on its way through a pool to a worker and back. */
 export interface Invocation {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import * as native from '../../native/index.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 import type { Cgroups, WorkerCgroup } from './cgroup.js';
 import { ExitLatch, type ExitListener, type WorkerProcess } from './process.js';
 

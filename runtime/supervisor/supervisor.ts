@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as native from '../../native/index.js';
-import { HearthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HearthError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import type { Cgroups, WorkerCgroup } from './cgroup.js';
 import { DirectProcess, type WorkerProcess } from './process.js';
 import { SeedPool } from './seeds.js';

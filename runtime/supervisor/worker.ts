@@ -1,7 +1,7 @@
 import net from 'node:net';
 import * as native from '../../native/index.js';
 import { nowMs } from '../clock.js';
-import { HearthError, type ErrorCode } from '../errors.js';
+import { HearthError, type ErrorCode } from '../../shared/errors.js';
 import {
   decodeJsonPayload,
   decodeReady,
@@ -16,7 +16,7 @@ import {
   type Frame,
 } from '../ipc/frame.js';
 import { Channel } from '../ipc/channel.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../shared/log.js';
 import type { StateBlob } from '../state/store.js';
 import type { WorkerOrigin } from '../../shared/events.js';
 import type { WorkerCgroup } from './cgroup.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RuntimeEvent } from '../../shared/events.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../shared/log.js';
 import type { FunctionSpec } from '../../runtime/manifest/spec.js';
 import { parseFunction } from '../../runtime/manifest/parse.js';
 import { Runtime, defaultOptions, type RuntimeOptions } from '../../runtime/runtime.js';

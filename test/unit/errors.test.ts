@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'uvu';
-import { ERROR_CODES, HearthError } from '../../runtime/errors.js';
+import { ERROR_CODES, HearthError } from '../../shared/errors.js';
 
 test('docs/errors.md and runtime/errors.ts list the same codes with the same statuses', () => {
   const doc = fs.readFileSync('docs/errors.md', 'utf8');

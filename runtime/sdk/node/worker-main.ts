@@ -11,6 +11,19 @@ import { awaitSpecialisation, warmUp } from './stem.js';
 
 const IPC_FD = intFromEnv('HEARTH_IPC_FD', 3);
 
+// Timing test mode (HEARTH_SDK_TIMING=1): the SDK's own CLOCK_MONOTONIC readings (hrtime is
+// that clock) at start, when the state is mapped and just before READY, printed on one stderr
+// line for tests to compare with the agent's kernel-side boundaries. For a stem cell, "main"
+// is the specialisation.
+interface Clock {
+  main: bigint;
+  state: bigint;
+  ready: bigint;
+}
+const startClock = (env: NodeJS.ProcessEnv | Record<string, string>): Clock | undefined =>
+  env['HEARTH_SDK_TIMING'] === '1' ? { main: process.hrtime.bigint(), state: 0n, ready: 0n } : undefined;
+let clock = startClock(process.env);
+
 function intFromEnv(name: string, fallback?: number): number {
   const text = process.env[name];
   if (text === undefined || text === '') {
@@ -58,6 +71,7 @@ async function main(): Promise<void> {
   if (process.env['HEARTH_ROLE'] === 'stem') {
     await warmUp();
     const specialisation = awaitSpecialisation(IPC_FD, fail);
+    clock = startClock(specialisation.env);
     Object.assign(process.env, specialisation.env);
     process.env['HEARTH_ENTRY'] = specialisation.entry;
     if (specialisation.stateFd >= 0) {
@@ -67,6 +81,7 @@ async function main(): Promise<void> {
   } else if (process.env['HEARTH_STATE_FD'] !== undefined) {
     mapState(intFromEnv('HEARTH_STATE_FD'), intFromEnv('HEARTH_STATE_SIZE'));
   }
+  if (clock !== undefined) clock.state = process.hrtime.bigint();
   const loop = new InvokeLoop(IPC_FD, await loadHandler(process.env['HEARTH_ENTRY']), {
     markers: true,
     stopped: () => process.exit(0),
@@ -74,7 +89,10 @@ async function main(): Promise<void> {
     protocolError: (error) => fail(`bad frame from the runtime: ${error.message}`),
   });
   process.on('SIGTERM', () => loop.stop());
+  if (clock !== undefined) clock.ready = process.hrtime.bigint();
   loop.ready();
+  if (clock !== undefined) process.stderr.write(`hearth-sdk-timing main=${clock.main} state=${clock.state} ready=${clock.ready}\n`);
 }
+
 
 void main();

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HearthError } from '../errors.js';
+import { HearthError } from './errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
