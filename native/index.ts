@@ -78,7 +78,9 @@ function findBuildDir(): string {
 }
 
 const BUILD_DIR = findBuildDir();
-const addon = createRequire(import.meta.url)(path.join(BUILD_DIR, 'hearth_native.node')) as Addon;
+/** The addon's file: the agent attaches uprobes to its hearth_marker_* functions. */
+export const ADDON_FILE = path.join(BUILD_DIR, 'hearth_native.node');
+const addon = createRequire(import.meta.url)(ADDON_FILE) as Addon;
 
 /** The seed executable (native/seed/seed.c), built beside the addon. */
 export const SEED_BINARY = path.join(BUILD_DIR, 'hearth-seed');
