@@ -6,8 +6,10 @@ import { parseCommand, type Command } from '../shared/command.js';
 import { demo } from '../runtime/cli/demo.js';
 import { deploy, invoke, ls, rm, workers } from '../runtime/cli/functions.js';
 import { serve } from '../runtime/cli/serve.js';
+import { agent } from '../agent/cli/agent.js';
+import { coldstarts } from '../agent/cli/coldstarts.js';
 
-const COMMANDS: Command[] = [serve, deploy, invoke, ls, workers, rm, demo] as unknown as Command[];
+const COMMANDS: Command[] = [serve, deploy, invoke, ls, workers, rm, agent, coldstarts, demo] as unknown as Command[];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -57,8 +57,8 @@ interface Addon {
   sealReadOnly(fd: number): void;
   mmap(fd: number, length: number, writable: boolean, populate: boolean): ArrayBuffer;
   munmap(buffer: ArrayBuffer): void;
-  markStateMapped(bytes: number): void;
-  markReady(): void;
+  markStateMapped(bytes: number): number;
+  markReady(): number;
   markInvokeStart(id: number): void;
   markInvokeEnd(id: number): void;
 }
@@ -177,12 +177,14 @@ export function munmap(buffer: ArrayBuffer): void {
 
 /** Probe markers: calls into hearth_marker_* in the .node file, where the
  * agent's uprobes attach. */
-export function markStateMapped(bytes: number): void {
-  addon.markStateMapped(bytes);
+/** Returns CLOCK_MONOTONIC nanoseconds read just before the marker (for the SDK's timing test mode). */
+export function markStateMapped(bytes: number): number {
+  return addon.markStateMapped(bytes);
 }
 
-export function markReady(): void {
-  addon.markReady();
+/** Returns CLOCK_MONOTONIC nanoseconds read just before the marker. */
+export function markReady(): number {
+  return addon.markReady();
 }
 
 export function markInvokeStart(id: number): void {

@@ -1,13 +1,6 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../shared/log.js';
-
-/** Where runtimes keep per-instance files (token, mounts, records of host changes). */
-export function defaultRunBase(): string {
-  if (process.getuid?.() === 0) return '/run/hearth';
-  return path.join(process.env['XDG_RUNTIME_DIR'] ?? os.tmpdir(), `hearth-${process.getuid?.() ?? 'user'}`);
-}
 
 export function isAlive(pid: number): boolean {
   try {

@@ -13,7 +13,8 @@ import type { FunctionSpec } from './manifest/spec.js';
 import { RuntimeMetrics } from './metrics.js';
 import { StemCells } from './pool/stemcells.js';
 import { Registry } from './registry.js';
-import { RunDir, defaultRunBase } from './rundir.js';
+import { RunDir } from './rundir.js';
+import { DEFAULT_RUNTIME_PORT, defaultRunBase, tokenFile } from '../shared/local.js';
 import { StateBackends, type BackendChoice } from './state/backend.js';
 import { HugePagePool } from './state/hugepages.js';
 import { StateStore } from './state/store.js';
@@ -42,7 +43,7 @@ export interface RuntimeOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_PORT = 8700;
+export const DEFAULT_PORT = DEFAULT_RUNTIME_PORT;
 export const HEARTH_VERSION = '0.1.0';
 /** How often deadlines are checked: the resolution of 503/504 answers. */
 const DEADLINE_SWEEP_MS = 5;
@@ -68,10 +69,6 @@ export function defaultOptions(): RuntimeOptions {
   };
 }
 
-/** Where the runtime listening on `port` leaves its token for local CLI use (mode 0600). */
-export function tokenFile(runBase: string, port: number): string {
-  return path.join(runBase, `port-${port}.token`);
-}
 
 /** The host runtime: state store, supervisor, pools and the HTTP API, started and stopped as one. */
 export class Runtime {

@@ -18,6 +18,12 @@ have curl || need_pkgs+=(curl)
 have unzip || need_pkgs+=(unzip)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_pkgs+=(libc6-dev)
 [ -e /usr/include/node/node_api.h ] || need_pkgs+=(libnode-dev)
+# The agent: clang builds bpf/, libbpf1 is loaded at run time, bpftool makes vmlinux.h, bpftrace runs bpf/*.bt.
+have clang || need_pkgs+=(clang)
+have bpftool || need_pkgs+=(bpftool)
+have bpftrace || need_pkgs+=(bpftrace)
+[ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || need_pkgs+=(libbpf1)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need_pkgs+=(libbpf-dev)
 for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -62,6 +68,9 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/binding.gyp -
   [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
   (cd native && "$root/node_modules/.bin/node-gyp" rebuild --nodedir="$nodedir" --loglevel=error >/dev/null)
 fi
+
+# --- eBPF programs (clang, CO-RE against this kernel's BTF) ------------------------------
+bash scripts/build-bpf.sh || say "the agent's eBPF programs were not built (above); the agent cannot run on this host and its tests will say so"
 
 # --- TypeScript ------------------------------------------------------------------------------
 if [ ! -f dist/.built ] || [ -n "$(find cli agent runtime native shared test bench examples tsconfig.json package.json -name '*.ts' -newer dist/.built -o -name tsconfig.json -newer dist/.built 2>/dev/null | grep -v '/\.hearth-build/' | head -1)" ]; then

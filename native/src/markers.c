@@ -4,6 +4,8 @@
  * the ABI's argument registers at entry, where a uprobe reads them. */
 #include "hearth.h"
 
+#include <time.h>
+
 #define HEARTH_MARKER __attribute__((noinline, noclone, used, visibility("default")))
 
 HEARTH_MARKER void hearth_marker_state_mapped(uint64_t bytes) {
@@ -40,17 +42,30 @@ static int marker_arg(napi_env env, napi_callback_info info, uint64_t *out) {
   return 0;
 }
 
+/* The start-up markers return CLOCK_MONOTONIC nanoseconds read just before the marker, so
+ * the SDK's timing test mode can compare its own clock with the agent's probe on the very
+ * same call (the probe's own cost comes after the reading, not in it). */
+static napi_value monotonic_now(napi_env env) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  napi_value result;
+  if (napi_create_double(env, (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static napi_value js_mark_state_mapped(napi_env env, napi_callback_info info) {
   uint64_t v;
-  if (marker_arg(env, info, &v) == 0) hearth_marker_state_mapped(v);
-  return NULL;
+  if (marker_arg(env, info, &v) != 0) return NULL;
+  napi_value now = monotonic_now(env);
+  hearth_marker_state_mapped(v);
+  return now;
 }
 
 static napi_value js_mark_ready(napi_env env, napi_callback_info info) {
-  (void)env;
   (void)info;
+  napi_value now = monotonic_now(env);
   hearth_marker_ready();
-  return NULL;
+  return now;
 }
 
 static napi_value js_mark_invoke_start(napi_env env, napi_callback_info info) {

@@ -216,6 +216,8 @@ function streamEvents(events: EventLog, query: URLSearchParams, req: http.Incomi
   if (!Number.isSafeInteger(since) || since < 0) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`));
   const follow = query.get('follow') === '1' || query.get('follow') === 'true';
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  // A follower learns it is connected now, not at the next event.
+  res.flushHeaders();
   const write = (event: RuntimeEvent): boolean => res.write(JSON.stringify(event) + '\n');
   for (const event of events.since(since)) write(event);
   if (!follow) return void res.end();

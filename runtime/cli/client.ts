@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import { ERROR_CODES, HearthError, type ErrorCode } from '../../shared/errors.js';
-import { defaultRunBase } from '../rundir.js';
-import { DEFAULT_PORT, tokenFile } from '../runtime.js';
+import { resolveToken } from '../../shared/local.js';
+import { DEFAULT_PORT } from '../runtime.js';
 
 export const CLIENT_OPTIONS = {
   url: { type: 'string' },
@@ -18,20 +17,17 @@ export class Client {
 
   constructor(values: Record<string, unknown>) {
     this.url = String(values['url'] ?? process.env['HEARTH_URL'] ?? `http://127.0.0.1:${DEFAULT_PORT}`).replace(/\/$/, '');
-    this.tokenValue = (values['token'] as string | undefined) ?? process.env['HEARTH_TOKEN'];
+    this.tokenValue = values['token'] as string | undefined;
   }
 
   /** The token from the flag, the environment, or the file the runtime on this host wrote for its port. */
   token(): string {
-    if (this.tokenValue !== undefined) return this.tokenValue;
-    const port = Number(new URL(this.url).port || 80);
-    const file = tokenFile(defaultRunBase(), port);
     try {
-      this.tokenValue = fs.readFileSync(file, 'utf8').trim();
-      return this.tokenValue;
-    } catch {
-      throw new HearthError('HEARTH_ERR_UNAUTHORIZED', `no control API token: pass --token or set HEARTH_TOKEN; ${file}, where a local runtime on port ${port} keeps it, is missing (is \`hearth serve\` running on this host?)`);
+      this.tokenValue ??= resolveToken(this.url, undefined);
+    } catch (error) {
+      throw new HearthError('HEARTH_ERR_UNAUTHORIZED', (error as Error).message);
     }
+    return this.tokenValue;
   }
 
   async request(method: string, path: string, options: { body?: BodyInit; headers?: Record<string, string>; auth?: boolean } = {}): Promise<Response> {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HearthError } from '../../shared/errors.js';
+import { ndjsonLines } from '../../shared/ndjson.js';
 import { readManifestFile } from '../manifest/parse.js';
 import type { FunctionInfo } from '../registry.js';
 import type { WorkerInfo } from '../api/control.js';
@@ -44,7 +45,7 @@ ${CLIENT_HELP}`,
         process.stderr.write(`${spec.name}: ${errorFrom(await response.json(), response.status).message}\n`);
         continue;
       }
-      for await (const line of lines(response)) {
+      for await (const line of ndjsonLines(response.body)) {
         const message = JSON.parse(line) as { progress?: string; result?: FunctionInfo; error?: { message: string } };
         if (message.progress !== undefined) process.stderr.write(`${spec.name}: ${message.progress}\n`);
         else if (message.error !== undefined) {
@@ -60,18 +61,6 @@ ${CLIENT_HELP}`,
     return failures === 0 ? 0 : 1;
   },
 };
-
-async function* lines(response: Response): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let pending = '';
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    pending += decoder.decode(chunk, { stream: true });
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const part of parts) if (part.trim() !== '') yield part;
-  }
-  if (pending.trim() !== '') yield pending;
-}
 
 const invokeOptions = { ...CLIENT_OPTIONS, file: { type: 'string', short: 'f' }, timeout: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } } as const;
 

@@ -14,6 +14,8 @@ import {
 
 export const FUNCTION_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** HEARTH_* variables a manifest may set: options of the SDKs, not the runtime's own. */
+export const SDK_OPTION_VARIABLES = ['HEARTH_SDK_TIMING', 'HEARTH_STATE_POPULATE'];
 const TOP_FIELDS = ['functions', 'version'];
 const FUNCTION_FIELDS = ['name', 'kind', 'entry', 'args', 'state', 'pool', 'limits', 'gc', 'env'];
 const POOL_FIELDS = ['min', 'max', 'keepAliveMs', 'maxQueued'];
@@ -129,7 +131,9 @@ function parseEnv(check: Checker, value: unknown, at: string): Record<string, st
   const result: Record<string, string> = {};
   for (const [key, item] of Object.entries(env)) {
     if (!ENV_NAME.test(key)) check.fail(join(at, key), 'is not a valid environment variable name');
-    if (key.startsWith('HEARTH_')) check.fail(join(at, key), 'HEARTH_* variables are set by the runtime');
+    if (key.startsWith('HEARTH_') && !SDK_OPTION_VARIABLES.includes(key)) {
+      check.fail(join(at, key), `HEARTH_* variables are set by the runtime (a manifest may set only ${SDK_OPTION_VARIABLES.join(', ')})`);
+    }
     if (typeof item !== 'string') check.fail(join(at, key), `must be a string (got ${show(item)})`);
     if (item.includes('\0')) check.fail(join(at, key), 'must not contain NUL bytes');
     result[key] = item;

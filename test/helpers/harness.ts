@@ -5,6 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { Agent, defaultAgentOptions, type AgentOptions } from '../../agent/agent.js';
+import { checkHost } from '../../agent/bpf/index.js';
+import type { ColdStartRecord } from '../../agent/phases/tracker.js';
+import { COLDSTART_OBJECT } from '../../agent/probes/coldstart.js';
 import type { RuntimeEvent } from '../../shared/events.js';
 import { createLogger } from '../../shared/log.js';
 import type { FunctionSpec } from '../../runtime/manifest/spec.js';
@@ -128,13 +133,16 @@ async function toResult(response: Response): Promise<InvokeResult> {
   };
 }
 
-/** This process's fds that point at what a runtime opens: memfds, pidfds, cgroup files, /dev/null, its run files. */
+/**
+ * This process's fds that point at what a runtime opens: memfds, pidfds, cgroup files, its run
+ * files. (Not /dev/null: Node's child_process keeps one open once it has spawned anything.)
+ */
 function resourceFds(): string[] {
   const targets: string[] = [];
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
       const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (/memfd:|\[pidfd\]|^\/sys\/fs\/cgroup|^\/dev\/null|hearth/.test(target)) targets.push(`${fd} ${target}`);
+      if (/memfd:|\[pidfd\]|^\/sys\/fs\/cgroup|hearth/.test(target)) targets.push(`${fd} ${target}`);
     } catch {
       // closed while listing
     }
@@ -205,4 +213,49 @@ export function smapsTotals(pid: number, pathPattern?: RegExp): { pss: number; r
     else if (match[1] === 'Private_Hugetlb') totals.privateHugetlb += bytes;
   }
   return totals;
+}
+
+/** The agent, started in this process against a TestRuntime (which also runs here, so the roots are this process). */
+export class TestAgent {
+  readonly logs: string[] = [];
+  readonly agent: Agent;
+
+  private constructor(runtime: TestRuntime, options: Partial<AgentOptions>) {
+    const logger = createLogger('debug', (line) => {
+      this.logs.push(line);
+      if (this.logs.length > 5000) this.logs.shift();
+      if (process.env['HEARTH_TEST_LOG'] === '1') process.stderr.write(`[agent] ${line}\n`);
+    });
+    this.agent = new Agent({ ...defaultAgentOptions(), port: 0, runtimeUrl: runtime.url, token: runtime.runtime.token, logger, ...options });
+  }
+
+  static async start(runtime: TestRuntime, options: Partial<AgentOptions> = {}): Promise<TestAgent> {
+    const test = new TestAgent(runtime, options);
+    await test.agent.start();
+    await waitFor('the agent to follow the runtime', async () => ((await (await fetch(`${test.agent.url}/healthz`)).json()) as { runtimeConnected: boolean }).runtimeConnected);
+    return test;
+  }
+
+  /** The agent's record of the cold start that served invocation `id` (waits for it). */
+  record(id: number, timeoutMs = 5000): Promise<ColdStartRecord> {
+    return waitFor(`the agent's record of invocation ${id}`, () => this.agent.store.recent({ limit: 10_000 }).find((record) => record.requestId === id), timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await this.agent.stop();
+  }
+}
+
+/** Why eBPF cannot run here, or undefined when it can: the agent's own preflight check. */
+export function ebpfMissing(): string | undefined {
+  const host = checkHost();
+  if (!host.ok) return host.missing;
+  if (!fs.existsSync(COLDSTART_OBJECT)) return `${COLDSTART_OBJECT} was not built (scripts/build-bpf.sh)`;
+  return undefined;
+}
+
+/** Programs of ours that the kernel still has (by name), from bpftool. */
+export function ourBpfPrograms(): string[] {
+  const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[];
+  return programs.map((program) => program.name ?? '').filter((name) => name.startsWith('handle_'));
 }

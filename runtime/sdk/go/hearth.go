@@ -49,7 +49,6 @@ const (
 // stderr and exits 1. A process not started by the runtime exits 2 with a
 // one-line explanation.
 func Serve(h Handler, opts ...Option) {
-	clock := newTiming()
 	if h == nil {
 		fatalf("Serve: nil Handler")
 	}
@@ -62,14 +61,12 @@ func Serve(h Handler, opts ...Option) {
 		fatalf("%v", err)
 	}
 	State() // mapped before READY so the runtime's readiness means "state in place"
-	clock.state = clock.now()
 
 	ipc, err := openIPC(cfg.ipcFD)
 	if err != nil {
 		fatalf("%v", err)
 	}
 	w := newWorker(ipc, h, cfg.concurrency, newOptions(opts))
-	w.clock = clock
 	sigterm, stop := notifySIGTERM()
 	defer stop()
 	if err := w.run(os.Getpid(), sigterm); err != nil {

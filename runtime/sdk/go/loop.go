@@ -32,7 +32,6 @@ type worker struct {
 	slots  chan struct{} // one token per running handler; nil runs handlers inline
 	track  inflight
 	failed chan error // first write failure from any goroutine
-	clock  *timing    // test-mode timestamps, reported once READY is out
 }
 
 func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
@@ -53,16 +52,12 @@ func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
 // run announces READY and serves until a graceful shutdown (nil) or a broken
 // channel (the reason).
 func (w *worker) run(pid int, sigterm <-chan os.Signal) error {
-	if w.clock != nil {
-		w.clock.ready = w.clock.now()
-	}
+	sdkClock.ready = monotonic()
 	if err := w.wr.write(typeReady, 0, readyPayload(pid, sdkName)); err != nil {
 		return fmt.Errorf("sending READY: %w", err)
 	}
 	markReady()
-	if w.clock != nil {
-		w.clock.report()
-	}
+	reportTiming()
 
 	readDone := make(chan error, 1)
 	go func() { readDone <- w.readLoop() }()

@@ -32,6 +32,7 @@ func State() []byte {
 			fatalf("%v", err)
 		}
 		if sc.fd < 0 {
+			sdkClock.state = monotonic()
 			markStateMapped(0, 0) // no state: the phase ends where it starts
 			return
 		}
@@ -44,6 +45,7 @@ func State() []byte {
 		if len(mem) > 0 {
 			addr = uintptr(unsafe.Pointer(&mem[0]))
 		}
+		sdkClock.state = monotonic()
 		markStateMapped(addr, sc.size)
 	})
 	return stateMem

@@ -63,10 +63,10 @@ export class InvokeLoop {
     });
   }
 
-  /** Tells the runtime this worker serves from now on. */
-  ready(): void {
+  /** Tells the runtime this worker serves from now on; returns the ready marker's clock reading (0 without markers). */
+  ready(): number {
     this.channel.send(FrameType.READY, 0, encodeReadyPayload({ role: WorkerRole.WORKER, pid: process.pid, sdk: SDK_NAME }));
-    if (this.options.markers) native.markReady();
+    return this.options.markers ? native.markReady() : 0;
   }
 
   stop(): void {

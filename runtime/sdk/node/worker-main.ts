@@ -12,16 +12,16 @@ import { awaitSpecialisation, warmUp } from './stem.js';
 const IPC_FD = intFromEnv('HEARTH_IPC_FD', 3);
 
 // Timing test mode (HEARTH_SDK_TIMING=1): the SDK's own CLOCK_MONOTONIC readings (hrtime is
-// that clock) at start, when the state is mapped and just before READY, printed on one stderr
-// line for tests to compare with the agent's kernel-side boundaries. For a stem cell, "main"
-// is the specialisation.
+// that clock) at start, and from the state-mapped and ready markers (the addon reads the clock
+// just before each), printed on one stderr line for tests to compare with the agent's probes
+// on the same calls. For a stem cell, "main" is the specialisation.
 interface Clock {
   main: bigint;
-  state: bigint;
-  ready: bigint;
+  state: number;
 }
 const startClock = (env: NodeJS.ProcessEnv | Record<string, string>): Clock | undefined =>
-  env['HEARTH_SDK_TIMING'] === '1' ? { main: process.hrtime.bigint(), state: 0n, ready: 0n } : undefined;
+  env['HEARTH_SDK_TIMING'] === '1' ? { main: process.hrtime.bigint(), state: 0 } : undefined;
+let stateMappedAt = 0;
 let clock = startClock(process.env);
 
 function intFromEnv(name: string, fallback?: number): number {
@@ -43,7 +43,7 @@ function fail(message: string): never {
 function mapState(fd: number, size: number): void {
   const buffer = native.mmap(fd, size, { writable: false, populate: process.env['HEARTH_STATE_POPULATE'] === '1' });
   internal.setState(buffer);
-  native.markStateMapped(size);
+  stateMappedAt = native.markStateMapped(size);
 }
 
 /** CommonJS entries are required (no ES loader to start); ES modules are imported. */
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   } else if (process.env['HEARTH_STATE_FD'] !== undefined) {
     mapState(intFromEnv('HEARTH_STATE_FD'), intFromEnv('HEARTH_STATE_SIZE'));
   }
-  if (clock !== undefined) clock.state = process.hrtime.bigint();
+  if (clock !== undefined) clock.state = stateMappedAt;
   const loop = new InvokeLoop(IPC_FD, await loadHandler(process.env['HEARTH_ENTRY']), {
     markers: true,
     stopped: () => process.exit(0),
@@ -89,9 +89,8 @@ async function main(): Promise<void> {
     protocolError: (error) => fail(`bad frame from the runtime: ${error.message}`),
   });
   process.on('SIGTERM', () => loop.stop());
-  if (clock !== undefined) clock.ready = process.hrtime.bigint();
-  loop.ready();
-  if (clock !== undefined) process.stderr.write(`hearth-sdk-timing main=${clock.main} state=${clock.state} ready=${clock.ready}\n`);
+  const readyAt = loop.ready();
+  if (clock !== undefined) process.stderr.write(`hearth-sdk-timing main=${clock.main} state=${clock.state} ready=${readyAt}\n`);
 }
 
 

@@ -1,0 +1,173 @@
+import type http from 'node:http';
+import type { RuntimeInfo } from '../shared/api.js';
+import { HearthError } from '../shared/errors.js';
+import type { RuntimeEvent } from '../shared/events.js';
+import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
+import { checkHost } from './bpf/index.js';
+import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
+import { AgentMetrics } from './exporters/metrics.js';
+import { RecordStore } from './phases/store.js';
+import { PhaseTracker } from './phases/tracker.js';
+import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
+import { planAddon, planGo, planNode, type PlanOptions, type ProbePlan } from './probes/targets.js';
+import { RuntimeClient, type Follower } from './runtime-client.js';
+
+export interface AgentOptions {
+  runtimeUrl: string;
+  token: string;
+  host: string;
+  port: number;
+  /** Probe mmap/write syscalls for any binary (~100 ns per syscall host-wide while attached). */
+  syscalls: boolean;
+  probes: PlanOptions;
+  logLevel: LogLevel;
+  logger?: Logger;
+  objectPath?: string;
+}
+
+export const DEFAULT_AGENT_PORT = 8701;
+
+export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
+  return {
+    runtimeUrl: 'http://127.0.0.1:8700',
+    host: '127.0.0.1',
+    port: DEFAULT_AGENT_PORT,
+    syscalls: true,
+    probes: { invocations: false, packageInits: false },
+    logLevel: 'info',
+  };
+}
+
+const TICK_MS = 100;
+
+/**
+ * The agent: eBPF probes on the runtime's workers, joined with the runtime's own events into
+ * one record per cold start, served as metrics, JSON and records for the CLI.
+ */
+export class Agent {
+  readonly log: Logger;
+  readonly store = new RecordStore();
+  readonly metrics: AgentMetrics;
+  private probes: ColdStartProbes | undefined;
+  private readonly tracker: PhaseTracker;
+  private readonly runtime: RuntimeClient;
+  private follower: Follower | undefined;
+  private server: http.Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private runtimeInfo: RuntimeInfo | undefined;
+  private connected = false;
+  private readonly probeStatus = new Map<string, ProbeStatus>();
+  url = '';
+
+  constructor(readonly options: AgentOptions) {
+    this.log = options.logger ?? createLogger(options.logLevel);
+    this.runtime = new RuntimeClient(options.runtimeUrl, options.token, this.log.child('runtime'));
+    this.tracker = new PhaseTracker({
+      settleNs: 50e6,
+      timeoutNs: 60e9,
+      onRecord: (record) => {
+        this.store.add(record);
+        this.metrics.record(record);
+      },
+      onExit: (record) => {
+        this.store.addExit(record);
+        this.metrics.exit(record);
+        this.log.warn(`worker ${record.pid} of ${record.function} ${record.reason}${record.oomKilled ? ' (OOM kill)' : ''}${record.inflight.length > 0 ? `; it was running invocation ${record.inflight.join(', ')}` : ''}`);
+      },
+    });
+    this.metrics = new AgentMetrics(
+      () => ({ ...(this.probes?.counters() ?? { emitted: 0, dropped: 0, trackFull: 0 }), decodeErrors: this.probes?.decodeErrors ?? 0, attached: this.probes?.attachedCount ?? 0, tracked: this.tracker.tracking.processes }),
+      () => this.connected,
+    );
+  }
+
+  async start(): Promise<void> {
+    const host = checkHost();
+    if (!host.ok) throw new HearthError('HEARTH_ERR_NOT_SUPPORTED', `the agent cannot trace on this host: ${host.missing}`);
+    this.log.info(`kernel ${host.kernel}, ${host.libbpf}`);
+    this.probes = ColdStartProbes.open(this.log.child('probes'), (event) => this.tracker.kernel(event), {
+      syscalls: this.options.syscalls,
+      ...(this.options.objectPath === undefined ? {} : { objectPath: this.options.objectPath }),
+    });
+    this.ticker = setInterval(() => this.tracker.tick(Number(process.hrtime.bigint())), TICK_MS);
+    this.server = createAgentApi({
+      store: this.store,
+      metrics: this.metrics,
+      health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, coldStarts: this.store.total }),
+      probes: () => [...this.probeStatus.values()],
+    });
+    const address = await listenAgent(this.server, this.options.host, this.options.port);
+    this.url = `http://${address.address}:${address.port}`;
+    await this.connect();
+    this.log.info(`serving ${this.url} (metrics, cold starts, phases), following the runtime at ${this.options.runtimeUrl}`);
+  }
+
+  async stop(): Promise<void> {
+    this.follower?.stop();
+    clearInterval(this.ticker);
+    await this.probes?.close();
+    this.probes = undefined;
+    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+    this.server?.closeAllConnections();
+  }
+
+  /** Finds the runtime, traces its descendants, probes its binaries, and follows its events. */
+  private async connect(): Promise<void> {
+    const info = await this.runtime.info();
+    this.adopt(info);
+    for (const fn of await this.runtime.functions()) {
+      if (fn.kind === 'go') this.attach(fn.binary, 'go', () => planGo(fn.binary, this.options.probes));
+    }
+    this.follower = this.runtime.follow(info.lastEventSeq, (event) => this.onRuntimeEvent(event), (connected, error) => {
+      if (connected === this.connected) return;
+      this.connected = connected;
+      if (connected) {
+        this.log.info('following the runtime\'s events');
+        void this.runtime.info().then(
+          (latest) => {
+            if (latest.pid !== this.runtimeInfo?.pid) this.adopt(latest);
+          },
+          () => undefined,
+        );
+      } else {
+        this.log.warn(`lost the runtime's event stream (${error ?? 'closed'}); reconnecting`);
+      }
+    });
+  }
+
+  /** A runtime (new, or restarted with a new pid): trace its descendants and its Node binaries. */
+  private adopt(info: RuntimeInfo): void {
+    this.runtimeInfo = info;
+    const probes = this.probes!;
+    probes.setRoots([info.pid]);
+    const existing = descendantsOf(info.pid);
+    probes.track(existing, Number(process.hrtime.bigint()));
+    this.log.info(`tracing the descendants of runtime ${info.pid} (${existing.length} already running)`);
+    this.attach(info.nodeBinary, 'node', () => planNode(info.nodeBinary));
+    this.attach(info.nodeAddon, 'node-addon', () => planAddon(info.nodeAddon, this.options.probes));
+  }
+
+  private onRuntimeEvent(event: RuntimeEvent): void {
+    if (event.type === 'function_prepared' && event.kind === 'go') {
+      this.attach(event.binary, 'go', () => planGo(event.binary, this.options.probes));
+    }
+    this.tracker.runtime(event);
+  }
+
+  private attach(binary: string, kind: string, plan: () => ProbePlan): void {
+    if (this.probeStatus.has(binary)) return;
+    let status: ProbeStatus;
+    try {
+      const result = this.probes!.attachPlan(binary, plan());
+      status = { binary, kind, attached: result.attached, missing: result.missing, errors: result.errors };
+    } catch (error) {
+      status = { binary, kind, attached: [], missing: [], errors: [(error as Error).message] };
+    }
+    this.probeStatus.set(binary, status);
+    if (status.errors.length > 0) {
+      this.metrics.attachError(kind);
+      this.log.warn(`probes on ${binary}: ${status.errors.join('; ')}`);
+    }
+    this.log.info(`probes on ${binary} (${kind}): ${status.attached.length} attached${status.missing.length > 0 ? `; not in the binary: ${status.missing.join(', ')}` : ''}`);
+  }
+}

@@ -1,0 +1,83 @@
+import { isLogLevel } from '../../shared/log.js';
+import { resolveToken } from '../../shared/local.js';
+import { HearthError } from '../../shared/errors.js';
+import { intOption, type Command } from '../../shared/command.js';
+import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
+
+const options = {
+  runtime: { type: 'string' },
+  token: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  'no-syscall-probes': { type: 'boolean' },
+  'probe-invocations': { type: 'boolean' },
+  'probe-package-inits': { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const;
+
+export const agent: Command<typeof options> = {
+  name: 'agent',
+  summary: 'run the eBPF agent beside a runtime',
+  usage: 'hearth agent [--runtime URL] [--token TOKEN] [--port N] [options]',
+  help: `Runs the agent: eBPF programs (bpf/coldstart.bpf.c, loaded through libbpf) follow every
+process the runtime starts from its birth, probe the Go runtime, Node and the SDKs' marker
+functions, and join what they see with the runtime's events into one record per cold start:
+every phase (fork, exec, runtime_init, user_init, state_mapped, ready, first_response), its
+duration and where it was measured. Serves them until SIGINT or SIGTERM, then detaches
+every probe.
+
+Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc);
+see README, "Agent".
+
+Options:
+  --runtime URL            the runtime to follow (default http://127.0.0.1:8700)
+  --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token file)
+  --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): /metrics,
+                           /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes, /healthz
+  --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
+                           (that hook costs every syscall on the host ~100 ns while attached);
+                           phases then come from SDK markers and the runtime
+  --probe-invocations      also probe every invocation's start and end (a uprobe hit per call)
+  --probe-package-inits    also probe runtime.doInit1 (where Go package initialisation begins)
+  --log-level LEVEL        debug, info (default), warn or error`,
+  options,
+  async run(values) {
+    const defaults = defaultAgentOptions();
+    const runtimeUrl = ((values['runtime'] as string | undefined) ?? process.env['HEARTH_URL'] ?? defaults.runtimeUrl).replace(/\/$/, '');
+    let token: string;
+    try {
+      token = resolveToken(runtimeUrl, values['token'] as string | undefined);
+    } catch (error) {
+      throw new HearthError('HEARTH_ERR_UNAUTHORIZED', (error as Error).message);
+    }
+    const level = (values['log-level'] as string | undefined) ?? 'info';
+    if (!isLogLevel(level)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--log-level must be debug, info, warn or error (got ${JSON.stringify(level)})`);
+    const instance = new Agent({
+      ...defaults,
+      runtimeUrl,
+      token,
+      host: (values['host'] as string | undefined) ?? defaults.host,
+      port: intOption(values, 'port', defaults.port),
+      syscalls: values['no-syscall-probes'] !== true,
+      probes: { invocations: values['probe-invocations'] === true, packageInits: values['probe-package-inits'] === true },
+      logLevel: level,
+    });
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      instance.log.info(`${signal}: detaching probes`);
+      void instance.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    try {
+      await instance.start();
+    } catch (error) {
+      await instance.stop();
+      throw error;
+    }
+    await new Promise(() => undefined);
+    return 0;
+  },
+};

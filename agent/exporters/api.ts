@@ -1,0 +1,89 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PHASES } from '../../shared/phases.js';
+import type { RecordStore } from '../phases/store.js';
+import type { AgentMetrics } from './metrics.js';
+
+export interface ProbeStatus {
+  binary: string;
+  kind: string;
+  attached: string[];
+  missing: string[];
+  errors: string[];
+}
+
+export interface AgentApiContext {
+  store: RecordStore;
+  metrics: AgentMetrics;
+  health(): Record<string, unknown>;
+  probes(): ProbeStatus[];
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function error(res: http.ServerResponse, status: number, message: string): void {
+  json(res, status, { error: { code: status === 404 ? 'HEARTH_ERR_NOT_FOUND' : 'HEARTH_ERR_BAD_REQUEST', message } });
+}
+
+/** The agent's read-only HTTP API: cold-start records, phase percentiles, exits, probes, metrics. */
+export function createAgentApi(context: AgentApiContext): http.Server {
+  return http.createServer((req, res) => {
+    req.resume();
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed; the agent's API is read-only`);
+    const fn = url.searchParams.get('function') ?? undefined;
+    switch (url.pathname) {
+      case '/healthz':
+        return json(res, 200, { ok: true, ...context.health() });
+      case '/metrics':
+        void context.metrics.render().then(({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        });
+        return;
+      case '/v1/coldstarts': {
+        const limit = Number(url.searchParams.get('limit') ?? '100');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return error(res, 400, `limit must be an integer from 1 to 10000 (got ${JSON.stringify(url.searchParams.get('limit'))})`);
+        const since = url.searchParams.get('since');
+        const sinceTs = since === null ? undefined : Number(since);
+        if (sinceTs !== undefined && !Number.isFinite(sinceTs)) return error(res, 400, 'since must be a CLOCK_MONOTONIC timestamp in nanoseconds');
+        if (url.searchParams.get('follow') === '1') {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+          for (const record of context.store.recent({ ...(fn === undefined ? {} : { fn }), limit, ...(sinceTs === undefined ? {} : { sinceTs }) }).reverse()) res.write(JSON.stringify(record) + '\n');
+          const unsubscribe = context.store.subscribe((record) => {
+            if (fn === undefined || record.function === fn) res.write(JSON.stringify(record) + '\n');
+          });
+          const heartbeat = setInterval(() => res.write('\n'), 15_000);
+          res.on('close', () => {
+            unsubscribe();
+            clearInterval(heartbeat);
+          });
+          return;
+        }
+        return json(res, 200, { phases: PHASES, coldstarts: context.store.recent({ ...(fn === undefined ? {} : { fn }), limit, ...(sinceTs === undefined ? {} : { sinceTs }) }) });
+      }
+      case '/v1/phases':
+        return json(res, 200, { phases: PHASES, functions: (fn === undefined ? context.store.functions() : [fn]).map((name) => context.store.stats(name)) });
+      case '/v1/exits':
+        return json(res, 200, { exits: context.store.recentExits(fn) });
+      case '/v1/probes':
+        return json(res, 200, { probes: context.probes() });
+      default:
+        return error(res, 404, `no route for GET ${url.pathname}`);
+    }
+  });
+}
+
+export function listenAgent(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

@@ -1,0 +1,105 @@
+import client from 'prom-client';
+import { PHASES } from '../../shared/phases.js';
+import type { ColdStartRecord, ExitRecord } from '../phases/tracker.js';
+
+export interface ProbeCounters {
+  emitted: number;
+  dropped: number;
+  trackFull: number;
+  decodeErrors: number;
+}
+
+/** The agent's Prometheus metrics (its /metrics). */
+export class AgentMetrics {
+  readonly registry = new client.Registry();
+  private readonly phase: client.Histogram<'function' | 'phase' | 'source'>;
+  private readonly total: client.Histogram<'function' | 'origin'>;
+  private readonly coldStarts: client.Counter<'function' | 'origin' | 'outcome'>;
+  private readonly ooms: client.Counter<'function'>;
+  private readonly crashes: client.Counter<'function' | 'kind'>;
+  private readonly attachErrors: client.Counter<'target'>;
+
+  constructor(probes: () => ProbeCounters & { attached: number; tracked: number }, runtimeConnected: () => boolean) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_agent_' });
+    const buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+    this.phase = new client.Histogram({
+      name: 'hearth_coldstart_phase_seconds',
+      help: `Duration of each cold-start phase (${PHASES.join(', ')}), by function and where it was measured.`,
+      labelNames: ['function', 'phase', 'source'],
+      buckets,
+      registers: [this.registry],
+    });
+    this.total = new client.Histogram({
+      name: 'hearth_coldstart_seconds',
+      help: 'Cold start from the spawn decision to the first response (or to ready for pre-warmed workers).',
+      labelNames: ['function', 'origin'],
+      buckets,
+      registers: [this.registry],
+    });
+    this.coldStarts = new client.Counter({
+      name: 'hearth_coldstarts_total',
+      help: 'Cold starts recorded by the agent, by function, origin and outcome.',
+      labelNames: ['function', 'origin', 'outcome'],
+      registers: [this.registry],
+    });
+    this.ooms = new client.Counter({ name: 'hearth_agent_oom_kills_total', help: 'Workers killed by the OOM killer.', labelNames: ['function'], registers: [this.registry] });
+    this.crashes = new client.Counter({ name: 'hearth_agent_worker_crashes_total', help: 'Workers that died abnormally, by kind (signal, exit code, oom).', labelNames: ['function', 'kind'], registers: [this.registry] });
+    this.attachErrors = new client.Counter({ name: 'hearth_agent_attach_errors_total', help: 'Probes that could not be attached, by target binary.', labelNames: ['target'], registers: [this.registry] });
+    // Counts kept by the kernel (per-CPU map) or the probes, read when scraped.
+    const counter = (name: string, help: string, pick: (counters: ReturnType<typeof probes>) => number): void => {
+      new client.Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(pick(probes()));
+        },
+      });
+    };
+    const gauge = (name: string, help: string, pick: (counters: ReturnType<typeof probes>) => number): void => {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(pick(probes()));
+        },
+      });
+    };
+    counter('hearth_agent_events_total', 'Kernel events emitted by the probes.', (c) => c.emitted);
+    counter('hearth_agent_events_dropped_total', 'Kernel events lost because the ring buffer was full (never silent).', (c) => c.dropped);
+    counter('hearth_agent_track_full_total', 'Processes not tracked because the tracking map was full.', (c) => c.trackFull);
+    counter('hearth_agent_decode_errors_total', 'Ring buffer records that were not valid events.', (c) => c.decodeErrors);
+    gauge('hearth_agent_probes_attached', 'Tracepoint programs and uprobes attached.', (c) => c.attached);
+    gauge('hearth_agent_processes_tracked', 'Processes the agent is following.', (c) => c.tracked);
+    new client.Gauge({
+      name: 'hearth_agent_runtime_connected',
+      help: '1 while the agent follows the runtime\'s event stream.',
+      registers: [this.registry],
+      collect() {
+        this.set(runtimeConnected() ? 1 : 0);
+      },
+    });
+  }
+
+  record(record: ColdStartRecord): void {
+    this.coldStarts.inc({ function: record.function, origin: record.origin, outcome: record.outcome });
+    if (record.outcome !== 'served' && record.outcome !== 'ready') return;
+    this.total.observe({ function: record.function, origin: record.origin }, record.totalNs / 1e9);
+    for (const timing of record.phases) this.phase.observe({ function: record.function, phase: timing.phase, source: timing.source }, timing.durationNs / 1e9);
+  }
+
+  exit(record: ExitRecord): void {
+    if (record.oomKilled) this.ooms.inc({ function: record.function });
+    this.crashes.inc({ function: record.function, kind: record.oomKilled ? 'oom' : record.signal !== null ? 'signal' : 'exit_code' });
+  }
+
+  attachError(target: string): void {
+    this.attachErrors.inc({ target });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

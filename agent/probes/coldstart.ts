@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../shared/log.js';
+import { BpfObject, RingBuffer, sumPerCpuU64, type BpfLink, type BpfMap } from '../bpf/index.js';
+import { decodeEvent, EventDecodeError, type KernelEvent } from './events.js';
+import type { ProbePlan, ProbePoint } from './targets.js';
+
+/** bpf/build/coldstart.bpf.o, built from bpf/coldstart.bpf.c by scripts/build-bpf.sh. */
+export const COLDSTART_OBJECT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bpf/build/coldstart.bpf.o');
+
+/** Programs that attach by their section (tracepoints), always. */
+const TRACEPOINTS = ['handle_fork', 'handle_exec', 'handle_exit', 'handle_oom'];
+/**
+ * First mmap of fd 4 and first write on fd 3, for any binary. A raw sys_enter hook (this
+ * host refuses fentry): while attached, every syscall on the host costs ~100 ns more.
+ */
+const SYSCALL_PROGRAM = 'handle_sys_enter';
+const MARKER_PROGRAM = 'handle_marker';
+
+// Layouts from bpf/coldstart.h.
+const TRACKED_VALUE_SIZE = 16;
+const STAT = { emitted: 0, dropped: 1, trackFull: 2 } as const;
+
+export interface AttachResult {
+  binary: string;
+  attached: string[];
+  missing: string[];
+  errors: string[];
+}
+
+/**
+ * The cold-start probes: open → configure → load → attach → poll → destroy around
+ * bpf/coldstart.bpf.o. Kernel events reach `onEvent` decoded, in ring-buffer order.
+ */
+export class ColdStartProbes {
+  private readonly object: BpfObject;
+  private readonly tracked: BpfMap;
+  private readonly roots: BpfMap;
+  private readonly stats: BpfMap;
+  private readonly ring: RingBuffer;
+  private readonly links: BpfLink[] = [];
+  private readonly uprobes = new Map<string, { links: BpfLink[]; result: AttachResult }>();
+  decodeErrors = 0;
+
+  private constructor(
+    objectPath: string,
+    private readonly log: Logger,
+    onEvent: (event: KernelEvent) => void,
+    syscalls: boolean,
+  ) {
+    this.object = BpfObject.open(objectPath);
+    try {
+      this.object.load();
+      this.tracked = this.object.map('tracked');
+      this.roots = this.object.map('roots');
+      this.stats = this.object.map('stats');
+      for (const program of syscalls ? [...TRACEPOINTS, SYSCALL_PROGRAM] : TRACEPOINTS) this.links.push(this.object.attach(program));
+      this.ring = new RingBuffer(
+        this.object.map('events'),
+        (data, offset, length) => {
+          let event: KernelEvent;
+          try {
+            event = decodeEvent(data, offset, length);
+          } catch (error) {
+            if (!(error instanceof EventDecodeError)) throw error;
+            this.decodeErrors++;
+            return;
+          }
+          onEvent(event);
+        },
+        { onError: (error) => this.log.error(`handling a kernel event: ${(error as Error).stack ?? String(error)}`) },
+      );
+      this.ring.start();
+    } catch (error) {
+      this.object.close();
+      throw error;
+    }
+  }
+
+  static open(log: Logger, onEvent: (event: KernelEvent) => void, options: { objectPath?: string; syscalls: boolean }): ColdStartProbes {
+    const objectPath = options.objectPath ?? COLDSTART_OBJECT;
+    if (!fs.existsSync(objectPath)) throw new Error(`${objectPath} is missing: build it with scripts/build-bpf.sh (npm run setup)`);
+    return new ColdStartProbes(objectPath, log, onEvent, options.syscalls);
+  }
+
+  /** Makes these processes the roots whose descendants are traced (replacing the previous roots). */
+  setRoots(pids: number[]): void {
+    for (const key of this.roots.keys()) this.roots.delete(key);
+    for (const pid of pids) this.roots.update(u32(pid), Buffer.from([1]));
+  }
+
+  /** Follows processes that already exist (the runtime's children from before the agent started). */
+  track(pids: number[], nowNs: number): void {
+    for (const pid of pids) {
+      const value = Buffer.alloc(TRACKED_VALUE_SIZE);
+      value.writeBigUInt64LE(BigInt(nowNs), 0);
+      this.tracked.update(u32(pid), value);
+    }
+  }
+
+
+  /** Attaches a binary's planned uprobes once; later calls for the same binary return the first result. */
+  attachPlan(binary: string, plan: ProbePlan): AttachResult {
+    const known = this.uprobes.get(binary);
+    if (known !== undefined) return known.result;
+    const result: AttachResult = { binary, attached: [], missing: [...plan.missing], errors: [] };
+    const links: BpfLink[] = [];
+    for (const point of plan.points) {
+      try {
+        links.push(this.attachPoint(point));
+        result.attached.push(point.symbol);
+      } catch (error) {
+        result.errors.push(`${point.symbol}: ${(error as Error).message}`);
+      }
+    }
+    this.uprobes.set(binary, { links, result });
+    return result;
+  }
+
+
+
+  get attachedCount(): number {
+    let count = this.links.length;
+    for (const entry of this.uprobes.values()) count += entry.links.length;
+    return count;
+  }
+
+  counters(): { emitted: number; dropped: number; trackFull: number } {
+    return {
+      emitted: Number(sumPerCpuU64(this.stats, STAT.emitted)),
+      dropped: Number(sumPerCpuU64(this.stats, STAT.dropped)),
+      trackFull: Number(sumPerCpuU64(this.stats, STAT.trackFull)),
+    };
+  }
+
+
+  async close(): Promise<void> {
+    await this.ring.stop();
+    this.object.close();
+  }
+
+  private attachPoint(point: ProbePoint): BpfLink {
+    return this.object.attachUprobe(MARKER_PROGRAM, point.binary, point.fileOffset, point.cookie);
+  }
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value);
+  return buffer;
+}
+
+/** The runtime's descendants that exist now, from /proc (children files, recursively). */
+export function descendantsOf(root: number): number[] {
+  const found: number[] = [];
+  const visit = (pid: number): void => {
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return;
+    }
+    for (const task of tasks) {
+      let children: string;
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const child of children.trim().split(/\s+/)) {
+        if (child === '') continue;
+        found.push(Number(child));
+        visit(Number(child));
+      }
+    }
+  };
+  visit(root);
+  return found;
+}

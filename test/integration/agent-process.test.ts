@@ -1,0 +1,164 @@
+// The agent as operators run it: `hearth agent` with only CAP_BPF and CAP_PERFMON, a clear
+// refusal without them, nothing left in the kernel after SIGTERM or SIGKILL, and the
+// bpftrace script seeing the same kernel events as the agent.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'uvu';
+import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
+
+const missing = ebpfMissing();
+const HEARTH = path.join(ROOT, 'dist/cli/main.js');
+// Linux capability numbers: CAP_PERFMON 38, CAP_BPF 39.
+const LEAST_CAPS = (1n << 38n) | (1n << 39n);
+
+function skipped(name: string): boolean {
+  if (missing === undefined) return false;
+  process.stdout.write(`HEARTH-SKIP ${name}: ${missing}\n`);
+  return true;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+}
+
+/** `hearth agent` in its own process; `capabilities` limits its bounding set (as root, that is what it gets). */
+async function startAgent(rt: TestRuntime, capabilities: string): Promise<AgentProcess> {
+  const port = await freePort();
+  const child = spawn('setpriv', [`--bounding-set=-all${capabilities}`, '--', process.execPath, HEARTH, 'agent', '--runtime', rt.url, '--token', rt.runtime.token, '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, url: `http://127.0.0.1:${port}`, output: () => output };
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+let rt: TestRuntime;
+
+test.before(async () => {
+  if (missing !== undefined) return;
+  rt = await TestRuntime.start({ stemCells: 0 });
+  await rt.deploy({ name: 'upper', kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper`, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1 } });
+});
+
+test.after(async () => {
+  if (missing !== undefined) return;
+  await rt.stop();
+});
+
+test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts; SIGTERM detaches everything', async () => {
+  if (skipped('agent with least capabilities')) return;
+  const agent = await startAgent(rt, ',+bpf,+perfmon');
+  try {
+    await waitFor('the agent to serve', async () => {
+      try {
+        return (((await (await fetch(`${agent.url}/healthz`)).json()) as { runtimeConnected: boolean }).runtimeConnected);
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    const status = fs.readFileSync(`/proc/${agent.child.pid}/status`, 'utf8');
+    assert.equal(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`), LEAST_CAPS, 'it runs with exactly CAP_BPF and CAP_PERFMON');
+    await waitFor('no warm worker', () => rt.workerPids('upper').length === 0);
+    const response = await rt.invoke('upper', 'least');
+    const id = Number(response.headers.get('x-hearth-invocation'));
+    const records = await waitFor('the cold start record', async () => {
+      const body = (await (await fetch(`${agent.url}/v1/coldstarts?function=upper`)).json()) as { coldstarts: { requestId: number; measured: Record<string, string | null> }[] };
+      return body.coldstarts.find((record) => record.requestId === id);
+    });
+    assert.equal(records.measured['exec'], 'kernel');
+    assert.ok(ourBpfPrograms().length > 0, 'its programs are loaded');
+    agent.child.kill('SIGTERM');
+    assert.equal(await exited(agent.child), 0, agent.output());
+    // The kernel frees a program once its last link and fd are gone, a moment later (RCU).
+    await waitFor('SIGTERM to have detached every program', () => ourBpfPrograms().length === 0, 5000);
+  } finally {
+    agent.child.kill('SIGKILL');
+  }
+});
+
+test('without the capabilities it refuses with one line naming what is missing', async () => {
+  if (skipped('agent without capabilities')) return;
+  const agent = await startAgent(rt, '');
+  assert.equal(await exited(agent.child), 1);
+  assert.match(agent.output(), /^hearth: the agent cannot trace on this host: needs root or CAP_BPF and CAP_PERFMON/m);
+});
+
+test('SIGKILL leaves nothing: the kernel frees its programs, links and maps, and a new agent starts', async () => {
+  if (skipped('agent crash cleanup')) return;
+  const first = await startAgent(rt, ',+bpf,+perfmon');
+  await waitFor('the agent to load', () => ourBpfPrograms().length > 0, 20_000);
+  first.child.kill('SIGKILL');
+  await exited(first.child);
+  await waitFor('the kernel to free the programs', () => ourBpfPrograms().length === 0, 5000);
+  const second = await startAgent(rt, ',+bpf,+perfmon');
+  try {
+    await waitFor('the second agent to load', () => ourBpfPrograms().length > 0, 20_000);
+  } finally {
+    second.child.kill('SIGTERM');
+    await exited(second.child);
+  }
+  await waitFor('the second agent\'s programs to be freed', () => ourBpfPrograms().length === 0, 5000);
+});
+
+test('bpf/coldstart.bt sees the same fork, exec and exit as the agent', async () => {
+  if (skipped('bpftrace script')) return;
+  const agent = await TestAgent.start(rt);
+  // bpftrace 0.17 needs tracefs; mount it in a private mount namespace so the host is untouched.
+  const script = path.join(ROOT, 'bpf/coldstart.bt');
+  const bpftrace = spawn('unshare', ['-m', 'sh', '-c', `mount -t tracefs tracefs /sys/kernel/tracing && exec bpftrace -B line ${script} ${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let lines = '';
+  bpftrace.stdout!.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+  bpftrace.stderr!.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+  try {
+    await waitFor('bpftrace to attach', () => /Attaching \d+ probes/.test(lines), 60_000);
+    await sleep(500);
+    // The script follows processes forked after it started: use up the seeds forked before.
+    for (let i = 0; i < rt.runtime.options.seeds + 1; i++) {
+      await waitFor('no warm worker', () => rt.workerPids('upper').length === 0 && rt.runtime.seedsReady() === rt.runtime.options.seeds);
+      await rt.invoke('upper', 'warm-up');
+    }
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await waitFor('no warm worker', () => rt.workerPids('upper').length === 0);
+      ids.push(Number((await rt.invoke('upper', 'bt')).headers.get('x-hearth-invocation')));
+    }
+    for (const id of ids) {
+      const record = await agent.record(id);
+      const exec = record.phases.find((timing) => timing.phase === 'exec')!;
+      const agentExec = record.spawnTs + exec.startNs + exec.durationNs;
+      // A seed execs twice: itself when it is started, the worker when it is used.
+      const line = await waitFor(`bpftrace's exec of ${record.pid}`, () => lines.split('\n').find((row) => new RegExp(`^EV \\d+ exec ${record.pid} 0 0 0 upper$`).test(row)));
+      const scriptExec = Number(line.split(' ')[1]);
+      assert.ok(Math.abs(scriptExec - agentExec) < 100_000, `exec of ${record.pid}: bpftrace ${scriptExec}, agent ${agentExec}`);
+      await waitFor(`bpftrace's exit of ${record.pid}`, () => lines.split('\n').some((row) => new RegExp(`^EV \\d+ exit ${record.pid} 0 0 0 `).test(row)));
+      const write = lines.split('\n').find((row) => new RegExp(`^EV \\d+ ipc_write ${record.pid} `).test(row));
+      const ready = record.phases.find((timing) => timing.phase === 'ready')!;
+      assert.ok(write !== undefined && Math.abs(Number(write.split(' ')[1]) - (record.spawnTs + ready.startNs + ready.durationNs)) < 100_000, `first write of ${record.pid}: ${write}`);
+    }
+  } finally {
+    bpftrace.kill('SIGINT');
+    await exited(bpftrace);
+    await agent.stop();
+  }
+});
+
+test.run();
