@@ -24,26 +24,26 @@ struct {
   __uint(max_entries, HEARTH_MAX_TRACKED);
   __type(key, __u32);
   __type(value, struct hearth_tracked);
-} tracked SEC(".maps");
+} hearth_tracked SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 64);
   __type(key, __u32);
   __type(value, __u8);
-} roots SEC(".maps");
+} hearth_roots SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4 << 20);
-} events SEC(".maps");
+} hearth_events SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, HEARTH_STATS);
   __type(key, __u32);
   __type(value, __u64);
-} stats SEC(".maps");
+} hearth_stats SEC(".maps");
 
 /* sched_process_exit gained `bool group_dead` in 6.16. Libbpf's compatibility check on a
  * function prototype compares the argument count, so this flavour only exists on kernels
@@ -52,7 +52,7 @@ typedef void (*btf_trace_sched_process_exit___group_dead)(void *, struct task_st
 
 static __always_inline void stat_inc(__u32 idx)
 {
-  __u64 *v = bpf_map_lookup_elem(&stats, &idx);
+  __u64 *v = bpf_map_lookup_elem(&hearth_stats, &idx);
 
   if (v)
     __sync_fetch_and_add(v, 1);
@@ -67,7 +67,7 @@ static __always_inline __u32 current_tgid(void)
 static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u64 arg, __u64 arg2,
                                  __u32 cookie, struct task_struct *comm_task)
 {
-  struct hearth_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  struct hearth_event *e = bpf_ringbuf_reserve(&hearth_events, sizeof(*e), 0);
 
   if (!e) {
     stat_inc(HEARTH_STAT_DROPPED);
@@ -113,13 +113,13 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
   if (cpid != ctgid) /* a new thread, not a new process */
     return 0;
   ptgid = BPF_CORE_READ(parent, tgid);
-  if (!bpf_map_lookup_elem(&roots, &ptgid) && !bpf_map_lookup_elem(&tracked, &ptgid))
+  if (!bpf_map_lookup_elem(&hearth_roots, &ptgid) && !bpf_map_lookup_elem(&hearth_tracked, &ptgid))
     return 0;
 
   struct hearth_tracked t = { .born = bpf_ktime_get_ns() };
   /* BPF_ANY: an entry already under this tgid is stale (its exit was missed) and the new
    * process replaces it. The only failure left is a full map. */
-  if (bpf_map_update_elem(&tracked, &ctgid, &t, BPF_ANY)) {
+  if (bpf_map_update_elem(&hearth_tracked, &ctgid, &t, BPF_ANY)) {
     stat_inc(HEARTH_STAT_TRACK_FULL);
     return 0; /* no FORK for a process whose EXIT we could not report */
   }
@@ -133,7 +133,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
   __u32 tgid = BPF_CORE_READ(p, tgid);
   struct hearth_tracked *t;
 
-  t = bpf_map_lookup_elem(&tracked, &tgid);
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
   if (!t)
     return 0;
   /* A new program starts over: a seed wrote on fd 3 before it exec'd the worker, whose own
@@ -151,7 +151,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
   bool group_dead;
   __u64 oom;
 
-  t = bpf_map_lookup_elem(&tracked, &tgid);
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
   if (!t)
     return 0;
   /* Only the thread that takes signal->live to zero ends the process. Where the tracepoint
@@ -166,7 +166,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
     return 0;
 
   oom = t->oom; /* read before delete: the element can be reused right after */
-  if (bpf_map_delete_elem(&tracked, &tgid))
+  if (bpf_map_delete_elem(&hearth_tracked, &tgid))
     return 0; /* another exiting thread already reported this process */
   emit(HEARTH_EV_EXIT, tgid, 0, (__u64)BPF_CORE_READ(p, exit_code), oom, 0, NULL);
   return 0;
@@ -178,7 +178,7 @@ int BPF_PROG(handle_oom, struct task_struct *task, uid_t uid)
   __u32 tgid = BPF_CORE_READ(task, tgid);
   struct hearth_tracked *t;
 
-  t = bpf_map_lookup_elem(&tracked, &tgid);
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
   if (!t)
     return 0;
   t->oom = 1;
@@ -209,45 +209,56 @@ static __always_inline __u64 iov_bytes(const struct iovec *vec, __u64 vlen)
   return total;
 }
 
-/* The first state mmap and the first IPC write are caught at syscall entry. fentry on
- * ksys_mmap_pgoff/ksys_write/do_writev would cost less, but some hosts refuse fentry
- * programs at load (EPERM, before the verifier runs) and kernels without CONFIG_KPROBES have
- * no kprobes; the raw sys_enter tracepoint is always there and needs no tracefs. It runs
- * for every syscall of every process, so the untracked path is a syscall-number compare, an
- * fd compare, and only then the hash lookup.
- * Arguments are the user registers: rdi, rsi, rdx, r10, r8, r9. A 32-bit (ia32) process
- * uses other numbers and registers; Hearth workers are 64-bit. */
+/* The first IPC write is caught at syscall entry (the worker says it is ready), the first
+ * state mmap at syscall exit (the state is mapped: mapping 1 GiB can take a while, and the
+ * while is part of the phase before). fentry/fexit on ksys_mmap_pgoff/ksys_write/do_writev
+ * would cost less, but some hosts refuse fentry programs at load (EPERM, before the verifier
+ * runs) and kernels without CONFIG_KPROBES have no kprobes; the raw sys_enter and sys_exit
+ * tracepoints are always there and need no tracefs. They run for every syscall of every
+ * process, so the untracked path is a syscall-number compare, an fd compare, and only then
+ * the hash lookup.
+ * Arguments are the user registers: rdi, rsi, rdx, r10, r8, r9; they are still in pt_regs at
+ * exit, with the syscall number in orig_ax. A 32-bit (ia32) process uses other numbers and
+ * registers; Hearth workers are 64-bit. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
   struct hearth_tracked *t;
-  __u32 tgid, bit, type;
+  __u32 tgid;
   __u64 amount;
 
-  if (id == NR_write || id == NR_writev) {
-    if ((int)regs->di != HEARTH_IPC_FD)
-      return 0;
-    bit = HEARTH_SEEN_IPC_WRITE;
-    type = HEARTH_EV_IPC_WRITE;
-  } else if (id == NR_mmap) {
-    if ((int)regs->r8 != HEARTH_STATE_FD)
-      return 0;
-    bit = HEARTH_SEEN_STATE_MMAP;
-    type = HEARTH_EV_STATE_MMAP;
-  } else {
+  if (id != NR_write && id != NR_writev)
     return 0;
-  }
+  if ((int)regs->di != HEARTH_IPC_FD)
+    return 0;
   tgid = current_tgid();
-  t = bpf_map_lookup_elem(&tracked, &tgid);
-  if (!t || !first_time(t, bit))
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
+  if (!t || !first_time(t, HEARTH_SEEN_IPC_WRITE))
     return 0;
-  if (id == NR_mmap)
-    amount = regs->si; /* length */
-  else if (id == NR_write)
+  if (id == NR_write)
     amount = regs->dx; /* count */
   else
     amount = iov_bytes((const struct iovec *)regs->si, regs->dx);
-  emit(type, tgid, 0, amount, 0, 0, NULL);
+  emit(HEARTH_EV_IPC_WRITE, tgid, 0, amount, 0, 0, NULL);
+  return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+  struct hearth_tracked *t;
+  __u32 tgid;
+
+  if (regs->orig_ax != NR_mmap || (int)regs->r8 != HEARTH_STATE_FD)
+    return 0;
+  /* A failed mmap maps nothing: -4095..-1 are errors. */
+  if ((unsigned long)ret >= (unsigned long)-4095)
+    return 0;
+  tgid = current_tgid();
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
+  if (!t || !first_time(t, HEARTH_SEEN_STATE_MMAP))
+    return 0;
+  emit(HEARTH_EV_STATE_MMAP, tgid, 0, regs->si /* length */, 0, 0, NULL);
   return 0;
 }
 
@@ -264,7 +275,7 @@ int handle_marker(struct pt_regs *ctx)
   __u32 tgid = current_tgid();
   __u64 arg;
 
-  t = bpf_map_lookup_elem(&tracked, &tgid);
+  t = bpf_map_lookup_elem(&hearth_tracked, &tgid);
   if (!t)
     return 0;
   /* `seen` has room for markers 0..23; a higher marker with ONCE fires every time. */

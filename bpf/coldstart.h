@@ -7,7 +7,7 @@
 #define HEARTH_EV_FORK 1       /* a tracked process forked a new process: pid = child, ppid = parent */
 #define HEARTH_EV_EXEC 2       /* a tracked process exec'd; comm is the new program's */
 #define HEARTH_EV_EXIT 3       /* a tracked process exited; arg = wait status (code << 8 | signal) */
-#define HEARTH_EV_STATE_MMAP 4 /* first mmap of fd 4 (the state fd) by a tracked process; arg = length */
+#define HEARTH_EV_STATE_MMAP 4 /* first mmap of fd 4 (the state fd) by a tracked process, when it returns; arg = length */
 #define HEARTH_EV_IPC_WRITE 5  /* first write or writev to fd 3 (the IPC socket) by a tracked process since its exec; arg = bytes */
 #define HEARTH_EV_MARK 6       /* a uprobe marker fired in a tracked process; cookie = marker, arg = its first argument */
 #define HEARTH_EV_OOM 7        /* the OOM killer chose a tracked process */
@@ -21,6 +21,7 @@
 #define HEARTH_MARK_READY 6           /* SDK: about to report ready */
 #define HEARTH_MARK_INVOKE_START 7    /* SDK: an invocation starts; arg = its id */
 #define HEARTH_MARK_INVOKE_END 8      /* SDK: an invocation ends; arg = its id */
+#define HEARTH_MARK_NODE_MAIN 9       /* node::StartExecution entry: Node starts the main script (user code) */
 
 /* Flags in the high bits of the cookie. */
 #define HEARTH_COOKIE_MARKER_MASK 0xffffu
@@ -55,7 +56,10 @@ struct hearth_tracked {
   unsigned int oom;        /* set by the OOM tracepoint, reported with EXIT */
 };
 
-/* Counters in the `stats` array map. */
+/* Maps (bpf/coldstart.bpf.c): hearth_tracked (tgid -> struct hearth_tracked), hearth_roots
+ * (tgid -> u8), hearth_events (ring buffer of struct hearth_event), hearth_stats (per-CPU u64). */
+
+/* Counters in the hearth_stats per-CPU array map. */
 #define HEARTH_STAT_EMITTED 0
 #define HEARTH_STAT_DROPPED 1 /* ring buffer full: the event is lost, and counted here */
 #define HEARTH_STAT_TRACK_FULL 2 /* the tracked map was full when a process was born */

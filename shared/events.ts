@@ -32,7 +32,7 @@ export type RuntimeEvent =
   | (Base<'worker_spawned'> & { function: string; workerId: number; pid: number; binary: string; origin: WorkerOrigin })
   | (Base<'worker_ready'> & { function: string; workerId: number; pid: number; spawnToReadyMs: number })
   | (Base<'invoke_start'> & { function: string; id: number; workerId: number; pid: number; cold: boolean })
-  | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; status: number; errorCode?: string })
+  | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; cold: boolean; status: number; errorCode?: string })
   | (Base<'worker_exit'> & {
       function: string;
       workerId: number;

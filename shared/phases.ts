@@ -3,7 +3,7 @@
 // (`spawn`) and ends with that worker's first response. Each phase is named by the
 // boundary that ends it:
 //
-//   spawn ─fork─▶ forked ─exec─▶ exec'd ─runtime_init─▶ runtime up ─user_init─▶ user code runs
+//   spawn ─fork─▶ forked ─exec─▶ exec'd ─runtime_init─▶ runtime up ─user_init─▶ user code starts
 //         ─state_mapped─▶ state mapped ─ready─▶ ready ─first_response─▶ answered
 //
 // A boundary that was not observed (a worker started from a seed was forked before the
@@ -20,7 +20,7 @@ export const PHASE_DESCRIPTIONS: Record<Phase, string> = {
   fork: 'until the process exists (sched_process_fork)',
   exec: 'until the worker program is exec\'d (sched_process_exec)',
   runtime_init: 'language runtime start-up (Go: to runtime.main; Node: to node::LoadEnvironment)',
-  user_init: 'package initialisation (Go: runtime.main to main.main)',
+  user_init: 'until user code starts (Go: runtime.main to main.main, the package inits; Node: to node::StartExecution)',
   state_mapped: 'until the state is mapped (SDK marker, or the first mmap of fd 4)',
   ready: 'until the worker reports ready (SDK marker, or its first write on fd 3)',
   first_response: 'the first invocation, until its response',

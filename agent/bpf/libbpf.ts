@@ -235,11 +235,6 @@ export function mapLookupBatch(fd: number, inBatch: Buffer | undefined, outBatch
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x01;
-export const EPOLLIN = 0x001;
-const EPOLL_CLOEXEC = 0o2000000;
-const EPOLL_CTL_ADD = 1;
-const EFD_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
 const SYS_perf_event_open = 298; // x86-64
 const MAP_FAILED = -1n;
 
@@ -266,58 +261,6 @@ export function closeFd(fd: number, subject: string): void {
   if ((r.value as number) !== 0) throw failure('close', subject, r.errnoCode);
 }
 
-export function epollCreate(subject: string): number {
-  const r = invokeErrno('c', 'epoll_create1', T.I32, [T.I32], [EPOLL_CLOEXEC]);
-  if ((r.value as number) < 0) throw failure('epoll_create1', subject, r.errnoCode);
-  return r.value as number;
-}
-
-export function epollAdd(epfd: number, fd: number, events: number, data: bigint, subject: string): void {
-  // struct epoll_event (sys/epoll.h) is packed on x86-64: u32 events @0, u64 data @4.
-  const event = Buffer.alloc(12);
-  event.writeUInt32LE(events, 0);
-  event.writeBigUInt64LE(data, 4);
-  const r = invokeErrno('c', 'epoll_ctl', T.I32, [T.I32, T.I32, T.I32, T.U8Array], [epfd, EPOLL_CTL_ADD, fd, event]);
-  if ((r.value as number) !== 0) throw failure('epoll_ctl', subject, r.errnoCode);
-}
-
-/**
- * epoll_wait on a libuv threadpool thread, so the event loop keeps running. Resolves to the
- * number of ready fds (0 on timeout or EINTR). `events` must hold 12 bytes per event and stay
- * referenced until the promise settles.
- */
-export async function epollWait(epfd: number, events: Buffer, timeoutMs: number, subject: string): Promise<number> {
-  ensureOpen();
-  const r = (await rawLoad({
-    library: 'c',
-    funcName: 'epoll_wait',
-    retType: T.I32,
-    paramsType: [T.I32, T.U8Array, T.I32, T.I32],
-    paramsValue: [epfd, events, Math.floor(events.length / 12), timeoutMs],
-    errno: true,
-    runInNewThread: true,
-  })) as ErrnoResult;
-  const n = r.value as number;
-  if (n >= 0) return n;
-  if (r.errnoCode === os.constants.errno.EINTR) return 0;
-  throw failure('epoll_wait', subject, r.errnoCode);
-}
-
-export function eventFd(subject: string): number {
-  const r = invokeErrno('c', 'eventfd', T.I32, [T.U32, T.I32], [0, EFD_CLOEXEC | EFD_NONBLOCK]);
-  if ((r.value as number) < 0) throw failure('eventfd', subject, r.errnoCode);
-  return r.value as number;
-}
-
-/** Adds 1 to an eventfd's counter, waking anything polling it. */
-export function eventFdSignal(fd: number, subject: string): void {
-  const one = Buffer.alloc(8);
-  one.writeBigUInt64LE(1n, 0);
-  const r = invokeErrno('c', 'write', T.I64, [T.I32, T.U8Array, T.U64], [fd, one, 8]);
-  // EAGAIN: the counter is already saturated, so a wakeup is pending anyway.
-  if ((r.value as number) !== 8 && r.errnoCode !== os.constants.errno.EAGAIN) throw failure('write', subject, r.errnoCode);
-}
-
 /** perf_event_open(2) has no glibc wrapper; syscall() is variadic but takes integers only here. */
 export function perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number, subject: string): number {
   const r = invokeErrno(
@@ -331,9 +274,9 @@ export function perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: n
   return r.value as number;
 }
 
-/** Resets an eventfd's counter to 0; nothing to read (EAGAIN) is fine. */
-export function eventFdClear(fd: number, subject: string): void {
-  const counter = Buffer.alloc(8);
-  const r = invokeErrno('c', 'read', T.I64, [T.I32, T.U8Array, T.U64], [fd, counter, 8]);
-  if ((r.value as number) < 0 && r.errnoCode !== os.constants.errno.EAGAIN) throw failure('read', subject, r.errnoCode);
+/** sched_setscheduler(2) for one thread, with priority 0 (the only one SCHED_BATCH and SCHED_IDLE take). */
+export function setSchedulerPolicy(tid: number, policy: number, subject: string): void {
+  const param = Buffer.alloc(4); // struct sched_param { int sched_priority; }
+  const r = invokeErrno('c', 'sched_setscheduler', T.I32, [T.I32, T.I32, T.U8Array], [tid, policy, param]);
+  if ((r.value as number) !== 0) throw failure('sched_setscheduler', subject, r.errnoCode);
 }

@@ -2,6 +2,7 @@ import { isLogLevel } from '../../shared/log.js';
 import { resolveToken } from '../../shared/local.js';
 import { HearthError } from '../../shared/errors.js';
 import { intOption, type Command } from '../../shared/command.js';
+import { AGENT_NICE, runAsBackgroundTask } from '../scheduling.js';
 import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
 
 const options = {
@@ -24,7 +25,7 @@ process the runtime starts from its birth, probe the Go runtime, Node and the SD
 functions, and join what they see with the runtime's events into one record per cold start:
 every phase (fork, exec, runtime_init, user_init, state_mapped, ready, first_response), its
 duration and where it was measured. Serves them until SIGINT or SIGTERM, then detaches
-every probe.
+every probe. It runs as a background task (SCHED_BATCH, nice 10): workers come first.
 
 Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc);
 see README, "Agent".
@@ -36,7 +37,7 @@ Options:
                            /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes, /healthz
   --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
                            (that hook costs every syscall on the host ~100 ns while attached);
-                           phases then come from SDK markers and the runtime
+                           phases then come from SDK markers (probed instead) and the runtime
   --probe-invocations      also probe every invocation's start and end (a uprobe hit per call)
   --probe-package-inits    also probe runtime.doInit1 (where Go package initialisation begins)
   --log-level LEVEL        debug, info (default), warn or error`,
@@ -71,6 +72,9 @@ Options:
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    const problems = runAsBackgroundTask();
+    if (problems.length === 0) instance.log.info(`running as a background task (SCHED_BATCH, nice ${AGENT_NICE}) so that workers come first`);
+    else instance.log.warn(`could not lower the agent's priority, it may slow cold starts down: ${problems.join('; ')}`);
     try {
       await instance.start();
     } catch (error) {

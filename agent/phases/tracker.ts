@@ -88,6 +88,11 @@ const FORGET_AFTER_NS = 60e9;
 export class PhaseTracker {
   private readonly processes = new Map<number, ProcessTrack>();
   private readonly workers = new Map<number, WorkerTrack>();
+  /** Workers whose record is not out yet: the only ones tick() has to look at. */
+  private readonly unfinished = new Set<WorkerTrack>();
+  /** Finished workers and exited pids (with the exit's timestamp), oldest first, to forget them in order. */
+  private readonly finished = new Set<WorkerTrack>();
+  private readonly exited = new Map<number, number>();
   private readonly byPid = new Map<number, WorkerTrack>();
   private readonly inflight = new Map<number, Set<number>>();
 
@@ -96,6 +101,11 @@ export class PhaseTracker {
   kernel(event: KernelEvent): void {
     if (event.type === EventType.MARK && (event.cookie === Marker.INVOKE_START || event.cookie === Marker.INVOKE_END)) return;
     let track = this.processes.get(event.pid);
+    // A pid the kernel handed out again: the old process's events are not this one's.
+    if (track?.exitedTs !== undefined && event.type === EventType.FORK) {
+      this.exited.delete(event.pid);
+      track = undefined;
+    }
     if (track === undefined) {
       track = { events: [], oom: false };
       this.processes.set(event.pid, track);
@@ -108,6 +118,8 @@ export class PhaseTracker {
     if (event.type === EventType.OOM) track.oom = true;
     if (event.type === EventType.EXIT) {
       track.exitedTs = event.ts;
+      this.exited.delete(event.pid);
+      this.exited.set(event.pid, event.ts);
       if (event.arg2 !== 0) track.oom = true;
     }
     const worker = this.byPid.get(event.pid);
@@ -120,6 +132,7 @@ export class PhaseTracker {
         if (event.reason === 'stem') return;
         const worker: WorkerTrack = { workerId: event.workerId, function: event.function, reason: event.reason, spawnTs: event.ts, done: false };
         this.workers.set(event.workerId, worker);
+        this.unfinished.add(worker);
         return;
       }
       case 'worker_spawned': {
@@ -187,12 +200,16 @@ export class PhaseTracker {
 
   /** Finishes what is due and forgets what is old; call it every few hundred ms. */
   tick(now: number): void {
-    for (const worker of this.workers.values()) {
-      if (!worker.done) this.check(worker, now);
-      else if (now - worker.spawnTs > FORGET_AFTER_NS) this.forget(worker);
+    for (const worker of this.unfinished) this.check(worker, now);
+    for (const worker of this.finished) {
+      if (now - worker.spawnTs <= FORGET_AFTER_NS) break;
+      this.finished.delete(worker);
+      this.forget(worker);
     }
-    for (const [pid, track] of this.processes) {
-      if (track.exitedTs !== undefined && now - track.exitedTs > FORGET_AFTER_NS) this.processes.delete(pid);
+    for (const [pid, exitTs] of this.exited) {
+      if (now - exitTs <= FORGET_AFTER_NS) break;
+      this.exited.delete(pid);
+      this.processes.delete(pid);
     }
   }
 
@@ -211,6 +228,8 @@ export class PhaseTracker {
       // A cold worker whose request has not been answered yet is held back until it is (or times out).
       if (!timedOut && worker.failed === undefined && worker.reason === 'cold' && worker.requestId !== undefined && worker.firstResponseTs === undefined) return;
       worker.done = true;
+      this.unfinished.delete(worker);
+      this.finished.add(worker);
       this.options.onRecord(this.build(worker, timedOut && !finished));
     }
   }
@@ -262,7 +281,7 @@ export class PhaseTracker {
     set('fork', first((event) => event.type === EventType.FORK), 'kernel');
     set('exec', first((event) => event.type === EventType.EXEC), 'kernel');
     set('runtime_init', marker(Marker.GO_RUNTIME_MAIN) ?? marker(Marker.NODE_ENV), 'kernel');
-    set('user_init', marker(Marker.GO_MAIN_MAIN), 'kernel');
+    set('user_init', marker(Marker.GO_MAIN_MAIN) ?? marker(Marker.NODE_MAIN), 'kernel');
     set('state_mapped', marker(Marker.STATE_MAPPED), 'sdk');
     set('state_mapped', first((event) => event.type === EventType.STATE_MMAP), 'kernel');
     set('ready', first((event) => event.type === EventType.IPC_WRITE), 'kernel');

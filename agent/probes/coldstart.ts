@@ -12,10 +12,11 @@ export const COLDSTART_OBJECT = path.resolve(fileURLToPath(new URL('.', import.m
 /** Programs that attach by their section (tracepoints), always. */
 const TRACEPOINTS = ['handle_fork', 'handle_exec', 'handle_exit', 'handle_oom'];
 /**
- * First mmap of fd 4 and first write on fd 3, for any binary. A raw sys_enter hook (this
- * host refuses fentry): while attached, every syscall on the host costs ~100 ns more.
+ * First write on fd 3 (at entry) and first mmap of fd 4 (at exit), for any binary. Raw
+ * sys_enter/sys_exit hooks (this host refuses fentry): while attached, every syscall on the
+ * host costs ~100 ns more.
  */
-const SYSCALL_PROGRAM = 'handle_sys_enter';
+const SYSCALL_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 const MARKER_PROGRAM = 'handle_marker';
 
 // Layouts from bpf/coldstart.h.
@@ -52,12 +53,12 @@ export class ColdStartProbes {
     this.object = BpfObject.open(objectPath);
     try {
       this.object.load();
-      this.tracked = this.object.map('tracked');
-      this.roots = this.object.map('roots');
-      this.stats = this.object.map('stats');
-      for (const program of syscalls ? [...TRACEPOINTS, SYSCALL_PROGRAM] : TRACEPOINTS) this.links.push(this.object.attach(program));
+      this.tracked = this.object.map('hearth_tracked');
+      this.roots = this.object.map('hearth_roots');
+      this.stats = this.object.map('hearth_stats');
+      for (const program of syscalls ? [...TRACEPOINTS, ...SYSCALL_PROGRAMS] : TRACEPOINTS) this.links.push(this.object.attach(program));
       this.ring = new RingBuffer(
-        this.object.map('events'),
+        this.object.map('hearth_events'),
         (data, offset, length) => {
           let event: KernelEvent;
           try {
@@ -69,9 +70,7 @@ export class ColdStartProbes {
           }
           onEvent(event);
         },
-        { onError: (error) => this.log.error(`handling a kernel event: ${(error as Error).stack ?? String(error)}`) },
       );
-      this.ring.start();
     } catch (error) {
       this.object.close();
       throw error;
@@ -99,7 +98,6 @@ export class ColdStartProbes {
     }
   }
 
-
   /** Attaches a binary's planned uprobes once; later calls for the same binary return the first result. */
   attachPlan(binary: string, plan: ProbePlan): AttachResult {
     const known = this.uprobes.get(binary);
@@ -118,8 +116,6 @@ export class ColdStartProbes {
     return result;
   }
 
-
-
   get attachedCount(): number {
     let count = this.links.length;
     for (const entry of this.uprobes.values()) count += entry.links.length;
@@ -134,9 +130,23 @@ export class ColdStartProbes {
     };
   }
 
+  /**
+   * Hands every kernel event waiting in the ring to onEvent. Call it whenever awake anyway:
+   * with nothing waiting it costs one atomic load. A handler that throws is logged and the
+   * events after it are still delivered.
+   */
+  drain(): void {
+    for (;;) {
+      try {
+        this.ring.drain();
+        return;
+      } catch (error) {
+        this.log.error(`handling a kernel event: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
+  }
 
-  async close(): Promise<void> {
-    await this.ring.stop();
+  close(): void {
     this.object.close();
   }
 

@@ -21,6 +21,7 @@ export const Marker = {
   READY: 6,
   INVOKE_START: 7,
   INVOKE_END: 8,
+  NODE_MAIN: 9,
 } as const;
 export type Marker = (typeof Marker)[keyof typeof Marker];
 

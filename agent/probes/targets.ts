@@ -1,4 +1,4 @@
-import { findCppFunction, resolveFunction, resolveGoEntryPoints, type GoEntryPoint } from '../symbols/resolve.js';
+import { findCppFunction, goProbeOffset, resolveFunction, resolveGoEntryPoints, type GoEntryPoint } from '../symbols/resolve.js';
 import { COOKIE_GO_ABI, COOKIE_ONCE, Marker } from './events.js';
 
 /** One uprobe to attach: where (binary and file offset) and what it reports (its cookie). */
@@ -17,8 +17,9 @@ export interface ProbePlan {
 
 export interface PlanOptions {
   /**
-   * Probe every invocation's start and end too. Off by default: a uprobe costs ~13 µs per
-   * hit on this kind of VM, which the warm path would pay twice per request.
+   * Probe every invocation's start and end too. Off by default: a uprobe on an instruction
+   * the kernel cannot emulate costs ~15 µs per hit on this kind of VM, which the warm path
+   * would pay twice per request.
    */
   invocations: boolean;
   /**
@@ -26,14 +27,20 @@ export interface PlanOptions {
    * default for the same reason: it is called once per initialised package.
    */
   packageInits: boolean;
+  /**
+   * Probe the Go SDK's state-mapped and ready markers. The syscall probes already see a Go
+   * worker map fd 4 and write READY on fd 3, and a hit on these markers costs two traps
+   * (~15 µs here), so the agent sets this only when the syscall probes are off.
+   */
+  goSdkMarkers: boolean;
 }
 
 const GO_MARKERS: Record<GoEntryPoint, { marker: Marker; once: boolean; optional?: keyof PlanOptions }> = {
   runtimeMain: { marker: Marker.GO_RUNTIME_MAIN, once: true },
   doInit: { marker: Marker.GO_INIT, once: true, optional: 'packageInits' },
   mainMain: { marker: Marker.GO_MAIN_MAIN, once: true },
-  markStateMapped: { marker: Marker.STATE_MAPPED, once: true },
-  markReady: { marker: Marker.READY, once: true },
+  markStateMapped: { marker: Marker.STATE_MAPPED, once: true, optional: 'goSdkMarkers' },
+  markReady: { marker: Marker.READY, once: true, optional: 'goSdkMarkers' },
   markInvokeStart: { marker: Marker.INVOKE_START, once: false, optional: 'invocations' },
   markInvokeEnd: { marker: Marker.INVOKE_END, once: false, optional: 'invocations' },
 };
@@ -49,16 +56,26 @@ export function planGo(binary: string, options: PlanOptions): ProbePlan {
       plan.missing.push(role);
       continue;
     }
-    plan.points.push({ binary, symbol: symbol.name, fileOffset: symbol.fileOffset, cookie: probe.marker | COOKIE_GO_ABI | (probe.once ? COOKIE_ONCE : 0) });
+    plan.points.push({ binary, symbol: symbol.name, fileOffset: goProbeOffset(binary, symbol), cookie: probe.marker | COOKIE_GO_ABI | (probe.once ? COOKIE_ONCE : 0) });
   }
   return plan;
 }
 
-/** The Node binary: where its environment is loaded (every overload the installed build has). */
+/**
+ * The Node binary: where its environment is loaded, and where it starts running the main
+ * script (the start of user code): every overload the installed build has of each.
+ */
 export function planNode(binary: string): ProbePlan {
-  const overloads = findCppFunction(binary, 'node::LoadEnvironment');
-  if (overloads.length === 0) return { points: [], missing: ['node::LoadEnvironment'] };
-  return { points: overloads.map((symbol) => ({ binary, symbol: symbol.name, fileOffset: symbol.fileOffset, cookie: Marker.NODE_ENV | COOKIE_ONCE })), missing: [] };
+  const plan: ProbePlan = { points: [], missing: [] };
+  for (const [name, marker] of [
+    ['node::LoadEnvironment', Marker.NODE_ENV],
+    ['node::StartExecution', Marker.NODE_MAIN],
+  ] as const) {
+    const overloads = findCppFunction(binary, name);
+    if (overloads.length === 0) plan.missing.push(name);
+    for (const symbol of overloads) plan.points.push({ binary, symbol: symbol.name, fileOffset: symbol.fileOffset, cookie: marker | COOKIE_ONCE });
+  }
+  return plan;
 }
 
 const ADDON_MARKERS: { symbol: string; marker: Marker; once: boolean; optional?: keyof PlanOptions }[] = [

@@ -6,6 +6,7 @@
 import { BinaryFormatError } from './errors.js';
 import { defaultSymbolCache, type CachedBinary, type SymbolCache } from './cache.js';
 import type { ElfSymbol } from './elf.js';
+import { GO_PROLOGUE_BYTES, pastGoStackCheck } from './go-prologue.js';
 
 export type FunctionSource = 'symtab' | 'dynsym' | 'gopclntab';
 
@@ -40,6 +41,12 @@ export type GoEntryPoints = Partial<Record<GoEntryPoint, ResolvedFunction>>;
 /** The function with exactly this name, or undefined. */
 export function resolveFunction(path: string, name: string, cache: SymbolCache = defaultSymbolCache): ResolvedFunction | undefined {
   return resolveIn(cache.get(path), name);
+}
+
+/** The file offset to attach a uprobe to a Go function at: past its stack-bound check when it has one (see go-prologue.ts). */
+export function goProbeOffset(path: string, fn: ResolvedFunction, cache: SymbolCache = defaultSymbolCache): number {
+  const code = cache.get(path).elf.readAt(fn.fileOffset, Math.min(GO_PROLOGUE_BYTES, fn.size), `the first instructions of ${fn.name}`);
+  return fn.fileOffset + pastGoStackCheck(code);
 }
 
 /** runtime.main, runtime.doInit1 (else doInit), main.main and the SDK markers, whichever exist. */

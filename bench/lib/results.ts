@@ -36,7 +36,10 @@ export function machine(): Machine {
  */
 export function writeResults(name: string, figures: Record<string, unknown>, table: { headers: string[]; rows: (string | number)[][] }, notes: string[]): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const meta = { benchmark: name, date: new Date().toISOString(), command: `npm run bench -- ${name}`, machine: machine() };
+  // The options it ran with, when this benchmark was named on the command line.
+  const args = process.argv.slice(2);
+  const command = `npm run bench -- ${args.includes(name) ? args.join(' ') : name}`;
+  const meta = { benchmark: name, date: new Date().toISOString(), command, machine: machine() };
   fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), JSON.stringify({ ...figures, meta }, null, 2) + '\n');
   const m = meta.machine;
   const lines = [

@@ -27,7 +27,8 @@ export class ServerProcess {
     readonly token: string,
   ) {}
 
-  static async start(args: string[] = []): Promise<ServerProcess> {
+  /** `echo: false` keeps the server's log out of the benchmark's output (it is still kept, see logText). */
+  static async start(args: string[] = [], options: { echo: boolean } = { echo: true }): Promise<ServerProcess> {
     const port = await freePort();
     const token = `bench-${process.pid}-${Date.now()}-token`;
     const tokenFile = path.join(os.tmpdir(), `hearth-bench-${process.pid}.token`);
@@ -38,7 +39,7 @@ export class ServerProcess {
     const server = new ServerProcess(child, port, token);
     child.stderr!.on('data', (chunk: Buffer) => {
       server.log += chunk.toString();
-      process.stderr.write(chunk);
+      if (options.echo) process.stderr.write(chunk);
     });
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -52,6 +53,10 @@ export class ServerProcess {
     }
     fs.rmSync(tokenFile);
     return server;
+  }
+
+  logText(): string {
+    return this.log;
   }
 
   get url(): string {

@@ -10,6 +10,9 @@ import type { PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
 import { parseJsonBody, readBody, sendError, sendJson } from './respond.js';
 
+/** The longest an event stream may hold events back (batchMs). */
+const MAX_EVENT_BATCH_MS = 10_000;
+
 export interface ControlContext {
   registry: Registry;
   events: EventLog;
@@ -209,22 +212,62 @@ export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
   return workers;
 }
 
-/** GET /v1/events?since=N[&follow=1]: NDJSON, one event per line; with follow, the stream stays open. */
+/**
+ * GET /v1/events?since=N[&follow=1][&invocations=cold][&batchMs=N]: NDJSON, one event per line;
+ * with follow, the stream stays open. invocations=cold leaves out warm invocations' events (a
+ * follower that only needs cold starts then costs nothing per warm request); batchMs sends what
+ * happened at most that often (0, the default: after each turn of the event loop), so that a
+ * follower that does not need events at once is not woken per event; function_prepared, which
+ * announces a new binary, is sent at once.
+ */
 function streamEvents(events: EventLog, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
   const since = Number(query.get('since') ?? '0');
   if (!Number.isSafeInteger(since) || since < 0) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`));
+  const invocations = query.get('invocations') ?? 'all';
+  if (invocations !== 'all' && invocations !== 'cold') return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `invocations must be all or cold (got ${JSON.stringify(invocations)})`));
+  const batchMs = Number(query.get('batchMs') ?? '0');
+  if (!Number.isInteger(batchMs) || batchMs < 0 || batchMs > MAX_EVENT_BATCH_MS) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `batchMs must be an integer from 0 to ${MAX_EVENT_BATCH_MS} (got ${JSON.stringify(query.get('batchMs'))})`));
   const follow = query.get('follow') === '1' || query.get('follow') === 'true';
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   // A follower learns it is connected now, not at the next event.
   res.flushHeaders();
-  const write = (event: RuntimeEvent): boolean => res.write(JSON.stringify(event) + '\n');
-  for (const event of events.since(since)) write(event);
+  const wanted = (event: RuntimeEvent): boolean => !(invocations === 'cold' && (event.type === 'invoke_start' || event.type === 'invoke_end') && !event.cold);
+  res.write(events.since(since).filter(wanted).map((event) => JSON.stringify(event) + '\n').join(''));
   if (!follow) return void res.end();
-  const unsubscribe = events.subscribe(write);
+  // Events published during one turn of the event loop go out in one write, after the work
+  // that produced them (a cold start in progress is not held up by a write per event).
+  let batch: RuntimeEvent[] = [];
+  const flush = (): void => {
+    const lines = batch.map((event) => JSON.stringify(event) + '\n').join('');
+    batch = [];
+    res.write(lines);
+  };
+  const schedule = (): (() => void) => {
+    if (batchMs === 0) {
+      const immediate = setImmediate(flush);
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(flush, batchMs);
+    return () => clearTimeout(timer);
+  };
+  let cancel = (): void => {};
+  const unsubscribe = events.subscribe((event) => {
+    if (!wanted(event)) return;
+    // A new binary goes out at once: a follower may have to probe it before its first worker starts.
+    if (event.type === 'function_prepared' && batchMs > 0) {
+      cancel();
+      batch.push(event);
+      flush();
+      return;
+    }
+    if (batch.length === 0) cancel = schedule();
+    batch.push(event);
+  });
   const heartbeat = setInterval(() => res.write('\n'), 15_000);
   res.on('close', () => {
     unsubscribe();
     clearInterval(heartbeat);
+    cancel();
   });
 }

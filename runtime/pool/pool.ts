@@ -426,6 +426,7 @@ export class FunctionPool {
       id: invocation.id,
       workerId: worker.id,
       pid: worker.pid,
+      cold: invocation.cold,
       status,
       ...(errorCode === undefined ? {} : { errorCode }),
     });

@@ -64,7 +64,7 @@ test('Go: every phase from the kernel, joined to the request that waited', async
   assert.equal(record.pid, pid);
   assert.equal(record.outcome, 'served');
   assert.equal(record.origin, 'seed');
-  assert.deepEqual(sources(record), { exec: 'kernel', runtime_init: 'kernel', user_init: 'kernel', state_mapped: 'sdk', ready: 'kernel', first_response: 'runtime' });
+  assert.deepEqual(sources(record), { exec: 'kernel', runtime_init: 'kernel', user_init: 'kernel', state_mapped: 'kernel', ready: 'kernel', first_response: 'runtime' });
   const sum = record.phases.reduce((total, timing) => total + timing.durationNs, 0);
   assert.equal(sum, record.totalNs, 'phases tile the cold start');
   assert.ok(record.totalNs > 0 && record.totalNs < 1e9, `${record.totalNs} ns`);
@@ -111,6 +111,7 @@ test('Node from scratch: Node\'s environment load from its own symbols', async (
     const measured = sources(record);
     assert.equal(measured.exec, 'kernel');
     assert.equal(measured.runtime_init, 'kernel', 'node::LoadEnvironment was probed');
+    assert.equal(measured.user_init, 'kernel', 'node::StartExecution was probed');
     assert.ok(measured.ready !== undefined);
   } finally {
     await second.stop();

@@ -119,3 +119,26 @@ test('events round-trip through the ring buffer layout; foreign records are refu
 });
 
 test.run();
+
+test('a reused pid starts over, and what finished a minute ago is forgotten', () => {
+  const { tracker, records } = setup();
+  const start = (workerId: number, at: number): void => {
+    tracker.runtime(runtime({ type: 'spawn_requested', ts: at, function: 'fn', workerId, reason: 'prewarm' }));
+    tracker.kernel(kernel(EventType.FORK, 300, at + 0.1 * MS, { ppid: 1 }));
+    tracker.runtime(runtime({ type: 'worker_spawned', ts: at + 0.2 * MS, function: 'fn', workerId, pid: 300, binary: '/bin/fn', origin: 'fork' }));
+    tracker.kernel(kernel(EventType.EXEC, 300, at + 0.5 * MS));
+    tracker.runtime(runtime({ type: 'worker_ready', ts: at + 1 * MS, function: 'fn', workerId, pid: 300, spawnToReadyMs: 1 }));
+  };
+  start(1, 0);
+  tracker.kernel(kernel(EventType.EXIT, 300, 5 * MS));
+  tracker.runtime(runtime({ type: 'worker_exit', ts: 5 * MS, function: 'fn', workerId: 1, pid: 300, code: 0, signal: null, oomKilled: false, inflight: [], reason: 'idle' }));
+  tracker.tick(20 * MS);
+  start(2, 30 * MS);
+  tracker.tick(50 * MS);
+  assert.equal(records.length, 2);
+  const fork = records[1]!.phases.find((timing) => timing.phase === 'fork');
+  assert.deepEqual([fork?.durationNs, fork?.source], [0.1 * MS, 'kernel'], 'the fork is the new one');
+  assert.deepEqual(tracker.tracking, { processes: 1, workers: 2 });
+  tracker.tick(61_000 * MS);
+  assert.deepEqual(tracker.tracking, { processes: 1, workers: 0 }, 'pid 300 is still alive; both workers are forgotten');
+});

@@ -12,11 +12,13 @@ import { SymbolCache } from '../../agent/symbols/cache.js';
 import { ElfFile } from '../../agent/symbols/elf.js';
 import { BinaryChangedError, BinaryFormatError, UnsupportedBinaryError } from '../../agent/symbols/errors.js';
 import { readGoBuildInfo } from '../../agent/symbols/gobuildinfo.js';
+import { pastGoStackCheck } from '../../agent/symbols/go-prologue.js';
 import { GoPclntab } from '../../agent/symbols/gopclntab.js';
 import {
   findByPrefix,
   findCppFunction,
   GO_ENTRY_POINTS,
+  goProbeOffset,
   itaniumPattern,
   resolveFunction,
   resolveGoEntryPoints,
@@ -140,6 +142,33 @@ test('resolveGoEntryPoints: stripped build falls back to .gopclntab at the same 
     assert.equal(s.fileOffset, n.fileOffset, `${s.name}: stripped file offset differs`);
   }
   assert.equal(resolveFunction(bins.stripped, 'main.no_such_function'), undefined);
+});
+
+test('pastGoStackCheck: the push after each form of the check; 0 for anything else', () => {
+  const bytes = (hex: string): Buffer => Buffer.from(hex.replace(/ /g, ''), 'hex');
+  assert.equal(pastGoStackCheck(bytes('493b6610 7625 55 4889e5')), 6, 'cmp rsp; jbe rel8');
+  assert.equal(pastGoStackCheck(bytes('4c8d6424f0 4d3b6610 0f860d040000 55')), 15, 'lea disp8; cmp r12; jbe rel32');
+  assert.equal(pastGoStackCheck(bytes('4c8da42468ffffff 4d3b6610 0f8696040000 55')), 18, 'lea disp32; cmp r12; jbe rel32');
+  assert.equal(pastGoStackCheck(bytes('4831d8 488d0de6cb1500')), 0, 'a frameless function');
+  assert.equal(pastGoStackCheck(bytes('493b6610 7625 4883ec08')), 0, 'no push after the check');
+  assert.equal(pastGoStackCheck(bytes('493b6610 74')), 0, 'not a jbe');
+  assert.equal(pastGoStackCheck(bytes('493b66')), 0, 'too short');
+});
+
+test('goProbeOffset: on PUSHQ BP past the stack check where go tool objdump shows one', () => {
+  if (!goBuilt) return skip('no go toolchain');
+  const found = resolveGoEntryPoints(bins.normal);
+  for (const role of ['runtimeMain', 'mainMain', 'markStateMapped'] as const) {
+    const fn = found[role]!;
+    const listing = run(go!, ['tool', 'objdump', '-s', `^${fn.name.replace(/\./g, '\\.')}$`, bins.normal]).split('\n').slice(1, 5);
+    const instructions = listing.map((line) => line.trim().split(/\t+/)).map((cols) => ({ vaddr: Number(cols[1]), text: cols[3] ?? '' }));
+    const offset = goProbeOffset(bins.normal, fn);
+    const checked = instructions.findIndex((insn) => insn.text.startsWith('JBE')) >= 0;
+    const push = instructions.find((insn) => insn.text.startsWith('PUSHQ BP'));
+    if (checked && push !== undefined) assert.equal(offset, fn.fileOffset + (push.vaddr - fn.vaddr), `${fn.name}: ${JSON.stringify(instructions)}`);
+    else assert.equal(offset, fn.fileOffset, `${fn.name} has no stack check: probed at its entry`);
+  }
+  assert.notEqual(goProbeOffset(bins.normal, found.runtimeMain!), found.runtimeMain!.fileOffset, 'runtime.main has a stack check');
 });
 
 test('gopclntab: functions match the symbol table; parse timing', () => {

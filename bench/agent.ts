@@ -1,0 +1,224 @@
+// What the agent costs and how true it is: Go cold starts with the agent attached and
+// detached, interleaved in blocks in one run; the agent's CPU and memory while the runtime does
+// 50 cold starts and 2,000 warm invocations a second; boundary accuracy against the SDK's own
+// clock; and completeness (every cold start recorded, no event dropped).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
+import { RawClient } from './lib/http.js';
+import { writeResults } from './lib/results.js';
+import { EXAMPLES, HEARTH, ServerProcess, freePort } from './lib/server.js';
+import { median, percentile, round } from './lib/stats.js';
+
+const AGENT_SETTLE_MS = 1000;
+
+interface Options {
+  samples: number;
+  loadSeconds: number;
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startAgent(server: ServerProcess): Promise<AgentProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--token', server.token, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { runtimeConnected: boolean };
+      if (health.runtimeConnected) {
+        // A sidecar runs for days: measure it settled, not while it compiles its own code.
+        await new Promise((resolve) => setTimeout(resolve, AGENT_SETTLE_MS));
+        return { child, url };
+      }
+    } catch {
+      // not up yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('hearth agent did not start');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stopAgent(agent: AgentProcess): Promise<void> {
+  if (agent.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => agent.child.once('exit', resolve));
+  agent.child.kill('SIGTERM');
+  await exited;
+}
+
+async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
+  for (;;) {
+    const state = await server.api<{ workers: unknown[]; seedsReady: number }>('GET', `/v1/workers?function=${fn}`);
+    if (state.workers.length === 0 && state.seedsReady >= 2) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Server-side cold-start time (Server-Timing total) of `count` cold starts, plus their invocation ids. */
+async function coldBlock(server: ServerProcess, client: RawClient, count: number): Promise<{ ms: number[]; ids: number[] }> {
+  const ms: number[] = [];
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await waitIdle(server, 'lookup');
+    const reply = await client.post('/v1/functions/lookup/invoke', String(Math.floor(Math.random() * (GIB / 64))));
+    if (reply.status !== 200 || reply.headers.get('x-hearth-start') !== 'cold') throw new Error(`not a cold start: ${reply.status}`);
+    ms.push(reply.ms);
+    ids.push(Number(reply.headers.get('x-hearth-invocation')));
+  }
+  return { ms, ids };
+}
+
+interface Record {
+  requestId: number | null;
+  pid: number;
+  spawnTs: number;
+  phases: { phase: string; startNs: number; durationNs: number }[];
+}
+
+function boundary(record: Record, phase: string): number | undefined {
+  const timing = record.phases.find((item) => item.phase === phase);
+  return timing === undefined ? undefined : record.spawnTs + timing.startNs + timing.durationNs;
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Steady load for `seconds`: `coldRate` cold starts and `warmRate` warm invocations per second. */
+async function load(server: ServerProcess, seconds: number, coldRate: number, warmRate: number): Promise<{ cold: number; warm: number }> {
+  const clients = await Promise.all(Array.from({ length: 8 }, () => RawClient.connect(server.port)));
+  const coldClient = await RawClient.connect(server.port);
+  const end = Date.now() + seconds * 1000;
+  const counts = { cold: 0, warm: 0 };
+  // Paced: one call every 1000/perSecond ms on this connection, catching up after a slow one.
+  const paced = async (client: RawClient, fn: string, kind: keyof typeof counts, perSecond: number): Promise<void> => {
+    const interval = 1000 / perSecond;
+    let next = Date.now();
+    while (Date.now() < end) {
+      await client.post(`/v1/functions/${fn}/invoke`, 'ping');
+      counts[kind]++;
+      next += interval;
+      const wait = next - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  };
+  await Promise.all([paced(coldClient, 'burst', 'cold', coldRate), ...clients.map((client) => paced(client, 'echo', 'warm', warmRate / clients.length))]);
+  for (const client of [...clients, coldClient]) client.close();
+  return { cold: counts.cold / seconds, warm: counts.warm / seconds };
+}
+
+export async function agentBench(options: Options): Promise<void> {
+  await ensureLookupState(LOOKUP_STATE, GIB, (line) => process.stderr.write(`${line}\n`));
+  // Info level: the workers' timing lines are logged at info.
+  const server = await ServerProcess.start(['--stem-cells', '0', '--log-level', 'info'], { echo: false });
+  try {
+    await server.deploy({ name: 'lookup', kind: 'go', entry: `${EXAMPLES}/go-lookup`, state: LOOKUP_STATE, env: { HEARTH_SDK_TIMING: '1' }, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1, memoryMb: 256 } });
+    const client = await RawClient.connect(server.port);
+
+    // 1. Overhead: blocks of cold starts with the agent attached and detached, in the order
+    // ABBA ABBA ... so that a drift in the machine's speed weighs on both sides alike.
+    const block = 25;
+    const attached: number[] = [];
+    const detached: number[] = [];
+    const tracedIds: number[] = [];
+    let records: Record[] = [];
+    const rounds = 4 * Math.ceil(options.samples / (2 * block));
+    for (let round = 0; round < rounds; round++) {
+      const withAgent = round % 4 === 0 || round % 4 === 3;
+      if (!withAgent) {
+        detached.push(...(await coldBlock(server, client, block)).ms);
+        continue;
+      }
+      const agent = await startAgent(server);
+      const traced = await coldBlock(server, client, block);
+      attached.push(...traced.ms);
+      tracedIds.push(...traced.ids);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const body = (await (await fetch(`${agent.url}/v1/coldstarts?function=lookup&limit=10000`)).json()) as { coldstarts: Record[] };
+      records.push(...body.coldstarts);
+      await stopAgent(agent);
+      process.stderr.write(`agent: ${attached.length}/${options.samples} attached, p50 so far ${median(attached).toFixed(2)} ms attached, ${detached.length > 0 ? median(detached).toFixed(2) : '-'} ms detached\n`);
+    }
+    client.close();
+    const wanted = new Set(tracedIds);
+    records = records.filter((record) => record.requestId !== null && wanted.has(record.requestId));
+    const lost = wanted.size - new Set(records.map((record) => record.requestId)).size;
+
+    // 2. Accuracy: the agent's boundaries against the SDK's own readings (from the workers' stderr).
+    const sdk = new Map<number, { main: number; state: number; ready: number }>();
+    for (const match of server.logText().matchAll(/\[(\d+)\] hearth-sdk-timing main=(\d+) state=(\d+) ready=(\d+)/g)) {
+      sdk.set(Number(match[1]), { main: Number(match[2]), state: Number(match[3]), ready: Number(match[4]) });
+    }
+    const errorsUs: number[] = [];
+    for (const record of records) {
+      const own = sdk.get(record.pid);
+      if (own === undefined) continue;
+      for (const [phase, value] of [['user_init', own.main], ['state_mapped', own.state], ['ready', own.ready]] as const) {
+        const at = boundary(record, phase);
+        if (at !== undefined) errorsUs.push(Math.abs(at - value) / 1000);
+      }
+    }
+
+    // 3. The agent's own cost under 50 cold starts/s and 2,000 warm invocations/s.
+    await server.deploy({ name: 'echo', kind: 'go', entry: `${EXAMPLES}/go-echo`, pool: { min: 2, max: 2 }, limits: { concurrency: 16 } });
+    await server.deploy({ name: 'burst', kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper`, pool: { min: 0, max: 4, keepAliveMs: 0 }, limits: { maxInvocations: 1 } });
+    const agent = await startAgent(server);
+    const pid = agent.child.pid!;
+    await load(server, 3, 50, 2000);
+    const cpuBefore = cpuSeconds(pid);
+    const started = Date.now();
+    const rates = await load(server, options.loadSeconds, 50, 2000);
+    const cpuPct = ((cpuSeconds(pid) - cpuBefore) / ((Date.now() - started) / 1000)) * 100;
+    const rss = rssMb(pid);
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    const dropped = Number(/hearth_agent_events_dropped_total (\d+)/.exec(metrics)?.[1] ?? NaN);
+    await stopAgent(agent);
+
+    const overheadMs = median(attached) - median(detached);
+    const figures = {
+      overhead: {
+        median_ratio: round(median(attached) / median(detached), 4),
+        median_us: round(overheadMs * 1000, 1),
+        attached_p50_ms: round(median(attached)),
+        detached_p50_ms: round(median(detached)),
+        attached_p99_ms: round(percentile(attached, 99)),
+        detached_p99_ms: round(percentile(detached, 99)),
+        samples_each: attached.length,
+      },
+      accuracy: { p99_us: round(percentile(errorsUs, 99), 1), p50_us: round(percentile(errorsUs, 50), 1), comparisons: errorsUs.length },
+      completeness: { lost: lost + dropped, cold_starts: wanted.size, records: records.length, events_dropped: dropped },
+      agent: { cpu_pct: round(cpuPct, 2), rss_mb: round(rss, 1), load_cold_per_s: round(rates.cold, 1), load_warm_per_s: round(rates.warm, 0), seconds: options.loadSeconds },
+    };
+    writeResults(
+      'agent',
+      figures,
+      {
+        headers: ['measure', 'value', 'target'],
+        rows: [
+          ['Go cold start p50, agent attached / detached (ms)', `${figures.overhead.attached_p50_ms} / ${figures.overhead.detached_p50_ms}`, ''],
+          ['median overhead (ratio, µs)', `${figures.overhead.median_ratio}, ${figures.overhead.median_us} µs`, '<= 1.03 and <= 150 µs'],
+          ['p99 attached / detached (ms)', `${figures.overhead.attached_p99_ms} / ${figures.overhead.detached_p99_ms}`, ''],
+          ['boundary accuracy vs the SDK\'s clock, p99 (µs)', figures.accuracy.p99_us, '<= 200'],
+          ['cold starts without a record, plus events dropped', figures.completeness.lost, '0'],
+          [`agent CPU at ${figures.agent.load_cold_per_s} cold + ${figures.agent.load_warm_per_s} warm /s (% of one core)`, figures.agent.cpu_pct, '< 2'],
+          ['agent RSS (MB)', figures.agent.rss_mb, '< 150'],
+        ],
+      },
+      [
+        `${attached.length} cold starts of examples/go-lookup (1 GiB state) each way, in blocks of ${block} ordered attached, detached, detached, attached, ...; server-side latency (Server-Timing total). Each attached block starts 1 s after the agent connected.`,
+        `Accuracy: |agent boundary - SDK reading| for main.main, state mapped and ready (${errorsUs.length} comparisons).`,
+      ],
+    );
+  } finally {
+    await server.stop();
+  }
+}
