@@ -63,7 +63,7 @@ export class Agent {
   private runtimeInfo: RuntimeInfo | undefined;
   private connected = false;
   private readonly probeStatus = new Map<string, ProbeStatus>();
-  private readonly planning = new Set<string>();
+  private readonly planning = new Map<string, Promise<void>>();
   url = '';
 
   constructor(readonly options: AgentOptions) {
@@ -128,7 +128,7 @@ export class Agent {
     for (const fn of await this.runtime.functions()) {
       if (fn.kind === 'go') await this.attach(fn.binary, 'go');
     }
-    this.follower = this.runtime.follow(info.lastEventSeq, TICK_MS, (event) => this.onRuntimeEvent(event), (connected, error) => {
+    this.follower = this.runtime.follow({ since: info.lastEventSeq, batchMs: TICK_MS, hold: true }, (event) => this.onRuntimeEvent(event), (connected, error) => {
       if (connected === this.connected) return;
       this.connected = connected;
       if (connected) {
@@ -159,13 +159,28 @@ export class Agent {
   private onRuntimeEvent(event: RuntimeEvent): void {
     // What the kernel saw happened before the runtime could report it: take that in first.
     this.probes?.drain();
-    if (event.type === 'function_prepared' && event.kind === 'go') void this.attach(event.binary, 'go');
+    if (event.type === 'function_prepared') {
+      // The runtime holds the binary's first worker until we say its probes are on.
+      const attached = event.kind === 'go' ? this.attach(event.binary, 'go') : Promise.resolve();
+      void attached
+        .then(() => this.follower?.ack(event.seq))
+        .catch((error: unknown) => this.log.warn(`confirming probes on ${event.binary} to the runtime: ${(error as Error).message}`));
+    }
     this.tracker.runtime(event);
   }
 
-  private async attach(binary: string, kind: PlanKind): Promise<void> {
-    if (this.probeStatus.has(binary) || this.planning.has(binary)) return;
-    this.planning.add(binary);
+  /** Plans and attaches a binary's probes once; concurrent calls share the same attempt. */
+  private attach(binary: string, kind: PlanKind): Promise<void> {
+    if (this.probeStatus.has(binary)) return Promise.resolve();
+    let attempt = this.planning.get(binary);
+    if (attempt === undefined) {
+      attempt = this.plan(binary, kind);
+      this.planning.set(binary, attempt);
+    }
+    return attempt;
+  }
+
+  private async plan(binary: string, kind: PlanKind): Promise<void> {
     let status: ProbeStatus;
     try {
       const plan = await planInWorker(kind, binary, { ...this.options.probes, goSdkMarkers: !this.options.syscalls });

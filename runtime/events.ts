@@ -16,14 +16,15 @@ export class EventLog {
     this.ring = new Array(capacity);
   }
 
-  /** Takes ownership of `input`: it is stamped in place (no copy on the hot path). */
-  publish(input: RuntimeEventInput): void {
+  /** Takes ownership of `input`: it is stamped in place (no copy on the hot path). Returns its seq. */
+  publish(input: RuntimeEventInput): number {
     const event = input as RuntimeEvent;
     event.seq = this.next;
     event.ts = monotonicNs();
     this.ring[this.next % this.capacity] = event;
     this.next++;
     for (const listener of this.listeners) listener(event);
+    return event.seq;
   }
 
   /** Events with seq > after that are still in the ring, oldest first. */

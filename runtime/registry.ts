@@ -4,6 +4,7 @@ import type { Logger } from '../shared/log.js';
 import type { FunctionSpec, GcSpec, PoolSpec } from './manifest/spec.js';
 import { FunctionPool, type PoolDeps, type PoolSnapshot } from './pool/pool.js';
 import type { FunctionVersion } from './pool/version.js';
+import type { ProbeGate } from './probe-gate.js';
 import type { ImportProgress, StateBlob } from './state/store.js';
 
 export interface FunctionInfo {
@@ -34,7 +35,7 @@ export class Registry {
   private nextVersion = 1;
 
   constructor(
-    private readonly deps: PoolDeps & { cacheDir: string },
+    private readonly deps: PoolDeps & { cacheDir: string; probeGate: ProbeGate },
     private readonly log: Logger,
   ) {}
 
@@ -154,7 +155,7 @@ export class Registry {
   /** Starts one worker of the new version; only if it becomes ready does the version go live. */
   private async install(spec: FunctionSpec, artifact: Artifact, state: StateBlob | undefined, progress: (message: string) => void): Promise<FunctionInfo> {
     const version: FunctionVersion = { version: this.nextVersion++, spec, artifact, state };
-    this.deps.events.publish({
+    const announced = this.deps.events.publish({
       type: 'function_prepared',
       function: spec.name,
       version: version.version,
@@ -162,6 +163,9 @@ export class Registry {
       binary: artifact.file,
       ...(artifact.entry === undefined ? {} : { entry: artifact.entry }),
     });
+    // A tracer following the runtime probes the new binary before its first worker starts.
+    if (this.deps.probeGate.holderCount > 0) progress('waiting for tracers to probe the new binary');
+    await this.deps.probeGate.wait(announced, `function ${spec.name} version ${version.version}`);
     const existing = this.pools.get(spec.name);
     const pool = existing ?? new FunctionPool(version, this.deps);
     progress(`starting a worker of version ${version.version}`);

@@ -8,6 +8,7 @@ import { createApiServer, listen } from './api/server.js';
 import { nowMs } from './clock.js';
 import { HearthError } from '../shared/errors.js';
 import { EventLog } from './events.js';
+import { ProbeGate } from './probe-gate.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import type { FunctionSpec } from './manifest/spec.js';
 import { RuntimeMetrics } from './metrics.js';
@@ -74,6 +75,7 @@ export function defaultOptions(): RuntimeOptions {
 export class Runtime {
   readonly log: Logger;
   readonly events = new EventLog();
+  private probeGate!: ProbeGate;
   readonly token: string;
   registry!: Registry;
   metrics!: RuntimeMetrics;
@@ -131,13 +133,14 @@ export class Runtime {
       shutdownGraceMs: options.shutdownGraceMs,
       seeds: options.seeds,
     });
+    this.probeGate = new ProbeGate(log.child('probes'));
     this.stemCells = new StemCells(this.supervisor, options.stemCells, log.child('stem-cells'), this.events);
     this.metrics = new RuntimeMetrics(
       () => this.registry.all().map((pool) => pool.snapshot()),
       () => this.registry.all().flatMap((pool) => (pool.current.state === undefined ? [] : [{ fn: pool.name, id: pool.current.state.id, bytes: pool.current.state.size, backend: pool.current.state.backend }])),
     );
     this.registry = new Registry(
-      { supervisor: this.supervisor, store: this.store, events: this.events, metrics: this.metrics, stemCells: this.stemCells, log: log.child('pool'), cacheDir: options.cacheDir },
+      { supervisor: this.supervisor, store: this.store, events: this.events, metrics: this.metrics, stemCells: this.stemCells, log: log.child('pool'), cacheDir: options.cacheDir, probeGate: this.probeGate },
       log.child('registry'),
     );
     this.ticker = setInterval(() => {
@@ -151,6 +154,7 @@ export class Runtime {
     this.server = createApiServer({
       registry: this.registry,
       events: this.events,
+      probeGate: this.probeGate,
       metrics: this.metrics,
       token: this.token,
       maxBodyBytes: options.maxBodyBytes,

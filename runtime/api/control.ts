@@ -4,6 +4,7 @@ import type { RuntimeInfo } from '../../shared/api.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
+import type { ProbeGate } from '../probe-gate.js';
 import { HearthError, asHearthError } from '../../shared/errors.js';
 import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
 import type { PoolSpec } from '../manifest/spec.js';
@@ -16,6 +17,7 @@ const MAX_EVENT_BATCH_MS = 10_000;
 export interface ControlContext {
   registry: Registry;
   events: EventLog;
+  probeGate: ProbeGate;
   token: string;
   maxBodyBytes: number;
   /** Processes started ahead of need: seeds (any worker) and Node stem cells. */
@@ -84,9 +86,11 @@ export function handleControl(context: ControlContext, method: string, parts: st
     case 'GET workers':
       return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined), ...context.spares() });
     case 'GET events':
-      return streamEvents(context.events, query, req, res);
+      return streamEvents(context, query, req, res);
+    case 'POST followers/:name/ack':
+      return withJson(context, req, res, (body) => acknowledge(context.probeGate, name!, body, res));
     default:
-      if (['functions', 'workers', 'events', 'info'].includes(collection ?? '')) {
+      if (['functions', 'workers', 'events', 'info', 'followers'].includes(collection ?? '')) {
         req.resume();
         return sendError(res, new HearthError('HEARTH_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on /v1/${parts.join('/')}`));
       }
@@ -213,14 +217,17 @@ export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
 }
 
 /**
- * GET /v1/events?since=N[&follow=1][&invocations=cold][&batchMs=N]: NDJSON, one event per line;
- * with follow, the stream stays open. invocations=cold leaves out warm invocations' events (a
- * follower that only needs cold starts then costs nothing per warm request); batchMs sends what
- * happened at most that often (0, the default: after each turn of the event loop), so that a
- * follower that does not need events at once is not woken per event; function_prepared, which
- * announces a new binary, is sent at once.
+ * GET /v1/events?since=N[&follow=1][&invocations=cold][&batchMs=N][&hold=1]: NDJSON, one event
+ * per line; with follow, the stream stays open. invocations=cold leaves out warm invocations'
+ * events (a follower that only needs cold starts then costs nothing per warm request); batchMs
+ * sends what happened at most that often (0, the default: after each turn of the event loop), so
+ * that a follower that does not need events at once is not woken per event; function_prepared,
+ * which announces a new binary, is sent at once. With hold (and follow), a new binary's first
+ * worker waits until this follower acknowledges that event (POST /v1/followers/{id}/ack; the id
+ * is in the x-hearth-follower header), for at most two seconds.
  */
-function streamEvents(events: EventLog, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
+function streamEvents(context: ControlContext, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { events } = context;
   req.resume();
   const since = Number(query.get('since') ?? '0');
   if (!Number.isSafeInteger(since) || since < 0) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`));
@@ -228,8 +235,11 @@ function streamEvents(events: EventLog, query: URLSearchParams, req: http.Incomi
   if (invocations !== 'all' && invocations !== 'cold') return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `invocations must be all or cold (got ${JSON.stringify(invocations)})`));
   const batchMs = Number(query.get('batchMs') ?? '0');
   if (!Number.isInteger(batchMs) || batchMs < 0 || batchMs > MAX_EVENT_BATCH_MS) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `batchMs must be an integer from 0 to ${MAX_EVENT_BATCH_MS} (got ${JSON.stringify(query.get('batchMs'))})`));
-  const follow = query.get('follow') === '1' || query.get('follow') === 'true';
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const follow = flag(query, 'follow');
+  const hold = follow && flag(query, 'hold');
+  // Everything before `since` and in the backlog below is acknowledged by connecting.
+  const holder = hold ? context.probeGate.register(events.lastSeq) : undefined;
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', ...(holder === undefined ? {} : { 'x-hearth-follower': String(holder) }) });
   // A follower learns it is connected now, not at the next event.
   res.flushHeaders();
   const wanted = (event: RuntimeEvent): boolean => !(invocations === 'cold' && (event.type === 'invoke_start' || event.type === 'invoke_end') && !event.cold);
@@ -269,5 +279,20 @@ function streamEvents(events: EventLog, query: URLSearchParams, req: http.Incomi
     unsubscribe();
     clearInterval(heartbeat);
     cancel();
+    if (holder !== undefined) context.probeGate.release(holder);
   });
+}
+
+function flag(query: URLSearchParams, name: string): boolean {
+  const value = query.get(name);
+  return value === '1' || value === 'true';
+}
+
+/** POST /v1/followers/{id}/ack {"seq": N}: the follower has acted on every event up to N. */
+function acknowledge(gate: ProbeGate, id: string, body: unknown, res: http.ServerResponse): void {
+  const holder = Number(id);
+  const seq = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).seq : undefined;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `seq must be a non-negative integer (got ${JSON.stringify(seq)})`);
+  if (!Number.isSafeInteger(holder) || !gate.ack(holder, seq)) throw new HearthError('HEARTH_ERR_NOT_FOUND', `no holding event follower ${JSON.stringify(id)} (its stream must be open with hold=1)`);
+  sendJson(res, 200, { follower: holder, acked: seq });
 }

@@ -70,6 +70,18 @@ test('Go: every phase from the kernel, joined to the request that waited', async
   assert.ok(record.totalNs > 0 && record.totalNs < 1e9, `${record.totalNs} ns`);
 });
 
+test('a binary deployed while the agent runs is probed before its first worker starts', async () => {
+  if (skipped('agent probes at deploy')) return;
+  // 'go' and 'stripped' were deployed after the agent connected: the runtime held their
+  // validation workers until the agent had attached the new binaries' probes.
+  for (const fn of ['go', 'stripped']) {
+    const first = await waitFor(`the record of ${fn}'s validation worker`, () => agent.agent.store.recent({ fn, limit: 10_000 }).find((record) => record.reason === 'validate'));
+    const measured = sources(first);
+    assert.equal(measured.runtime_init, 'kernel', `${fn}: runtime.main seen in its first worker`);
+    assert.equal(measured.user_init, 'kernel', `${fn}: main.main seen in its first worker`);
+  }
+});
+
 test('a stripped Go binary: runtime symbols found through .gopclntab', async () => {
   if (skipped('agent stripped Go')) return;
   const { id } = await coldInvoke('stripped');

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { test } from 'uvu';
 import type { RuntimeEvent } from '../../shared/events.js';
-import { FIXTURES, TestRuntime, makeStateFile, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestRuntime, makeStateFile, waitFor } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 const GO = `${FIXTURES}/go-misbehave`;
@@ -209,6 +209,40 @@ test('a following event stream delivers new events as they happen', async () => 
   while (!text.includes(`"type":"invoke_end"`)) text += new TextDecoder().decode((await reader.read()).value);
   controller.abort();
   assert.ok(text.split('\n').some((line) => line.includes(`"id":${id}`)));
+});
+
+test('a holding follower holds a new binary\'s first worker until it acknowledges', async () => {
+  const controller = new AbortController();
+  const response = await fetch(`${rt.url}/v1/events?since=${rt.runtime.events.lastSeq}&follow=1&hold=1`, {
+    headers: { authorization: `Bearer ${rt.runtime.token}` },
+    signal: controller.signal,
+  });
+  const follower = response.headers.get('x-hearth-follower');
+  assert.match(follower ?? '', /^\d+$/);
+  const reader = response.body!.getReader();
+  let deployed = false;
+  const deploy = rt.control('PUT', '/v1/functions/held', { kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper` }).then((result) => {
+    deployed = true;
+    return result;
+  });
+  let text = '';
+  while (!text.includes('"type":"function_prepared"')) text += new TextDecoder().decode((await reader.read()).value);
+  const prepared = text.split('\n').map((line) => (line.trim() === '' ? undefined : (JSON.parse(line) as RuntimeEvent))).find((event) => event?.type === 'function_prepared')!;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(deployed, false, 'the deploy waits for the acknowledgement');
+  assert.deepEqual(rt.runtime.events.since(prepared.seq).filter((event) => 'function' in event && event.function === 'held'), [], 'no worker started yet');
+  const badSeq = await rt.control('POST', `/v1/followers/${follower}/ack`, { seq: 'soon' });
+  assert.equal(badSeq.status, 400);
+  assert.match(errorOf(badSeq).message, /seq must be a non-negative integer/);
+  assert.equal((await rt.control('POST', '/v1/followers/999999/ack', { seq: prepared.seq })).status, 404);
+  assert.equal((await rt.control('POST', `/v1/followers/${follower}/ack`, { seq: prepared.seq }, null)).status, 401);
+  const acked = await rt.control('POST', `/v1/followers/${follower}/ack`, { seq: prepared.seq });
+  assert.equal(acked.status, 200, acked.text);
+  const result = await deploy;
+  controller.abort();
+  assert.equal(result.status, 200, result.text);
+  assert.equal((await rt.invoke('held', 'abc')).text, 'ABC');
+  await rt.control('DELETE', '/v1/functions/held');
 });
 
 test('Prometheus metrics: invocations, cold starts, queue depth, pool sizes, spawn-to-ready', async () => {
