@@ -5,8 +5,9 @@ import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import { checkHost } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
-import { AgentMetrics } from './exporters/metrics.js';
+import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
 import { RecordStore } from './phases/store.js';
+import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
 import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
@@ -21,6 +22,8 @@ export interface AgentOptions {
   /** Probe mmap/write syscalls for any binary (~100 ns per syscall host-wide while attached). */
   syscalls: boolean;
   probes: Omit<PlanOptions, 'goSdkMarkers'>;
+  /** CPU sampling of the workers (cold-start and steady-state profiles); null: off. */
+  profile: ProfilerOptions | null;
   logLevel: LogLevel;
   logger?: Logger;
   objectPath?: string;
@@ -35,6 +38,7 @@ export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
     port: DEFAULT_AGENT_PORT,
     syscalls: true,
     probes: { invocations: false, packageInits: false },
+    profile: { ...DEFAULT_PROFILER_OPTIONS },
     logLevel: 'info',
   };
 }
@@ -45,6 +49,8 @@ export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
  * a small VM, so it wakes on a timer rather than per event: the 4 MiB ring holds 65,536 events.
  */
 const TICK_MS = 100;
+/** CPU samples are read and symbolised every this many ticks. */
+const PROFILE_EVERY_TICKS = 10;
 
 /**
  * The agent: eBPF probes on the runtime's workers, joined with the runtime's own events into
@@ -55,6 +61,8 @@ export class Agent {
   readonly store = new RecordStore();
   readonly metrics: AgentMetrics;
   private probes: ColdStartProbes | undefined;
+  profiler: Profiler | undefined;
+  private profilerError: string | undefined;
   private readonly tracker: PhaseTracker;
   private readonly runtime: RuntimeClient;
   private follower: Follower | undefined;
@@ -96,15 +104,20 @@ export class Agent {
       syscalls: this.options.syscalls,
       ...(this.options.objectPath === undefined ? {} : { objectPath: this.options.objectPath }),
     });
+    if (this.options.profile !== null) this.startProfiler(this.options.profile);
+    let ticks = 0;
     this.ticker = setInterval(() => {
       this.probes?.drain();
       this.tracker.tick(Number(process.hrtime.bigint()));
+      if (++ticks % PROFILE_EVERY_TICKS === 0) this.profiler?.collect();
     }, TICK_MS);
     this.server = createAgentApi({
       store: this.store,
       metrics: this.metrics,
       health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, coldStarts: this.store.total }),
       probes: () => [...this.probeStatus.values()],
+      profiler: () => this.profiler,
+      profilerError: () => this.profilerError,
     });
     const address = await listenAgent(this.server, this.options.host, this.options.port);
     this.url = `http://${address.address}:${address.port}`;
@@ -115,6 +128,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.follower?.stop();
     clearInterval(this.ticker);
+    this.profiler?.close();
+    this.profiler = undefined;
     this.probes?.close();
     this.probes = undefined;
     await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
@@ -125,9 +140,11 @@ export class Agent {
   private async connect(): Promise<void> {
     const info = await this.runtime.info();
     await this.adopt(info);
-    for (const fn of await this.runtime.functions()) {
+    const functions = await this.runtime.functions();
+    for (const fn of functions) {
       if (fn.kind === 'go') await this.attach(fn.binary, 'go');
     }
+    this.profiler?.adoptWorkers(await this.runtime.workers(), functions);
     this.follower = this.runtime.follow({ since: info.lastEventSeq, batchMs: TICK_MS, hold: true }, (event) => this.onRuntimeEvent(event), (connected, error) => {
       if (connected === this.connected) return;
       this.connected = connected;
@@ -167,6 +184,19 @@ export class Agent {
         .catch((error: unknown) => this.log.warn(`confirming probes on ${event.binary} to the runtime: ${(error as Error).message}`));
     }
     this.tracker.runtime(event);
+    this.profiler?.runtime(event);
+  }
+
+  /** Sampling needs perf events; without them the agent still measures phases, and says why it does not profile. */
+  private startProfiler(options: ProfilerOptions): void {
+    try {
+      this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'));
+      this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
+      this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start, ${options.steadyHz} Hz after`);
+    } catch (error) {
+      this.profilerError = (error as Error).message;
+      this.log.warn(`CPU profiles are off: ${this.profilerError}`);
+    }
   }
 
   /** Plans and attaches a binary's probes once; concurrent calls share the same attempt. */

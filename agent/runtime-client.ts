@@ -27,6 +27,11 @@ export class RuntimeClient {
     return this.get<RuntimeInfo>('/v1/info');
   }
 
+  /** The runtime's live workers (pid and function). */
+  async workers(): Promise<{ pid: number; function: string }[]> {
+    return (await this.get<{ workers: { pid: number; function: string }[] }>('/v1/workers')).workers;
+  }
+
   async functions(): Promise<FunctionSummary[]> {
     return (await this.get<{ functions: FunctionSummary[] }>('/v1/functions')).functions;
   }

@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "coldstart.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -18,13 +18,6 @@ _Static_assert(__builtin_offsetof(struct hearth_event, arg) == 24, "hearth_event
 _Static_assert(__builtin_offsetof(struct hearth_event, cookie) == 40, "hearth_event.cookie at 40");
 _Static_assert(__builtin_offsetof(struct hearth_event, comm) == 48, "hearth_event.comm at 48");
 _Static_assert(sizeof(struct hearth_tracked) == 16, "hearth_tracked is 16 bytes");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, HEARTH_MAX_TRACKED);
-  __type(key, __u32);
-  __type(value, struct hearth_tracked);
-} hearth_tracked SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -38,12 +31,7 @@ struct {
   __uint(max_entries, 4 << 20);
 } hearth_events SEC(".maps");
 
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, HEARTH_STATS);
-  __type(key, __u32);
-  __type(value, __u64);
-} hearth_stats SEC(".maps");
+HEARTH_COUNTERS(hearth_stats, HEARTH_STATS);
 
 /* sched_process_exit gained `bool group_dead` in 6.16. Libbpf's compatibility check on a
  * function prototype compares the argument count, so this flavour only exists on kernels
@@ -52,10 +40,7 @@ typedef void (*btf_trace_sched_process_exit___group_dead)(void *, struct task_st
 
 static __always_inline void stat_inc(__u32 idx)
 {
-  __u64 *v = bpf_map_lookup_elem(&hearth_stats, &idx);
-
-  if (v)
-    __sync_fetch_and_add(v, 1);
+  counter_inc(&hearth_stats, idx);
 }
 
 static __always_inline __u32 current_tgid(void)
@@ -138,7 +123,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
     return 0;
   /* A new program starts over: a seed wrote on fd 3 before it exec'd the worker, whose own
    * first write (its READY) is the one that counts. */
-  t->seen = 0;
+  t->seen = HEARTH_SEEN_EXEC;
   emit(HEARTH_EV_EXEC, tgid, 0, 0, 0, 0, NULL); /* current's comm is already the new one */
   return 0;
 }

@@ -31,7 +31,11 @@
 /* Per-process "seen" bits in struct hearth_tracked.seen. */
 #define HEARTH_SEEN_STATE_MMAP (1u << 0)
 #define HEARTH_SEEN_IPC_WRITE (1u << 1)
-/* bit (8 + marker) is set once a ONCE marker has fired (so ONCE works for markers 0..23); exec clears every bit */
+#define HEARTH_SEEN_EXEC (1u << 2) /* exec'd while tracked: a worker program is starting */
+/* bit (8 + marker) is set once a ONCE marker has fired (so ONCE works for markers 0..23); exec clears every other bit */
+/* A worker is starting (its cold-start window) from its exec until it reports ready: its first
+ * IPC write, or the SDK's ready marker, whichever is seen first. */
+#define HEARTH_SEEN_READY (HEARTH_SEEN_IPC_WRITE | (1u << (8 + HEARTH_MARK_READY)))
 
 #define HEARTH_STATE_FD 4
 #define HEARTH_IPC_FD 3

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   stemCells: number;
   /** Seed processes kept ready for cold starts (native/seed/seed.c); 0 spawns every worker directly. */
   seeds: number;
+  /** Node workers write V8 perf maps (/tmp/perf-PID.map), so the agent's profiles name JavaScript frames. */
+  nodePerfMaps: boolean;
   startTimeoutMs: number;
   timeoutGraceMs: number;
   shutdownGraceMs: number;
@@ -62,6 +64,7 @@ export function defaultOptions(): RuntimeOptions {
     maxPayloadBytes: 64 * 1024 * 1024,
     stemCells: 1,
     seeds: 2,
+    nodePerfMaps: false,
     startTimeoutMs: 10_000,
     timeoutGraceMs: 1000,
     shutdownGraceMs: 5000,
@@ -132,6 +135,7 @@ export class Runtime {
       timeoutGraceMs: options.timeoutGraceMs,
       shutdownGraceMs: options.shutdownGraceMs,
       seeds: options.seeds,
+      nodePerfMaps: options.nodePerfMaps,
     });
     this.probeGate = new ProbeGate(log.child('probes'));
     this.stemCells = new StemCells(this.supervisor, options.stemCells, log.child('stem-cells'), this.events);

@@ -24,6 +24,8 @@ have bpftool || need_pkgs+=(bpftool)
 have bpftrace || need_pkgs+=(bpftrace)
 [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || need_pkgs+=(libbpf1)
 [ -e /usr/include/bpf/bpf_helpers.h ] || need_pkgs+=(libbpf-dev)
+# The profile HTML test opens the exported flamegraph page in headless Chromium.
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

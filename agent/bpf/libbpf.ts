@@ -121,6 +121,11 @@ export function findMap(object: Pointer, name: string): Pointer | undefined {
   return isNullPointer(r) ? undefined : r;
 }
 
+/** Before load: the map will be this existing map (fd), shared with another object. 0 or -errno. */
+export function mapReuseFd(map: Pointer, fd: number): number {
+  return invoke('bpf', 'bpf_map__reuse_fd', T.I32, [T.External, T.I32], [map, fd]) as number;
+}
+
 /** Names of every program (or map) in the object, for error messages. */
 export function listNames(object: Pointer, kind: 'program' | 'map'): string[] {
   const next = kind === 'program' ? 'bpf_object__next_program' : 'bpf_object__next_map';
@@ -213,17 +218,18 @@ export function mapGetNextKey(fd: number, key: Buffer | undefined, next: Buffer)
 }
 
 /**
- * bpf_map_lookup_batch: count (u32, in/out) holds the capacity on entry and the number of
- * entries written on return; -ENOENT means "no more after these", with count still valid.
+ * bpf_map_lookup_batch (or bpf_map_lookup_and_delete_batch): count (u32, in/out) holds the
+ * capacity on entry and the number of entries written on return; -ENOENT means "no more after
+ * these", with count still valid.
  */
-export function mapLookupBatch(fd: number, inBatch: Buffer | undefined, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer): number {
+export function mapLookupBatch(fd: number, inBatch: Buffer | undefined, outBatch: Buffer, keys: Buffer, values: Buffer, count: Buffer, andDelete = false): number {
   // struct bpf_map_batch_opts (bpf.h): 24 bytes; elem_flags and flags stay 0.
   const opts = Buffer.alloc(24);
   opts.writeBigUInt64LE(24n, 0);
   const inType = inBatch === undefined ? T.BigInt : T.U8Array;
   return invoke(
     'bpf',
-    'bpf_map_lookup_batch',
+    andDelete ? 'bpf_map_lookup_and_delete_batch' : 'bpf_map_lookup_batch',
     T.I32,
     [T.I32, inType, T.U8Array, T.U8Array, T.U8Array, T.U8Array, T.U8Array],
     [fd, inBatch ?? 0n, outBatch, keys, values, count, opts],

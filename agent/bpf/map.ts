@@ -116,9 +116,12 @@ export class BpfMap {
   /**
    * Every entry via bpf_map_lookup_batch, `chunk` entries per call. Hash maps refuse a chunk
    * smaller than their fullest bucket (ENOSPC), so the default reads everything in one call.
+   * With `andDelete`, each entry read is removed in the same call (a hash map then restarts
+   * empty, while programs keep adding to it: nothing is counted twice or lost between reads).
    */
-  lookupBatch(chunk = this.maxEntries): MapEntry[] {
-    this.owner.assertOpen(`${this.subject}: bpf_map_lookup_batch`);
+  lookupBatch(chunk = this.maxEntries, andDelete = false): MapEntry[] {
+    const call = andDelete ? 'bpf_map_lookup_and_delete_batch' : 'bpf_map_lookup_batch';
+    this.owner.assertOpen(`${this.subject}: ${call}`);
     const valueSize = this.valueBufferSize;
     const entries: MapEntry[] = [];
     // The batch cursor is a u32 bucket index for hash maps and a key for arrays.
@@ -130,8 +133,8 @@ export class BpfMap {
       const values = Buffer.alloc(valueSize * chunk);
       const count = Buffer.alloc(4);
       count.writeUInt32LE(chunk, 0);
-      const err = mapLookupBatch(this.fd, inBatch, outBatch, keys, values, count);
-      if (err < 0 && err !== -ENOENT) throw failure('bpf_map_lookup_batch', this.subject, err);
+      const err = mapLookupBatch(this.fd, inBatch, outBatch, keys, values, count, andDelete);
+      if (err < 0 && err !== -ENOENT) throw failure(call, this.subject, err);
       const n = count.readUInt32LE(0);
       for (let i = 0; i < n; i++) {
         entries.push({

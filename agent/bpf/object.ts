@@ -17,6 +17,7 @@ import {
   programAttachPerfEvent,
   programAttachUprobe,
   mapInfo,
+  mapReuseFd,
   type Pointer,
 } from './libbpf.js';
 import { BpfMap, type ResourceOwner } from './map.js';
@@ -98,6 +99,16 @@ export class BpfObject implements ResourceOwner {
       throw failure('bpf_object__load', this.path, err, tail === '' ? 'verifier log: (empty)' : `verifier log (last lines):\n${tail}`);
     }
     this.loaded = true;
+  }
+
+  /** Before load: this object's map `name` becomes `map` (another object's), shared by fd. */
+  reuseMap(name: string, map: BpfMap): void {
+    const handle = this.live(`map ${name}`);
+    if (this.loaded) throw new Error(`${this.name}/${name}: a map can be shared only before load()`);
+    const found = findMap(handle, name);
+    if (found === undefined) throw new Error(`${this.name} has no map "${name}" (it has: ${listNames(handle, 'map').join(', ') || 'none'})`);
+    const err = mapReuseFd(found, map.fd);
+    if (err < 0) throw failure('bpf_map__reuse_fd', `${this.name}/${name} <- ${map.subject}`, err);
   }
 
   program(name: string): BpfProgram {

@@ -4,6 +4,7 @@ import { HearthError } from '../../shared/errors.js';
 import { intOption, type Command } from '../../shared/command.js';
 import { AGENT_NICE, runAsBackgroundTask } from '../scheduling.js';
 import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
+import { DEFAULT_PROFILER_OPTIONS } from '../profile/profiler.js';
 
 const options = {
   runtime: { type: 'string' },
@@ -13,6 +14,9 @@ const options = {
   'no-syscall-probes': { type: 'boolean' },
   'probe-invocations': { type: 'boolean' },
   'probe-package-inits': { type: 'boolean' },
+  'no-profile': { type: 'boolean' },
+  'profile-cold-hz': { type: 'string' },
+  'profile-steady-hz': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -34,12 +38,16 @@ Options:
   --runtime URL            the runtime to follow (default http://127.0.0.1:8700)
   --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token file)
   --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): /metrics,
-                           /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes, /healthz
+                           /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
+                           /v1/profiles, /v1/gc, /healthz
   --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
                            (that hook costs every syscall on the host ~100 ns while attached);
                            phases then come from SDK markers (probed instead) and the runtime
   --probe-invocations      also probe every invocation's start and end (a uprobe hit per call)
   --probe-package-inits    also probe runtime.doInit1 (where Go package initialisation begins)
+  --no-profile             do not sample the workers' CPU (no profiles, flamegraphs or GC share)
+  --profile-cold-hz N      sampling rate while a worker starts, exec to ready (default ${DEFAULT_PROFILER_OPTIONS.coldHz})
+  --profile-steady-hz N    sampling rate of warm workers (default ${DEFAULT_PROFILER_OPTIONS.steadyHz}); see hearth profile --help
   --log-level LEVEL        debug, info (default), warn or error`,
   options,
   async run(values) {
@@ -61,6 +69,10 @@ Options:
       port: intOption(values, 'port', defaults.port),
       syscalls: values['no-syscall-probes'] !== true,
       probes: { invocations: values['probe-invocations'] === true, packageInits: values['probe-package-inits'] === true },
+      profile:
+        values['no-profile'] === true
+          ? null
+          : { coldHz: intOption(values, 'profile-cold-hz', DEFAULT_PROFILER_OPTIONS.coldHz, 1), steadyHz: intOption(values, 'profile-steady-hz', DEFAULT_PROFILER_OPTIONS.steadyHz, 1) },
       logLevel: level,
     });
     let stopping = false;

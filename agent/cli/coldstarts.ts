@@ -1,8 +1,7 @@
 import { intOption, table, type Command } from '../../shared/command.js';
-import { HearthError } from '../../shared/errors.js';
 import { ndjsonLines } from '../../shared/ndjson.js';
 import { PHASES, type Phase } from '../../shared/phases.js';
-import { DEFAULT_AGENT_PORT } from '../agent.js';
+import { AGENT_OPTION_HELP, agentBase, agentGet, agentJson } from './agent-api.js';
 import type { FunctionStats } from '../phases/store.js';
 import type { ColdStartRecord } from '../phases/tracker.js';
 
@@ -66,27 +65,16 @@ Options:
   -n, --limit N      how many recent cold starts (default 20)
   --follow           keep printing cold starts as they happen
   --json             print the agent's JSON instead of tables
-  --agent URL        the agent's API (default http://127.0.0.1:${DEFAULT_AGENT_PORT})`,
+${AGENT_OPTION_HELP}`,
   options,
   async run(values) {
-    const base = ((values['agent'] as string | undefined) ?? `http://127.0.0.1:${DEFAULT_AGENT_PORT}`).replace(/\/$/, '');
+    const base = agentBase(values);
     const fn = values['function'] as string | undefined;
     const limit = intOption(values, 'limit', 20, 1);
     const query = `${fn === undefined ? '' : `function=${encodeURIComponent(fn)}&`}limit=${limit}`;
-    const get = async <T>(route: string): Promise<T> => {
-      let response: Response;
-      try {
-        response = await fetch(`${base}${route}`);
-      } catch (error) {
-        throw new HearthError('HEARTH_ERR_UNAVAILABLE', `cannot reach the agent at ${base}: ${((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message)} (is \`hearth agent\` running?)`);
-      }
-      if (!response.ok) throw new HearthError('HEARTH_ERR_UNAVAILABLE', `${base}${route}: HTTP ${response.status}`);
-      return (await response.json()) as T;
-    };
+    const get = <T>(route: string): Promise<T> => agentJson<T>(base, route);
     if (values['follow'] === true) {
-      const response = await fetch(`${base}/v1/coldstarts?${query}&follow=1`).catch((error: Error) => {
-        throw new HearthError('HEARTH_ERR_UNAVAILABLE', `cannot reach the agent at ${base}: ${error.message}`);
-      });
+      const response = await agentGet(base, `/v1/coldstarts?${query}&follow=1`);
       process.stdout.write(HEADERS.join('  ') + '\n');
       for await (const line of ndjsonLines(response.body)) {
         process.stdout.write(values['json'] === true ? line + '\n' : row(JSON.parse(line) as ColdStartRecord).join('  ') + '\n');

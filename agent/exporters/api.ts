@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
 import type { AgentMetrics } from './metrics.js';
+import { serveProfiles, type ProfilesContext } from './profiles-api.js';
 
 export interface ProbeStatus {
   binary: string;
@@ -12,7 +13,7 @@ export interface ProbeStatus {
   errors: string[];
 }
 
-export interface AgentApiContext {
+export interface AgentApiContext extends ProfilesContext {
   store: RecordStore;
   metrics: AgentMetrics;
   health(): Record<string, unknown>;
@@ -25,8 +26,10 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
+const ERROR_CODES: Record<number, string> = { 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
+
 function error(res: http.ServerResponse, status: number, message: string): void {
-  json(res, status, { error: { code: status === 404 ? 'HEARTH_ERR_NOT_FOUND' : 'HEARTH_ERR_BAD_REQUEST', message } });
+  json(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
 }
 
 /** The agent's read-only HTTP API: cold-start records, phase percentiles, exits, probes, metrics. */
@@ -73,6 +76,9 @@ export function createAgentApi(context: AgentApiContext): http.Server {
       case '/v1/probes':
         return json(res, 200, { probes: context.probes() });
       default:
+        if (url.pathname === '/v1/profiles' || url.pathname === '/v1/gc' || url.pathname.startsWith('/v1/profiles/')) {
+          return serveProfiles(context, url, res, (status, value) => json(res, status, value), (status, message) => error(res, status, message));
+        }
         return error(res, 404, `no route for GET ${url.pathname}`);
     }
   });

@@ -1,6 +1,11 @@
 import client from 'prom-client';
 import { PHASES } from '../../shared/phases.js';
 import type { ColdStartRecord, ExitRecord } from '../phases/tracker.js';
+import type { GcShare } from '../profile/gc-share.js';
+import type { ProfilerCounters } from '../profile/profiler.js';
+
+/** The window the GC share metric is computed over. */
+export const GC_SHARE_WINDOW_S = 60;
 
 export interface ProbeCounters {
   emitted: number;
@@ -79,6 +84,47 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         this.set(runtimeConnected() ? 1 : 0);
+      },
+    });
+  }
+
+  /** The profiler's own counters and the GC share per function, read when scraped. */
+  profiling(counters: () => ProfilerCounters | undefined, gcShares: () => GcShare[]): void {
+    const counter = (name: string, help: string, pick: (c: ProfilerCounters) => number): void => {
+      new client.Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const current = counters();
+          this.reset();
+          if (current !== undefined) this.inc(pick(current));
+        },
+      });
+    };
+    counter('hearth_profile_samples_total', 'CPU samples counted in the kernel (cold-start and steady-state).', (c) => c.samples);
+    counter('hearth_profile_stacks_lost_total', 'Samples whose user stack could not be kept (stack table full or a collision).', (c) => c.stackLost);
+    counter('hearth_profile_samples_dropped_total', 'Samples lost because the kernel\'s sample table was full.', (c) => c.keysFull);
+    counter('hearth_profile_samples_unattributed_total', 'Samples of tracked processes that are no announced worker (seeds, idle stem cells).', (c) => c.unattributed);
+    const shares = (): GcShare[] => (counters() === undefined ? [] : gcShares());
+    new client.Gauge({
+      name: 'hearth_gc_cpu_share',
+      help: `Share of a function's sampled CPU time spent in the garbage collector, over the last ${GC_SHARE_WINDOW_S} s of steady-state samples.`,
+      labelNames: ['function'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const share of shares()) if (share.share !== null) this.set({ function: share.function }, share.share);
+      },
+    });
+    new client.Gauge({
+      name: 'hearth_gc_share_samples',
+      help: `Steady-state samples behind hearth_gc_cpu_share (last ${GC_SHARE_WINDOW_S} s).`,
+      labelNames: ['function'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const share of shares()) this.set({ function: share.function }, share.samples);
       },
     });
   }

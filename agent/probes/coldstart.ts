@@ -36,7 +36,8 @@ export interface AttachResult {
  */
 export class ColdStartProbes {
   private readonly object: BpfObject;
-  private readonly tracked: BpfMap;
+  /** The processes followed (tgid -> struct hearth_tracked): the sampler shares it. */
+  readonly tracked: BpfMap;
   private readonly roots: BpfMap;
   private readonly stats: BpfMap;
   private readonly ring: RingBuffer;

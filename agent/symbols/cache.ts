@@ -11,6 +11,7 @@ export class CachedBinary {
   private pclntabValue: GoPclntab | undefined | null = null;
   private buildInfoValue: GoBuildInfo | undefined | null = null;
   private byName: Map<string, ElfSymbol[]> | undefined;
+  private contentKeyValue: string | undefined;
 
   constructor(elf: ElfFile) {
     this.elf = elf;
@@ -35,6 +36,19 @@ export class CachedBinary {
       }
     }
     return this.byName.get(name) ?? [];
+  }
+
+  /**
+   * What names the binary's contents: its GNU build ID, else its Go build ID, else the file
+   * version. Copies of one build (another path, a container's layer) share it.
+   */
+  contentKey(): string {
+    if (this.contentKeyValue === undefined) {
+      const gnu = this.elf.buildId();
+      const go = gnu === undefined ? this.elf.goBuildId() : undefined;
+      this.contentKeyValue = gnu !== undefined ? `gnu:${gnu}` : go !== undefined ? `go:${go}` : `file:${cacheKey(this.path, this.elf.identity)}`;
+    }
+    return this.contentKeyValue;
   }
 
   /** The Go function table, or undefined for a binary that has none. */

@@ -42,6 +42,11 @@ export interface GoSourceLocation {
   file: string;
   /** Source line of the PC (0 when the table has none). */
   line: number;
+  /**
+   * Bytes the function has pushed onto the stack at this PC (its pcsp table). 0 means the
+   * return address is still at [SP]: a frameless leaf, or a PC before the prologue.
+   */
+  spDelta: number;
 }
 
 /** Where the text start came from; the header field has been left zero since Go 1.26. */
@@ -150,6 +155,7 @@ export class GoPclntab {
       const func = this.functab + this.data.readUInt32LE(this.functab + (2 * lo + 1) * 4);
       const entry = this.textStart + this.data.readUInt32LE(func);
       const name = this.nameAt(this.data.readInt32LE(func + 4));
+      const pcsp = this.data.readUInt32LE(func + 16);
       const pcfile = this.data.readUInt32LE(func + 20);
       const pcln = this.data.readUInt32LE(func + 24);
       const cuOffset = this.data.readUInt32LE(func + 32);
@@ -160,7 +166,8 @@ export class GoPclntab {
         if (fileOffset !== 0xffffffff) file = cString(this.data, this.filetab + fileOffset);
       }
       const line = pcln === 0 ? -1 : this.pcvalue(pcln, entry, pc);
-      return { name, entry, file, line: line < 0 ? 0 : line };
+      const spDelta = pcsp === 0 ? 0 : this.pcvalue(pcsp, entry, pc);
+      return { name, entry, file, line: line < 0 ? 0 : line, spDelta: spDelta < 0 ? 0 : spDelta };
     });
   }
 

@@ -14,6 +14,7 @@ const options = {
   'state-backend': { type: 'string' },
   'stem-cells': { type: 'string' },
   seeds: { type: 'string' },
+  'node-perf-maps': { type: 'boolean' },
   cache: { type: 'string' },
   'run-dir': { type: 'string' },
   'no-cgroups': { type: 'boolean' },
@@ -49,6 +50,7 @@ export function runtimeOptions(values: Record<string, unknown>): RuntimeOptions 
     stateBackend: backend as BackendChoice,
     stemCells: intOption(values, 'stem-cells', defaults.stemCells),
     seeds: intOption(values, 'seeds', defaults.seeds),
+    nodePerfMaps: values['node-perf-maps'] === true,
     cacheDir: (values['cache'] as string | undefined) ?? defaults.cacheDir,
     runBase: (values['run-dir'] as string | undefined) ?? defaults.runBase,
     cgroups: values['no-cgroups'] !== true,
@@ -67,6 +69,8 @@ export const SERVE_OPTIONS_HELP = `  --host ADDR            address to listen on
   --stem-cells N         pre-started Node workers per V8 flag set (default 1; 0 disables)
   --seeds N              processes kept ready to exec workers, each already in its cgroup (default 2;
                          0 spawns every worker directly)
+  --node-perf-maps       Node workers write V8 perf maps (/tmp/perf-PID.map, removed 10 s after the
+                         worker exits), so the agent's CPU profiles name JavaScript frames
   --cache DIR            build outputs (default $HEARTH_CACHE or ~/.cache/hearth)
   --run-dir DIR          per-instance files (default /run/hearth as root)
   --no-cgroups           do not put workers in memory cgroups (limits then go unenforced)

@@ -4,6 +4,7 @@ import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Cgroups, WorkerCgroup } from './cgroup.js';
 import { DirectProcess, type WorkerProcess } from './process.js';
+import { NodePerfMaps } from './perf-maps.js';
 import { SeedPool } from './seeds.js';
 import { Worker, type LaunchSpec, type WorkerContext, type WorkerHooks } from './worker.js';
 
@@ -14,12 +15,16 @@ export interface SupervisorOptions {
   shutdownGraceMs: number;
   /** Seeds kept ready (0: every worker is spawned directly). */
   seeds: number;
+  /** Start Node workers with V8's perf maps, so a CPU profiler can name their JavaScript frames. */
+  nodePerfMaps: boolean;
 }
 
 /** Where a worker's inherited fds go (PROTOCOL.md, "What a worker inherits"). */
 const OUTPUT_FDS = [1, 2];
 const IPC_FD = 3;
 const STATE_FD = 4;
+/** Node workers and stem cells run the runtime's own Node. */
+const NODE_BINARY = process.execPath;
 
 /** Starts workers with their limits and keeps the set of every live worker process. */
 export class Supervisor {
@@ -27,13 +32,19 @@ export class Supervisor {
   private nextId = 1;
   private readonly context: WorkerContext;
   private readonly seeds: SeedPool;
+  private readonly perfMaps: NodePerfMaps | undefined;
 
   constructor(
     readonly cgroups: Cgroups,
     log: Logger,
     options: SupervisorOptions,
   ) {
-    this.context = { log, devNull: fs.openSync('/dev/null', 'r+'), reaped: (worker) => this.live.delete(worker), ...options };
+    this.perfMaps = options.nodePerfMaps ? new NodePerfMaps() : undefined;
+    const reaped = (worker: Worker): void => {
+      this.live.delete(worker);
+      this.perfMaps?.exited(worker.pid);
+    };
+    this.context = { log, devNull: fs.openSync('/dev/null', 'r+'), reaped, ...options };
     this.seeds = new SeedPool(options.seeds, cgroups, this.context.devNull, log.child('seeds'));
     this.seeds.fill();
   }
@@ -56,7 +67,8 @@ export class Supervisor {
       fds.push(launch.state.fd);
       targets.push(STATE_FD);
     }
-    const env = Object.entries(launch.env).map(([key, value]) => `${key}=${value}`);
+    const nodeEnv = this.perfMaps !== undefined && launch.file === NODE_BINARY ? this.perfMaps.withFlags(launch.env) : launch.env;
+    const env = Object.entries(nodeEnv).map(([key, value]) => `${key}=${value}`);
     let cgroup: WorkerCgroup | undefined;
     let process: WorkerProcess;
     try {
@@ -94,6 +106,7 @@ export class Supervisor {
   }
 
   close(): void {
+    this.perfMaps?.close();
     fs.closeSync(this.context.devNull);
   }
 

@@ -254,12 +254,12 @@ export function ebpfMissing(): string | undefined {
   return undefined;
 }
 
-/** What of ours the kernel still has, from bpftool: programs (handle_*), their links, and maps of coldstart.bpf.c. */
+/** What of ours the kernel still has, from bpftool: programs (handle_*, sample_*), their links, and maps (hearth_*). */
 export function ourBpfPrograms(): string[] {
   const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { id: number; name?: string; map_ids?: number[] }[];
-  const ours = programs.filter((program) => (program.name ?? '').startsWith('handle_'));
+  const ours = programs.filter((program) => /^(handle|sample)_/.test(program.name ?? ''));
   const ids = new Set(ours.map((program) => program.id));
   const links = (JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as { prog_id: number }[]).filter((link) => ids.has(link.prog_id));
-  const maps = (JSON.parse(execFileSync('bpftool', ['map', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[]).filter((map) => ['hearth_tracked', 'hearth_roots', 'hearth_events', 'hearth_stats'].includes(map.name ?? ''));
+  const maps = (JSON.parse(execFileSync('bpftool', ['map', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[]).filter((map) => (map.name ?? '').startsWith('hearth_'));
   return [...ours.map((program) => `prog ${program.name}`), ...links.map((link) => `link of prog ${link.prog_id}`), ...maps.map((map) => `map ${map.name}`)];
 }

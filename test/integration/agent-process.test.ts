@@ -66,7 +66,7 @@ test.after(async () => {
   await rt.stop();
 });
 
-test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts; SIGTERM detaches everything', async () => {
+test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts and samples; SIGTERM detaches everything', async () => {
   if (skipped('agent with least capabilities')) return;
   const agent = await startAgent(rt, ',+bpf,+perfmon');
   try {
@@ -87,7 +87,9 @@ test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts; SIGTERM de
       return body.coldstarts.find((record) => record.requestId === id);
     });
     assert.equal(records.measured['exec'], 'kernel');
-    assert.ok(ourBpfPrograms().length > 0, 'its programs are loaded');
+    const profiles = (await (await fetch(`${agent.url}/v1/profiles`)).json()) as { profiling: boolean; reason?: string };
+    assert.equal(profiles.profiling, true, `CPU sampling works with these capabilities too (${profiles.reason ?? ''})`);
+    assert.ok(ourBpfPrograms().some((item) => item.startsWith('prog sample_')), 'its sampling programs are loaded');
     agent.child.kill('SIGTERM');
     assert.equal(await exited(agent.child), 0, agent.output());
     // The kernel frees a program once its last link and fd are gone, a moment later (RCU).

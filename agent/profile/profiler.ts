@@ -1,0 +1,108 @@
+import type { FunctionSummary } from '../../shared/api.js';
+import type { RuntimeEvent } from '../../shared/events.js';
+import type { Logger } from '../../shared/log.js';
+import type { BpfMap } from '../bpf/index.js';
+import { gcShare, type GcShare } from './gc-share.js';
+import type { Frame, Profile, ProfilePhase } from './model.js';
+import { Sampler, type SamplerCounters } from './sampler.js';
+import { ProfileStore, type ProfileSummary, type ProfileWindow } from './store.js';
+import { Symbolizer } from './symbolize/index.js';
+import { WorkerDirectory } from './workers.js';
+
+export interface ProfilerOptions {
+  coldHz: number;
+  steadyHz: number;
+  objectPath?: string;
+}
+
+export const DEFAULT_PROFILER_OPTIONS: ProfilerOptions = { coldHz: 1000, steadyHz: 19 };
+
+/** A stack whose user part the kernel could not keep is still counted, under this frame. */
+const LOST_STACK: Frame = { name: '[stack lost]', module: '[unknown]', kind: 'unknown' };
+
+export interface ProfilerCounters extends SamplerCounters {
+  /** Samples of tracked processes that are no worker the runtime announced (seeds, stem cells). */
+  unattributed: number;
+}
+
+/**
+ * Cold-start and steady-state CPU profiles of every function: the kernel's sample counts,
+ * attributed to functions through the runtime's events, symbolised, and kept in a store.
+ */
+export class Profiler {
+  readonly store: ProfileStore;
+  private readonly sampler: Sampler;
+  private readonly symbolizer = new Symbolizer();
+  private readonly workers = new WorkerDirectory((pid) => this.symbolizer.forget(pid));
+  private unattributed = 0;
+
+  constructor(
+    tracked: BpfMap,
+    readonly options: ProfilerOptions,
+    private readonly log: Logger,
+  ) {
+    this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
+    this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
+  }
+
+  /** Workers that were running before the agent came. */
+  adoptWorkers(workers: { pid: number; function: string }[], functions: FunctionSummary[]): void {
+    const binaries = new Map(functions.map((fn) => [fn.name, fn.binary]));
+    for (const worker of workers) {
+      this.workers.add({ pid: worker.pid, function: worker.function, binary: binaries.get(worker.function) ?? '' });
+      this.symbolizer.observe(worker.pid);
+    }
+  }
+
+  runtime(event: RuntimeEvent): void {
+    const spawned = this.workers.runtime(event, Date.now());
+    // Its mappings now, while it is surely alive: it may be gone by the next collection.
+    if (spawned !== undefined) this.symbolizer.observe(spawned.pid);
+  }
+
+  /** Reads the kernel's counts into the store. Cheap when nothing was sampled. */
+  collect(): void {
+    const now = Date.now();
+    let raw;
+    try {
+      raw = this.sampler.collect();
+    } catch (error) {
+      this.log.error(`reading CPU samples: ${(error as Error).message}`);
+      return;
+    }
+    for (const sample of raw) {
+      const worker = this.workers.get(sample.pid);
+      if (worker === undefined) {
+        this.unattributed += sample.count;
+        continue;
+      }
+      const stack = sample.userLost && sample.kernel.length === 0 ? [LOST_STACK] : this.symbolizer.resolve(sample.pid, sample.user, sample.kernel, { binary: worker.binary, leafReturn: sample.leafReturn });
+      if (stack.length === 0) stack.push(LOST_STACK);
+      this.store.add({ stack, count: sample.count, labels: { function: worker.function, phase: sample.cold ? 'cold' : 'steady', pid: sample.pid }, unixMs: now });
+    }
+    this.workers.sweep(now);
+  }
+
+  profile(fn: string, phase: ProfilePhase, window: ProfileWindow = {}): Profile {
+    return this.store.profile(fn, phase, window);
+  }
+
+  summary(): ProfileSummary[] {
+    return this.store.summary();
+  }
+
+  /** The GC's CPU share per function, from the steady-state samples of the last `seconds`. */
+  gcShares(seconds: number): GcShare[] {
+    const since = Date.now() - seconds * 1000;
+    const functions = new Set(this.store.summary().map((entry) => entry.function));
+    return [...functions].sort().map((fn) => gcShare(this.store.profile(fn, 'steady', { sinceUnixMs: since })));
+  }
+
+  counters(): ProfilerCounters {
+    return { ...this.sampler.counters(), unattributed: this.unattributed };
+  }
+
+  close(): void {
+    this.sampler.close();
+  }
+}
