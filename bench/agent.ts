@@ -2,74 +2,16 @@
 // detached, interleaved in blocks in one run; the agent's CPU and memory while the runtime does
 // 50 cold starts and 2,000 warm invocations a second; boundary accuracy against the SDK's own
 // clock; and completeness (every cold start recorded, no event dropped).
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
 import { RawClient } from './lib/http.js';
+import { coldBlock, cpuSeconds, rssMb, startAgent, stopAgent } from './lib/agent.js';
 import { writeResults } from './lib/results.js';
-import { EXAMPLES, HEARTH, ServerProcess, freePort } from './lib/server.js';
+import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
-
-const AGENT_SETTLE_MS = 1000;
 
 interface Options {
   samples: number;
   loadSeconds: number;
-}
-
-interface AgentProcess {
-  child: ChildProcess;
-  url: string;
-}
-
-async function startAgent(server: ServerProcess): Promise<AgentProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--token', server.token, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const health = (await (await fetch(`${url}/healthz`)).json()) as { runtimeConnected: boolean };
-      if (health.runtimeConnected) {
-        // A sidecar runs for days: measure it settled, not while it compiles its own code.
-        await new Promise((resolve) => setTimeout(resolve, AGENT_SETTLE_MS));
-        return { child, url };
-      }
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('hearth agent did not start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function stopAgent(agent: AgentProcess): Promise<void> {
-  if (agent.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => agent.child.once('exit', resolve));
-  agent.child.kill('SIGTERM');
-  await exited;
-}
-
-async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
-  for (;;) {
-    const state = await server.api<{ workers: unknown[]; seedsReady: number }>('GET', `/v1/workers?function=${fn}`);
-    if (state.workers.length === 0 && state.seedsReady >= 2) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Server-side cold-start time (Server-Timing total) of `count` cold starts, plus their invocation ids. */
-async function coldBlock(server: ServerProcess, client: RawClient, count: number): Promise<{ ms: number[]; ids: number[] }> {
-  const ms: number[] = [];
-  const ids: number[] = [];
-  for (let i = 0; i < count; i++) {
-    await waitIdle(server, 'lookup');
-    const reply = await client.post('/v1/functions/lookup/invoke', String(Math.floor(Math.random() * (GIB / 64))));
-    if (reply.status !== 200 || reply.headers.get('x-hearth-start') !== 'cold') throw new Error(`not a cold start: ${reply.status}`);
-    ms.push(reply.ms);
-    ids.push(Number(reply.headers.get('x-hearth-invocation')));
-  }
-  return { ms, ids };
 }
 
 interface Record {
@@ -82,15 +24,6 @@ interface Record {
 function boundary(record: Record, phase: string): number | undefined {
   const timing = record.phases.find((item) => item.phase === phase);
   return timing === undefined ? undefined : record.spawnTs + timing.startNs + timing.durationNs;
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 /** Steady load for `seconds`: `coldRate` cold starts and `warmRate` warm invocations per second. */
@@ -135,11 +68,11 @@ export async function agentBench(options: Options): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       const withAgent = round % 4 === 0 || round % 4 === 3;
       if (!withAgent) {
-        detached.push(...(await coldBlock(server, client, block)).ms);
+        detached.push(...(await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))))).ms);
         continue;
       }
       const agent = await startAgent(server);
-      const traced = await coldBlock(server, client, block);
+      const traced = await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))));
       attached.push(...traced.ms);
       tracedIds.push(...traced.ids);
       await new Promise((resolve) => setTimeout(resolve, 300));

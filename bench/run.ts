@@ -2,12 +2,14 @@
 import { parseArgs } from 'node:util';
 import { agentBench } from './agent.js';
 import { coldstart } from './coldstart.js';
+import { profileBench } from './profile.js';
 import { warm } from './warm.js';
 
 const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
   coldstart: (values) => coldstart({ samples: Number(values['samples'] ?? 300), scans: Number(values['scans'] ?? 10) }),
   warm: (values) => warm({ seconds: Number(values['seconds'] ?? 10), rounds: Number(values['rounds'] ?? 3) }),
   agent: (values) => agentBench({ samples: Number(values['samples'] ?? 300), loadSeconds: Number(values['seconds'] ?? 20) }),
+  profile: (values) => profileBench({ rounds: Number(values['rounds'] ?? 8), blockSeconds: Number(values['seconds'] ?? 8), coldSamples: Number(values['samples'] ?? 300) }),
 };
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
 // the one module that imports from both runtime/ and agent/.
 import { isHearthError } from '../shared/errors.js';
 import { parseCommand, type Command } from '../shared/command.js';
-import { demo } from '../runtime/cli/demo.js';
+import { demo } from './demo.js';
 import { deploy, invoke, ls, rm, workers } from '../runtime/cli/functions.js';
 import { serve } from '../runtime/cli/serve.js';
 import { agent } from '../agent/cli/agent.js';

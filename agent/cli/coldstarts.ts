@@ -39,7 +39,8 @@ function row(record: ColdStartRecord): string[] {
 
 const HEADERS = ['FUNCTION', 'PID', 'FROM', 'REQUEST', ...PHASES.map((phase) => SHORT[phase]), 'TOTAL', 'OUTCOME'];
 
-function percentiles(stats: FunctionStats[]): string {
+/** Per function and phase: count and p50/p90/p99/max in ms, as a table. */
+export function percentiles(stats: FunctionStats[]): string {
   const rows = stats.flatMap((fn) => [
     ...PHASES.filter((phase) => fn.phases[phase] !== undefined).map((phase) => {
       const item = fn.phases[phase]!;

@@ -175,6 +175,10 @@ test('exports: go tool pprof reads the pprof, the folded lines add up, the CLI w
   fs.writeFileSync(pprof, Buffer.from(await (await api('/v1/profiles/gosplit?phase=steady&seconds=600&format=pprof')).arrayBuffer()));
   const top = execFileSync('go', ['tool', 'pprof', '-top', pprof], { encoding: 'utf8' });
   assert.match(top, /main\.burnMajor/);
+  const raw = execFileSync('go', ['tool', 'pprof', '-raw', pprof], { encoding: 'utf8' });
+  assert.match(raw, /PeriodType: cpu nanoseconds/);
+  assert.match(raw, /function:\[gosplit\]/);
+  assert.match(raw, /phase:\[steady\]/);
   const json = await profileOf('gosplit', 'steady', 600);
   const folded = await (await api('/v1/profiles/gosplit?phase=steady&seconds=600&format=folded')).text();
   const foldedTotal = folded.trim().split('\n').reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);

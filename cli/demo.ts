@@ -1,15 +1,28 @@
+// The demo (`npm start`): the runtime with the examples over 1 GiB of real state, the agent
+// beside it, a short workload, and what the agent saw: cold starts phase by phase and
+// flamegraphs. Here because it runs both programs in one process.
+import fs from 'node:fs';
 import path from 'node:path';
-import { EXAMPLES_DIR, GIB, LOOKUP_STATE, ensureLookupState } from '../../examples/state.js';
-import { readManifestFile } from '../manifest/parse.js';
-import { Runtime } from '../runtime.js';
-import { formatBytes } from '../state/store.js';
-import { intOption, table, type Command } from '../../shared/command.js';
-import { SERVE_OPTIONS_HELP, runtimeOptions } from './serve.js';
+import { Agent, defaultAgentOptions } from '../agent/agent.js';
+import { checkHost } from '../agent/bpf/index.js';
+import { percentiles } from '../agent/cli/coldstarts.js';
+import { exportProfile } from '../agent/profile/export/index.js';
+import type { ProfilePhase } from '../agent/profile/model.js';
+import { EXAMPLES_DIR, GIB, LOOKUP_STATE, ensureLookupState } from '../examples/state.js';
+import { readManifestFile } from '../runtime/manifest/parse.js';
+import { Runtime } from '../runtime/runtime.js';
+import { formatBytes } from '../runtime/state/store.js';
+import { intOption, table, type Command } from '../shared/command.js';
+import { createLogger } from '../shared/log.js';
+import { SERVE_OPTIONS_HELP, runtimeOptions } from '../runtime/cli/serve.js';
 
 const options = {
   duration: { type: 'string' },
   requests: { type: 'string' },
   'cold-starts': { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'no-agent': { type: 'boolean' },
+  'agent-port': { type: 'string' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   'state-backend': { type: 'string' },
@@ -59,14 +72,19 @@ export const demo: Command<typeof options> = {
   summary: 'run the demo (what `npm start` runs)',
   usage: 'hearth demo [--duration SECONDS] [--requests N] [--cold-starts N] [serve options]',
   help: `Starts the runtime with the examples deployed (a Go function and a Node/TypeScript function
-over the same 1 GiB lookup table, generated once into examples/.cache, and a plain C binary),
-runs a short workload of warm invocations and forced cold starts, prints per-function
-latency, then keeps serving until Ctrl-C (or for --duration seconds).
+over the same 1 GiB lookup table, generated once into examples/.cache, and a plain C binary)
+and the agent beside it (as root, when the host offers eBPF), runs a short workload of warm
+invocations and forced cold starts, prints per-function latency and the agent's cold-start
+phases, writes flamegraphs (cold-start and steady-state, one HTML file each per function),
+then keeps serving until Ctrl-C (or for --duration seconds).
 
 Options:
   --duration SECONDS     stop by itself after the workload and this many seconds
   --requests N           warm invocations per function (default 300)
   --cold-starts N        forced cold starts per function (default 20)
+  -o, --output DIR       where the flamegraphs go (default ./hearth-demo)
+  --no-agent             run without the agent (no phases, no flamegraphs)
+  --agent-port N         the agent's API and metrics (default 8701)
   -p, --port N           port (default 8700)
 ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-cells|cache|log-level)|^\s{10,}/.test(line)).join('\n')}`,
   options,
@@ -74,15 +92,18 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
     const requests = intOption(values, 'requests', 300, 1);
     const coldStarts = intOption(values, 'cold-starts', 20, 1);
     const duration = values['duration'] === undefined ? undefined : intOption(values, 'duration', 0);
-    const runtime = new Runtime({ ...runtimeOptions({ 'log-level': 'warn', ...values }) });
+    const output = path.resolve((values['output'] as string | undefined) ?? 'hearth-demo');
+    const runtime = new Runtime({ ...runtimeOptions({ 'log-level': 'warn', ...values }), nodePerfMaps: true });
+    let agent: Agent | undefined;
     let stopping: Promise<void> | undefined;
-    const stop = (): Promise<void> => (stopping ??= runtime.stop());
+    const stop = (): Promise<void> => (stopping ??= (agent?.stop() ?? Promise.resolve()).then(() => runtime.stop()));
     process.on('SIGINT', () => void stop().then(() => process.exit(0)));
     process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
 
     progress('preparing the 1 GiB lookup table (generated once)…');
     await ensureLookupState(LOOKUP_STATE, GIB, (line) => progress(line));
     await runtime.start();
+    const agentNote = await startAgent(values, runtime, (started) => (agent = started));
     const specs = readManifestFile(path.join(EXAMPLES_DIR, 'hearth.json'));
     for (const spec of specs) {
       const started = performance.now();
@@ -127,13 +148,27 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
       ]);
     }
     progress('');
-    process.stdout.write(
+    let report =
       `\nHearth demo: ${requests} warm invocations and ${coldStarts} cold starts per function (latency at the client, p50 / p99)\n\n` +
-        table(['FUNCTION', 'KIND', 'STATE', 'WARM', 'COLD', 'START (p50)', 'STARTED FROM'], rows) +
-        `\n\nThe runtime is serving at ${runtime.url}\n` +
+      table(['FUNCTION', 'KIND', 'STATE', 'WARM', 'COLD', 'START (p50)', 'STARTED FROM'], rows) +
+      '\n';
+    if (agent !== undefined) {
+      // Let the last cold starts settle into records and the last samples be read.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const stats = agent.store.functions().map((fn) => agent!.store.stats(fn));
+      report += `\nCold starts phase by phase, measured in the kernel by the agent (ms; hearth coldstarts for each one):\n\n${percentiles(stats)}\n`;
+      const files = writeFlamegraphs(agent, specs.map((spec) => spec.name), output);
+      report += files.length === 0 ? '\nNo CPU samples yet, so no flamegraphs.\n' : `\nFlamegraphs (open in a browser):\n${files.map((file) => `  ${file}`).join('\n')}\n`;
+    } else {
+      report += `\n${agentNote}\n`;
+    }
+    process.stdout.write(
+      report +
+        `\nThe runtime is serving at ${runtime.url}\n` +
         `  curl -X POST ${runtime.url}/v1/functions/lookup/invoke -d 12345\n` +
         `  ${runtime.url}/metrics\n` +
         `  control API token: ${runtime.options.runBase}/port-${new URL(runtime.url).port}.token (hearth ls, hearth workers)\n` +
+        (agent === undefined ? '' : `The agent is serving at ${agent.url}: ${agent.url}/metrics, ${agent.url}/v1/coldstarts, ${agent.url}/v1/profiles (hearth coldstarts, hearth profile)\n`) +
         (duration === undefined ? 'Ctrl-C stops it and removes every worker, mapping and mount.\n' : `Stopping in ${duration} s.\n`),
     );
     if (duration !== undefined) {
@@ -145,3 +180,47 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
     return 0;
   },
 };
+
+/** Starts the agent in this process when it can run; otherwise says why not. */
+async function startAgent(values: Record<string, unknown>, runtime: Runtime, started: (agent: Agent) => void): Promise<string> {
+  if (values['no-agent'] === true) return 'The agent was left out (--no-agent).';
+  const host = checkHost();
+  if (!host.ok) return `The agent did not start, so there are no phases or flamegraphs: ${host.missing}`;
+  const defaults = defaultAgentOptions();
+  const agent = new Agent({
+    ...defaults,
+    runtimeUrl: runtime.url,
+    token: runtime.token,
+    port: intOption(values, 'agent-port', defaults.port),
+    logger: createLogger('warn'),
+  });
+  try {
+    await agent.start();
+  } catch (error) {
+    await agent.stop();
+    return `The agent did not start, so there are no phases or flamegraphs: ${(error as Error).message}`;
+  }
+  started(agent);
+  progress(`agent: tracing the runtime's workers, serving ${agent.url}\n`);
+  return '';
+}
+
+/** Each function's cold-start and steady-state flamegraph that has samples, as HTML files. */
+function writeFlamegraphs(agent: Agent, functions: string[], dir: string): string[] {
+  const profiler = agent.profiler;
+  if (profiler === undefined) return [];
+  profiler.collect();
+  fs.mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const fn of functions) {
+    for (const phase of ['cold', 'steady'] as ProfilePhase[]) {
+      const profile = profiler.profile(fn, phase);
+      if (profile.samples.length === 0) continue;
+      const { body, extension } = exportProfile(profile, 'html');
+      const file = path.join(dir, `${fn}-${phase}.${extension}`);
+      fs.writeFileSync(file, body);
+      files.push(`${file}  (${profile.samples.reduce((sum, sample) => sum + sample.count, 0)} samples, ${phase === 'cold' ? 'cold starts' : 'warm workers'})`);
+    }
+  }
+  return files;
+}

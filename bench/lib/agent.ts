@@ -1,0 +1,75 @@
+// A `hearth agent` in its own process beside a benchmark's server, cold starts one at a time,
+// and what a process costs (CPU, memory) read from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import type { RawClient } from './http.js';
+import { HEARTH, ServerProcess, freePort } from './server.js';
+
+/** A sidecar runs for days: measure it settled, not while it compiles its own code. */
+const AGENT_SETTLE_MS = 1000;
+
+export interface AgentProcess {
+  child: ChildProcess;
+  url: string;
+}
+
+/** Starts `hearth agent` on the server with extra arguments, and waits until it follows the runtime. */
+export async function startAgent(server: ServerProcess, args: string[] = []): Promise<AgentProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--token', server.token, '--port', String(port), '--log-level', 'warn', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { runtimeConnected: boolean };
+      if (health.runtimeConnected) {
+        await new Promise((resolve) => setTimeout(resolve, AGENT_SETTLE_MS));
+        return { child, url };
+      }
+    } catch {
+      // not up yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('hearth agent did not start');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function stopAgent(agent: AgentProcess): Promise<void> {
+  if (agent.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => agent.child.once('exit', resolve));
+  agent.child.kill('SIGTERM');
+  await exited;
+}
+
+/** Waits until `fn` has no worker and seeds are ready, so the next call is a cold start. */
+async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
+  for (;;) {
+    const state = await server.api<{ workers: unknown[]; seedsReady: number }>('GET', `/v1/workers?function=${fn}`);
+    if (state.workers.length === 0 && state.seedsReady >= 2) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Server-side latency of `count` cold starts of `fn`, plus their invocation ids. */
+export async function coldBlock(server: ServerProcess, client: RawClient, count: number, fn: string, body: () => string): Promise<{ ms: number[]; ids: number[] }> {
+  const ms: number[] = [];
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await waitIdle(server, fn);
+    const reply = await client.post(`/v1/functions/${fn}/invoke`, body());
+    if (reply.status !== 200 || reply.headers.get('x-hearth-start') !== 'cold') throw new Error(`not a cold start: ${reply.status}`);
+    ms.push(reply.ms);
+    ids.push(Number(reply.headers.get('x-hearth-invocation')));
+  }
+  return { ms, ids };
+}
+
+/** utime + stime of a process, in seconds (USER_HZ is 100 on Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}

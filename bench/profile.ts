@@ -1,0 +1,217 @@
+// What CPU profiling costs and how true it is: a busy Go worker's throughput with the agent
+// sampling at 19 Hz and 99 Hz against the agent with sampling off, in rotating blocks of one
+// run; the same beside `perf record -g`, with both top-10 lists; Go cold starts with the
+// 1 kHz cold-start sampling on and off, interleaved; and the error of the 75/25 CPU split of
+// the Go and Node test functions.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Profile } from '../agent/profile/model.js';
+import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
+import { coldBlock, startAgent, stopAgent, type AgentProcess } from './lib/agent.js';
+import { RawClient } from './lib/http.js';
+import { writeResults } from './lib/results.js';
+import { EXAMPLES, ServerProcess } from './lib/server.js';
+import { median, percentile, round } from './lib/stats.js';
+
+const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../test/fixtures');
+/** One busy request: ~5 ms of CPU, 3/4 in main.burnMajor, 1/4 in main.burnMinor (fine-grained enough to count). */
+const BUSY_REQUEST = 'split:5';
+
+interface Options {
+  rounds: number;
+  blockSeconds: number;
+  coldSamples: number;
+}
+
+type Config = 'off' | 'hz19' | 'hz99' | 'perf';
+const AGENT_ARGS: Record<Exclude<Config, 'perf'>, string[]> = {
+  off: ['--no-profile'],
+  hz19: ['--profile-steady-hz', '19'],
+  hz99: ['--profile-steady-hz', '99'],
+};
+
+/** Requests per second of `fn` over `seconds`, from `clients` connections in a closed loop. */
+async function throughput(server: ServerProcess, fn: string, seconds: number, clients: number): Promise<number> {
+  const connections = await Promise.all(Array.from({ length: clients }, () => RawClient.connect(server.port)));
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    connections.map(async (client) => {
+      while (performance.now() < end) {
+        const reply = await client.post(`/v1/functions/${fn}/invoke`, BUSY_REQUEST);
+        if (reply.status !== 200) throw new Error(`${fn}: HTTP ${reply.status}`);
+        done++;
+      }
+    }),
+  );
+  for (const client of connections) client.close();
+  return done / seconds;
+}
+
+/** Top functions by self samples from `perf report`. */
+function perfTop(file: string, count: number): { name: string; pct: number }[] {
+  const text = execFileSync('perf', ['report', '-i', file, '--stdio', '--no-children', '-g', 'none', '--sort', 'sym', '-q', '--percent-limit', '0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return text
+    .split('\n')
+    .map((line) => /^\s*([\d.]+)%\s+\[[.k]\]\s+(.+?)\s*$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .slice(0, count)
+    .map((match) => ({ name: match[2]!, pct: Number(match[1]) }));
+}
+
+/** Top functions by self (leaf) samples of one of our profiles. */
+function ourTop(profile: Profile, count: number): { name: string; pct: number }[] {
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const sample of profile.samples) {
+    const leaf = sample.stack[sample.stack.length - 1]!;
+    self.set(leaf.name, (self.get(leaf.name) ?? 0) + sample.count);
+    total += sample.count;
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, samples]) => ({ name, pct: round((samples / total) * 100, 2) }));
+}
+
+/** The share of samples in burnMajor among those in either burn function, in percent. */
+function splitShare(profile: Profile): { share: number; samples: number } {
+  const count = (pattern: RegExp): number => profile.samples.filter((sample) => sample.stack.some((frame) => pattern.test(frame.name))).reduce((sum, sample) => sum + sample.count, 0);
+  const major = count(/burnMajor/);
+  const minor = count(/burnMinor/);
+  return { share: (major / (major + minor)) * 100, samples: major + minor };
+}
+
+async function steadyProfile(agent: AgentProcess, fn: string, seconds: number): Promise<Profile> {
+  const response = await fetch(`${agent.url}/v1/profiles/${fn}?phase=steady&seconds=${seconds}`);
+  if (!response.ok) throw new Error(`profile of ${fn}: HTTP ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Profile;
+}
+
+export async function profileBench(options: Options): Promise<void> {
+  await ensureLookupState(LOOKUP_STATE, GIB, (line) => process.stderr.write(`${line}\n`));
+  const server = await ServerProcess.start(['--stem-cells', '0', '--node-perf-maps'], { echo: false });
+  const perfFile = path.join(os.tmpdir(), `hearth-bench-perf-${process.pid}.data`);
+  try {
+    // One worker, one request at a time: it keeps one core busy, the other core runs the rest.
+    await server.deploy({ name: 'busy', kind: 'go', entry: `${FIXTURES}/go-cpu`, pool: { min: 1, max: 1, keepAliveMs: 3_600_000 }, limits: { concurrency: 1 } });
+    await server.deploy({ name: 'nodebusy', kind: 'node', entry: `${FIXTURES}/node-cpu.mjs`, pool: { min: 1, max: 1, keepAliveMs: 3_600_000 }, limits: { concurrency: 1 } });
+    await server.deploy({ name: 'lookup', kind: 'go', entry: `${EXAMPLES}/go-lookup`, state: LOOKUP_STATE, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1, memoryMb: 256 } });
+    const [busyWorker] = await server.workers('busy');
+    await throughput(server, 'busy', 2, 2); // warm-up
+
+    // 1. Steady-state cost: rounds of four blocks, the order rotating each round.
+    const rates: Record<Config, number[]> = { off: [], hz19: [], hz99: [], perf: [] };
+    const ratios: Record<Exclude<Config, 'off'>, number[]> = { hz19: [], hz99: [], perf: [] };
+    const orders: Config[][] = [['off', 'hz19', 'hz99', 'perf'], ['hz99', 'perf', 'off', 'hz19'], ['perf', 'off', 'hz19', 'hz99'], ['hz19', 'hz99', 'perf', 'off']];
+    let ours99: Profile | undefined;
+    for (let round = 0; round < options.rounds; round++) {
+      const measured: Partial<Record<Config, number>> = {};
+      for (const config of orders[round % orders.length]!) {
+        if (config === 'perf') {
+          const agent = await startAgent(server, AGENT_ARGS.off);
+          const recorder = spawn('perf', ['record', '-F', '99', '-g', '-p', String(busyWorker!.pid), '-o', perfFile, '--', 'sleep', String(options.blockSeconds + 1)], { stdio: 'ignore' });
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          measured.perf = await throughput(server, 'busy', options.blockSeconds, 2);
+          await new Promise((resolve) => recorder.once('exit', resolve));
+          await stopAgent(agent);
+          continue;
+        }
+        const agent = await startAgent(server, AGENT_ARGS[config]);
+        measured[config] = await throughput(server, 'busy', options.blockSeconds, 2);
+        if (config === 'hz99') ours99 = await steadyProfile(agent, 'busy', options.blockSeconds + 1);
+        await stopAgent(agent);
+      }
+      for (const config of ['off', 'hz19', 'hz99', 'perf'] as const) rates[config].push(measured[config]!);
+      for (const config of ['hz19', 'hz99', 'perf'] as const) ratios[config].push(measured[config]! / measured.off!);
+      process.stderr.write(`profile: round ${round + 1}/${options.rounds}: req/s off ${measured.off!.toFixed(1)}, 19 Hz ${measured.hz19!.toFixed(1)}, 99 Hz ${measured.hz99!.toFixed(1)}, perf record ${measured.perf!.toFixed(1)}\n`);
+    }
+    const perfTop10 = perfTop(perfFile, 10);
+    const ourTop10 = ourTop(ours99!, 10);
+
+    // 2. Cold starts with the 1 kHz cold-start sampling on and off, in blocks ordered ABBA.
+    const client = await RawClient.connect(server.port);
+    const block = 25;
+    const cold: Record<'on' | 'off', number[]> = { on: [], off: [] };
+    for (let round = 0; cold.on.length < options.coldSamples || cold.off.length < options.coldSamples; round++) {
+      const mode = round % 4 === 0 || round % 4 === 3 ? 'on' : 'off';
+      const agent = await startAgent(server, mode === 'on' ? [] : AGENT_ARGS.off);
+      cold[mode].push(...(await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))))).ms);
+      await stopAgent(agent);
+      process.stderr.write(`profile: cold starts ${cold.on.length}/${options.coldSamples} sampled, p50 ${median(cold.on).toFixed(2)} ms sampled vs ${cold.off.length > 0 ? median(cold.off).toFixed(2) : '-'} ms not\n`);
+    }
+    client.close();
+
+    // 3. Split accuracy, at 99 Hz over 10 s of work each.
+    const agent = await startAgent(server, AGENT_ARGS.hz99);
+    await throughput(server, 'busy', 10, 1);
+    const go = splitShare(await steadyProfile(agent, 'busy', 11));
+    await throughput(server, 'nodebusy', 10, 1);
+    const node = splitShare(await steadyProfile(agent, 'nodebusy', 11));
+    await stopAgent(agent);
+
+    const loss = (config: 'hz19' | 'hz99' | 'perf'): number => round(1 - median(ratios[config]), 4);
+    const figures = {
+      steady: {
+        loss_19hz: loss('hz19'),
+        loss_99hz: loss('hz99'),
+        loss_perf_record_99hz: loss('perf'),
+        off_req_per_s: round(median(rates.off), 1),
+        hz19_req_per_s: round(median(rates.hz19), 1),
+        hz99_req_per_s: round(median(rates.hz99), 1),
+        perf_req_per_s: round(median(rates.perf), 1),
+        rounds: options.rounds,
+        block_seconds: options.blockSeconds,
+      },
+      cold: {
+        added_ratio: round(median(cold.on) / median(cold.off), 4),
+        added_p99_ratio: round(percentile(cold.on, 99) / percentile(cold.off, 99), 4),
+        on_p50_ms: round(median(cold.on)),
+        off_p50_ms: round(median(cold.off)),
+        on_p99_ms: round(percentile(cold.on, 99)),
+        off_p99_ms: round(percentile(cold.off, 99)),
+        samples_each: cold.on.length,
+      },
+      split: {
+        go_error_points: round(Math.abs(go.share - 75), 2),
+        node_error_points: round(Math.abs(node.share - 75), 2),
+        go_share_pct: round(go.share, 2),
+        node_share_pct: round(node.share, 2),
+        go_samples: go.samples,
+        node_samples: node.samples,
+      },
+      top10: { hearth_99hz: ourTop10, perf_record_99hz: perfTop10 },
+    };
+    const pct = (value: number): string => `${(value * 100).toFixed(2)}%`;
+    writeResults(
+      'profile',
+      figures,
+      {
+        headers: ['measure', 'value', 'target'],
+        rows: [
+          ['busy Go worker, req/s: off / 19 Hz / 99 Hz / perf record -F 99 -g', `${figures.steady.off_req_per_s} / ${figures.steady.hz19_req_per_s} / ${figures.steady.hz99_req_per_s} / ${figures.steady.perf_req_per_s}`, ''],
+          ['throughput loss at 19 Hz (median of per-round ratios)', pct(figures.steady.loss_19hz), '< 1%'],
+          ['throughput loss at 99 Hz', pct(figures.steady.loss_99hz), '< 3%'],
+          ['throughput loss under perf record -F 99 -g', pct(figures.steady.loss_perf_record_99hz), ''],
+          ['Go cold start p50 with / without 1 kHz cold sampling (ms)', `${figures.cold.on_p50_ms} / ${figures.cold.off_p50_ms} (ratio ${figures.cold.added_ratio})`, '< 1.05'],
+          ['Go cold start p99 with / without (ms)', `${figures.cold.on_p99_ms} / ${figures.cold.off_p99_ms} (ratio ${figures.cold.added_p99_ratio})`, '< 1.05'],
+          ['75/25 split measured, Go (share, error in points)', `${figures.split.go_share_pct}%, ${figures.split.go_error_points}`, '<= 5'],
+          ['75/25 split measured, Node', `${figures.split.node_share_pct}%, ${figures.split.node_error_points}`, '<= 5'],
+          ...ourTop10.map((entry, i) => [`top ${i + 1} by self samples: Hearth | perf record`, `${entry.name} ${entry.pct}% | ${perfTop10[i]?.name ?? '-'} ${perfTop10[i]?.pct ?? ''}%`, '']),
+        ],
+      },
+      [
+        `Steady state: test/fixtures/go-cpu, one worker at concurrency 1 kept busy by 2 connections (${BUSY_REQUEST} per request), ${options.rounds} rounds of ${options.blockSeconds} s blocks (agent with --no-profile, 19 Hz, 99 Hz, and --no-profile beside perf record -F 99 -g on the worker), block order rotating per round; loss = 1 - median of each round's ratio to its own off block. The agent samples at 1 kHz in cold-start windows throughout.`,
+        `Cold starts: examples/go-lookup (1 GiB state), ${block}-start blocks with the agent's sampling on (default) and off (--no-profile), ordered ABBA; server-side latency.`,
+        'Split: 10 s of split requests per function at 99 Hz; share of samples in burnMajor among samples in either burn function.',
+      ],
+    );
+  } finally {
+    fs.rmSync(perfFile, { force: true });
+    fs.rmSync(`${perfFile}.old`, { force: true });
+    await server.stop();
+  }
+}
