@@ -5,7 +5,9 @@ import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import { checkHost } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
+import { FaroCollector } from './exporters/faro-collector.js';
 import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
+import { UiAssets } from './exporters/ui-assets.js';
 import { RecordStore } from './phases/store.js';
 import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
@@ -24,6 +26,8 @@ export interface AgentOptions {
   probes: Omit<PlanOptions, 'goSdkMarkers'>;
   /** CPU sampling of the workers (cold-start and steady-state profiles); null: off. */
   profile: ProfilerOptions | null;
+  /** Where the web UI sends its telemetry (a Grafana Alloy faro.receiver); null: the agent's own /collect. */
+  faroUrl: string | null;
   logLevel: LogLevel;
   logger?: Logger;
   objectPath?: string;
@@ -39,6 +43,7 @@ export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
     syscalls: true,
     probes: { invocations: false, packageInits: false },
     profile: { ...DEFAULT_PROFILER_OPTIONS },
+    faroUrl: null,
     logLevel: 'info',
   };
 }
@@ -111,6 +116,8 @@ export class Agent {
       this.tracker.tick(Number(process.hrtime.bigint()));
       if (++ticks % PROFILE_EVERY_TICKS === 0) this.profiler?.collect();
     }, TICK_MS);
+    const ui = UiAssets.load(this.options.faroUrl);
+    if (ui.missing !== undefined) this.log.warn(`no web UI: ${ui.missing}`);
     this.server = createAgentApi({
       store: this.store,
       metrics: this.metrics,
@@ -118,11 +125,14 @@ export class Agent {
       probes: () => [...this.probeStatus.values()],
       profiler: () => this.profiler,
       profilerError: () => this.profilerError,
+      workers: (fn) => this.runtime.workers(fn),
+      faro: new FaroCollector(this.metrics, this.log.child('ui')),
+      ui,
     });
     const address = await listenAgent(this.server, this.options.host, this.options.port);
     this.url = `http://${address.address}:${address.port}`;
     await this.connect();
-    this.log.info(`serving ${this.url} (metrics, cold starts, phases), following the runtime at ${this.options.runtimeUrl}`);
+    this.log.info(`serving ${this.url} (web UI, metrics, cold starts, phases), following the runtime at ${this.options.runtimeUrl}`);
   }
 
   async stop(): Promise<void> {
@@ -144,7 +154,7 @@ export class Agent {
     for (const fn of functions) {
       if (fn.kind === 'go') await this.attach(fn.binary, 'go');
     }
-    this.profiler?.adoptWorkers(await this.runtime.workers(), functions);
+    this.profiler?.adoptWorkers((await this.runtime.workers()).workers, functions);
     this.follower = this.runtime.follow({ since: info.lastEventSeq, batchMs: TICK_MS, hold: true }, (event) => this.onRuntimeEvent(event), (connected, error) => {
       if (connected === this.connected) return;
       this.connected = connected;

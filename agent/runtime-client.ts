@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { FunctionSummary, RuntimeInfo } from '../shared/api.js';
+import type { FunctionSummary, RuntimeInfo, WorkerList } from '../shared/api.js';
 import type { RuntimeEvent } from '../shared/events.js';
 
 export interface Follower {
@@ -27,9 +27,9 @@ export class RuntimeClient {
     return this.get<RuntimeInfo>('/v1/info');
   }
 
-  /** The runtime's live workers (pid and function). */
-  async workers(): Promise<{ pid: number; function: string }[]> {
-    return (await this.get<{ workers: { pid: number; function: string }[] }>('/v1/workers')).workers;
+  /** The runtime's live workers (of one function, or all), and its seeds and stem cells ready. */
+  workers(fn?: string): Promise<WorkerList> {
+    return this.get<WorkerList>(fn === undefined ? '/v1/workers' : `/v1/workers?function=${encodeURIComponent(fn)}`);
   }
 
   async functions(): Promise<FunctionSummary[]> {

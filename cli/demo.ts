@@ -168,7 +168,7 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
         `  curl -X POST ${runtime.url}/v1/functions/lookup/invoke -d 12345\n` +
         `  ${runtime.url}/metrics\n` +
         `  control API token: ${runtime.options.runBase}/port-${new URL(runtime.url).port}.token (hearth ls, hearth workers)\n` +
-        (agent === undefined ? '' : `The agent is serving at ${agent.url}: ${agent.url}/metrics, ${agent.url}/v1/coldstarts, ${agent.url}/v1/profiles (hearth coldstarts, hearth profile)\n`) +
+        (agent === undefined ? '' : `The agent's web UI (cold-start waterfalls, pools, flamegraphs): ${agent.url}/\n  and its API: ${agent.url}/metrics, ${agent.url}/v1/coldstarts, ${agent.url}/v1/profiles (hearth coldstarts, hearth profile)\n`) +
         (duration === undefined ? 'Ctrl-C stops it and removes every worker, mapping and mount.\n' : `Stopping in ${duration} s.\n`),
     );
     if (duration !== undefined) {

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { GcSpec } from './manifest/spec.js';
 
 export type StartKind = 'cold' | 'warm';
 export type Outcome = 'ok' | 'handler_error' | 'timeout' | 'crash' | 'rejected';
@@ -24,7 +25,11 @@ export class RuntimeMetrics {
   private readonly rejected: client.Counter<'function' | 'code'>;
   private readonly children = new Map<string, { counters: Map<string, client.Counter.Internal>; durations: Record<StartKind, client.Histogram.Internal<'function' | 'start'>> }>();
 
-  constructor(pools: () => PoolGauges[], states: () => { fn: string; id: string; bytes: number; backend: string }[]) {
+  constructor(
+    pools: () => PoolGauges[],
+    states: () => { fn: string; id: string; bytes: number; backend: string }[],
+    gcSettings: () => { fn: string; gc: GcSpec }[],
+  ) {
     this.registry.setDefaultLabels({});
     client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_runtime_' });
     this.invocations = new client.Counter({
@@ -96,6 +101,18 @@ export class RuntimeMetrics {
       collect() {
         this.reset();
         for (const state of states()) this.set({ function: state.fn, state_id: state.id.slice(0, 12), backend: state.backend }, state.bytes);
+      },
+    });
+    new client.Gauge({
+      name: 'hearth_function_gc_setting',
+      help: 'Each function\'s GC settings in force, by manifest field (gogc, memoryLimitMb, maxOldSpaceMb, maxSemiSpaceMb); a field left to the language\'s default has no series.',
+      labelNames: ['function', 'setting'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { fn, gc } of gcSettings()) {
+          for (const [setting, value] of Object.entries(gc)) if (value !== undefined) this.set({ function: fn, setting }, value);
+        }
       },
     });
   }

@@ -21,6 +21,7 @@ import { HugePagePool } from './state/hugepages.js';
 import { StateStore } from './state/store.js';
 import { Cgroups } from './supervisor/cgroup.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { ToolProfiles } from './profile-tools/runs.js';
 
 export interface RuntimeOptions {
   host: string;
@@ -88,6 +89,7 @@ export class Runtime {
   private cgroups!: Cgroups;
   private supervisor!: Supervisor;
   private stemCells!: StemCells;
+  private toolProfiles!: ToolProfiles;
   private server: http.Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private deadlines: NodeJS.Timeout | undefined;
@@ -142,11 +144,13 @@ export class Runtime {
     this.metrics = new RuntimeMetrics(
       () => this.registry.all().map((pool) => pool.snapshot()),
       () => this.registry.all().flatMap((pool) => (pool.current.state === undefined ? [] : [{ fn: pool.name, id: pool.current.state.id, bytes: pool.current.state.size, backend: pool.current.state.backend }])),
+      () => this.registry.all().map((pool) => ({ fn: pool.name, gc: pool.current.spec.gc })),
     );
     this.registry = new Registry(
       { supervisor: this.supervisor, store: this.store, events: this.events, metrics: this.metrics, stemCells: this.stemCells, log: log.child('pool'), cacheDir: options.cacheDir, probeGate: this.probeGate },
       log.child('registry'),
     );
+    this.toolProfiles = new ToolProfiles({ registry: this.registry, baseDir: this.runDir.path('tool-profiles'), nextInvocationId: () => this.nextInvocation++, log: log.child('profile') });
     this.ticker = setInterval(() => {
       const now = nowMs();
       for (const pool of this.registry.all()) pool.tick(now);
@@ -166,6 +170,7 @@ export class Runtime {
       accepting: () => this.state === 'running',
       ready: () => this.state === 'running',
       spares: () => ({ seedsReady: this.seedsReady(), stemCellsReady: this.stemCellsReady() }),
+      toolProfiles: this.toolProfiles,
       info: () => ({
         pid: process.pid,
         version: HEARTH_VERSION,
@@ -216,6 +221,7 @@ export class Runtime {
       const error = new HearthError('HEARTH_ERR_SHUTTING_DOWN', 'the runtime is shutting down', { details: { retryAfterSeconds: 1 } });
       for (const pool of this.registry.all()) pool.close(error);
       this.stemCells.close();
+      this.toolProfiles.close();
     }
     if (this.supervisor !== undefined) {
       await this.supervisor.stopAll('runtime shutting down');

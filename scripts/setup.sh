@@ -26,6 +26,8 @@ have bpftrace || need_pkgs+=(bpftrace)
 [ -e /usr/include/bpf/bpf_helpers.h ] || need_pkgs+=(libbpf-dev)
 # The profile HTML test opens the exported flamegraph page in headless Chromium.
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+# The dashboards test runs its panels' queries through a real Prometheus.
+have prometheus || need_pkgs+=(prometheus)
 for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -81,6 +83,10 @@ if [ ! -f dist/.built ] || [ -n "$(find cli agent runtime native shared test ben
   node scripts/bundle-worker.mjs
   touch dist/.built
 fi
+node scripts/build-ui.mjs   # the agent's web UI, dashboards/ui -> dist/ui (skipped when current)
+
+# --- Grafana dashboards (dashboards/grafana/build/) -------------------------------------------
+bash dashboards/grafana/build.sh
 
 # --- example binaries ------------------------------------------------------------------------
 make -s -C examples/exec-upper >/dev/null

@@ -1,4 +1,6 @@
-// Shapes of the runtime's API that the agent reads (GET /v1/info, GET /v1/functions).
+// Shapes of the runtime's API that the agent reads (GET /v1/info, GET /v1/functions, GET /v1/workers).
+
+import type { WorkerOrigin } from './events.js';
 
 export interface RuntimeInfo {
   /** The runtime's pid: the agent traces its descendants. */
@@ -20,4 +22,22 @@ export interface FunctionSummary {
   version: number;
   /** What workers exec (Go and exec functions), or the JS entry (Node). */
   binary: string;
+}
+
+/** The part of one GET /v1/workers entry the agent uses. */
+export interface WorkerSummary {
+  pid: number;
+  function: string;
+  /** starting, stem, specialising, idle, busy, draining or exited. */
+  status: string;
+  origin: WorkerOrigin;
+  invocations: number;
+  ageMs: number;
+}
+
+/** GET /v1/workers: the live workers, and the processes started ahead of need. */
+export interface WorkerList {
+  workers: WorkerSummary[];
+  seedsReady: number;
+  stemCellsReady: number;
 }

@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   HEARTH_ERR_CONTROL: { status: 502, summary: 'a worker did not accept a control request' },
   HEARTH_ERR_NOT_SUPPORTED: { status: 501, summary: 'the host lacks a feature this needs' },
   HEARTH_ERR_INTERNAL: { status: 500, summary: 'an unexpected failure inside the runtime' },
+  HEARTH_ERR_RATE_LIMITED: { status: 429, summary: 'the client sent more requests than its rate limit allows' },
+  HEARTH_ERR_PROFILE_BUSY: { status: 409, summary: 'a profiling run with a tool is already under way for the function' },
+  HEARTH_ERR_PROFILE_TOOL: { status: 500, summary: 'a profiling tool failed to collect or process its data' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -69,6 +72,13 @@ export function asHearthError(value: unknown, code: ErrorCode = 'HEARTH_ERR_INTE
   if (value instanceof HearthError) return value;
   const message = value instanceof Error ? value.message : String(value);
   return new HearthError(code, message, { cause: value });
+}
+
+/** The HearthError an API answered with (its JSON body `{"error": {"code", "message"}}`), for clients. */
+export function errorFrom(parsed: unknown, status: number): HearthError {
+  const error = (parsed as { error?: { code?: string; message?: string } }).error;
+  const code = error?.code !== undefined && error.code in ERROR_CODES ? (error.code as ErrorCode) : 'HEARTH_ERR_INTERNAL';
+  return new HearthError(code, error?.message ?? `HTTP ${status}`);
 }
 
 export function errnoCode(value: unknown): string | undefined {

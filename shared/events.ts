@@ -15,7 +15,7 @@ export const RUNTIME_EVENT_TYPES = [
 ] as const;
 export type RuntimeEventType = (typeof RUNTIME_EVENT_TYPES)[number];
 
-export type SpawnReason = 'cold' | 'prewarm' | 'replace' | 'stem' | 'validate';
+export type SpawnReason = 'cold' | 'prewarm' | 'replace' | 'stem' | 'validate' | 'profile';
 /** How a worker process came to be: exec'd by a ready seed, spawned directly, or a specialised Node stem cell. */
 export type WorkerOrigin = 'seed' | 'spawn' | 'stem-cell';
 

@@ -17,6 +17,7 @@ const options = {
   'no-profile': { type: 'boolean' },
   'profile-cold-hz': { type: 'string' },
   'profile-steady-hz': { type: 'string' },
+  'faro-url': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -28,8 +29,10 @@ export const agent: Command<typeof options> = {
 process the runtime starts from its birth, probe the Go runtime, Node and the SDKs' marker
 functions, and join what they see with the runtime's events into one record per cold start:
 every phase (fork, exec, runtime_init, user_init, state_mapped, ready, first_response), its
-duration and where it was measured. Serves them until SIGINT or SIGTERM, then detaches
-every probe. It runs as a background task (SCHED_BATCH, nice 10): workers come first.
+duration and where it was measured. Serves them, with CPU profiles and a web UI (open
+http://127.0.0.1:${DEFAULT_AGENT_PORT}/: waterfalls, percentiles, pools, flamegraphs), until SIGINT
+or SIGTERM, then detaches every probe. It runs as a background task (SCHED_BATCH, nice 10):
+workers come first.
 
 Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc);
 see README, "Agent".
@@ -37,9 +40,9 @@ see README, "Agent".
 Options:
   --runtime URL            the runtime to follow (default http://127.0.0.1:8700)
   --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token file)
-  --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): /metrics,
-                           /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
-                           /v1/profiles, /v1/gc, /healthz
+  --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): the web UI at /,
+                           /metrics, /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
+                           /v1/pool, /v1/profiles, /v1/gc, /healthz, and /collect
   --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
                            (that hook costs every syscall on the host ~100 ns while attached);
                            phases then come from SDK markers (probed instead) and the runtime
@@ -48,6 +51,10 @@ Options:
   --no-profile             do not sample the workers' CPU (no profiles, flamegraphs or GC share)
   --profile-cold-hz N      sampling rate while a worker starts, exec to ready (default ${DEFAULT_PROFILER_OPTIONS.coldHz})
   --profile-steady-hz N    sampling rate of warm workers (default ${DEFAULT_PROFILER_OPTIONS.steadyHz}); see hearth profile --help
+  --faro-url URL           where the web UI sends its telemetry (Grafana Faro: errors, web vitals,
+                           events), e.g. a Grafana Alloy faro.receiver at http://HOST:12347/collect
+                           (allow the agent's origin in its cors_allowed_origins); default: the
+                           agent's own /collect, which counts it in /metrics (hearth_agent_faro_*)
   --log-level LEVEL        debug, info (default), warn or error`,
   options,
   async run(values) {
@@ -61,6 +68,8 @@ Options:
     }
     const level = (values['log-level'] as string | undefined) ?? 'info';
     if (!isLogLevel(level)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--log-level must be debug, info, warn or error (got ${JSON.stringify(level)})`);
+    const faroUrl = (values['faro-url'] as string | undefined) ?? null;
+    if (faroUrl !== null && !isHttpUrl(faroUrl)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--faro-url must be an http or https URL (got ${JSON.stringify(faroUrl)})`);
     const instance = new Agent({
       ...defaults,
       runtimeUrl,
@@ -73,6 +82,7 @@ Options:
         values['no-profile'] === true
           ? null
           : { coldHz: intOption(values, 'profile-cold-hz', DEFAULT_PROFILER_OPTIONS.coldHz, 1), steadyHz: intOption(values, 'profile-steady-hz', DEFAULT_PROFILER_OPTIONS.steadyHz, 1) },
+      faroUrl,
       logLevel: level,
     });
     let stopping = false;
@@ -97,3 +107,11 @@ Options:
     return 0;
   },
 };
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}

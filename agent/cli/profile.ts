@@ -4,6 +4,7 @@ import { HearthError } from '../../shared/errors.js';
 import type { GcShare } from '../profile/gc-share.js';
 import type { ProfileSummary } from '../profile/store.js';
 import { AGENT_OPTION_HELP, agentBase, agentGet, agentJson } from './agent-api.js';
+import { TOOL_PROFILE_HELP, TOOL_PROFILE_OPTIONS, profileWithTool } from './tool-profile.js';
 
 const options = {
   agent: { type: 'string' },
@@ -13,6 +14,7 @@ const options = {
   format: { type: 'string' },
   output: { type: 'string', short: 'o' },
   gc: { type: 'boolean' },
+  ...TOOL_PROFILE_OPTIONS,
 } as const;
 
 const FORMATS = ['pprof', 'folded', 'speedscope', 'html', 'json', 'grafana'] as const;
@@ -32,8 +34,8 @@ function pct(share: number | null): string {
 
 export const profile: Command<typeof options> = {
   name: 'profile',
-  summary: 'export a function\'s cold-start or steady-state CPU profile (pprof, folded, speedscope, HTML)',
-  usage: 'hearth profile FUNCTION [--cold|--steady] [--seconds N] [--format F] [-o FILE] | hearth profile --gc',
+  summary: 'CPU profiles: the agent\'s (pprof, folded, speedscope, HTML), or a Node function\'s under 0x or clinic',
+  usage: 'hearth profile FUNCTION [--cold|--steady] [--seconds N] [--format F] [-o FILE] | hearth profile --gc\n       hearth profile FUNCTION --with 0x|clinic-doctor|clinic-flame --seconds N [--load BODY] [--share F] [-o DIR] [--format F]',
   help: `Writes a CPU profile the agent sampled in the kernel (user and kernel stacks of the
 function's workers, symbolised: Go from the symbol table or .gopclntab with file:line, C and
 libraries from their ELF symbols, the kernel from /proc/kallsyms, JavaScript from V8's perf
@@ -50,9 +52,12 @@ maps when the runtime runs with --node-perf-maps).
                      else folded
   -o, --output FILE  where to write it (default: standard output; pprof needs a file)
   --gc               print each function's share of CPU in the garbage collector instead
-${AGENT_OPTION_HELP}`,
+${AGENT_OPTION_HELP}
+
+${TOOL_PROFILE_HELP}`,
   options,
   async run(values, positionals) {
+    if (values['with'] !== undefined) return profileWithTool(values, positionals);
     const base = agentBase(values);
     if (values['gc'] === true) {
       const seconds = values['seconds'] === undefined ? 60 : Number(values['seconds']);

@@ -1,9 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { WorkerList } from '../../shared/api.js';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
+import type { FaroCollector } from './faro-collector.js';
 import type { AgentMetrics } from './metrics.js';
+import { poolView } from './pool-api.js';
 import { serveProfiles, type ProfilesContext } from './profiles-api.js';
+import { sendJson } from './reply.js';
+import type { UiAssets } from './ui-assets.js';
 
 export interface ProbeStatus {
   binary: string;
@@ -18,30 +23,35 @@ export interface AgentApiContext extends ProfilesContext {
   metrics: AgentMetrics;
   health(): Record<string, unknown>;
   probes(): ProbeStatus[];
-}
-
-function json(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  /** The runtime's workers (GET /v1/workers, with the agent's token). */
+  workers(fn?: string): Promise<WorkerList>;
+  faro: FaroCollector;
+  ui: UiAssets;
 }
 
 const ERROR_CODES: Record<number, string> = { 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
 
 function error(res: http.ServerResponse, status: number, message: string): void {
-  json(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
+  sendJson(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
 }
 
-/** The agent's read-only HTTP API: cold-start records, phase percentiles, exits, probes, metrics. */
+/**
+ * The agent's HTTP API: cold-start records, phase percentiles, exits, probes, the runtime's
+ * pools, profiles, metrics, and the web UI; read-only but for the UI's telemetry (POST /collect).
+ */
 export function createAgentApi(context: AgentApiContext): http.Server {
   return http.createServer((req, res) => {
-    req.resume();
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed; the agent's API is read-only`);
+    if (url.pathname === '/collect' && req.method === 'POST') return context.faro.handle(req, res);
+    req.resume();
+    if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);
+    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (only /collect takes POST)`);
     const fn = url.searchParams.get('function') ?? undefined;
     switch (url.pathname) {
+      case '/':
+        return context.ui.serve(req, url.pathname, res);
       case '/healthz':
-        return json(res, 200, { ok: true, ...context.health() });
+        return sendJson(res, 200, { ok: true, ...context.health() });
       case '/metrics':
         void context.metrics.render().then(({ contentType, body }) => {
           res.writeHead(200, { 'content-type': contentType });
@@ -67,17 +77,24 @@ export function createAgentApi(context: AgentApiContext): http.Server {
           });
           return;
         }
-        return json(res, 200, { phases: PHASES, coldstarts: context.store.recent({ ...(fn === undefined ? {} : { fn }), limit, ...(sinceTs === undefined ? {} : { sinceTs }) }) });
+        return sendJson(res, 200, { phases: PHASES, coldstarts: context.store.recent({ ...(fn === undefined ? {} : { fn }), limit, ...(sinceTs === undefined ? {} : { sinceTs }) }) });
       }
       case '/v1/phases':
-        return json(res, 200, { phases: PHASES, functions: (fn === undefined ? context.store.functions() : [fn]).map((name) => context.store.stats(name)) });
+        return sendJson(res, 200, { phases: PHASES, functions: (fn === undefined ? context.store.functions() : [fn]).map((name) => context.store.stats(name)) });
       case '/v1/exits':
-        return json(res, 200, { exits: context.store.recentExits(fn) });
+        return sendJson(res, 200, { exits: context.store.recentExits(fn) });
       case '/v1/probes':
-        return json(res, 200, { probes: context.probes() });
+        return sendJson(res, 200, { probes: context.probes() });
+      case '/v1/pool':
+        void context.workers(fn).then(
+          (list) => sendJson(res, 200, poolView(list)),
+          (failure: unknown) => error(res, 503, `the runtime's workers are unknown: ${(failure as Error).message}`),
+        );
+        return;
       default:
+        if (url.pathname.startsWith('/ui/')) return context.ui.serve(req, url.pathname, res);
         if (url.pathname === '/v1/profiles' || url.pathname === '/v1/gc' || url.pathname.startsWith('/v1/profiles/')) {
-          return serveProfiles(context, url, res, (status, value) => json(res, status, value), (status, message) => error(res, status, message));
+          return serveProfiles(context, url, res, (status, value) => sendJson(res, status, value), (status, message) => error(res, status, message));
         }
         return error(res, 404, `no route for GET ${url.pathname}`);
     }

@@ -3,9 +3,14 @@ import { PHASES } from '../../shared/phases.js';
 import type { ColdStartRecord, ExitRecord } from '../phases/tracker.js';
 import type { GcShare } from '../profile/gc-share.js';
 import type { ProfilerCounters } from '../profile/profiler.js';
+import type { PlanKind } from '../probes/plan-worker.js';
+import { FARO_ITEM_KINDS, FARO_REJECTIONS, type FaroCounters, type FaroItemKind, type FaroRejection } from './faro-collector.js';
 
 /** The window the GC share metric is computed over. */
 export const GC_SHARE_WINDOW_S = 60;
+
+/** The binaries the agent attaches probes to; a Record, so a new PlanKind has to be listed here. */
+const ATTACH_TARGETS: Record<PlanKind, null> = { go: null, node: null, 'node-addon': null };
 
 export interface ProbeCounters {
   emitted: number;
@@ -15,7 +20,7 @@ export interface ProbeCounters {
 }
 
 /** The agent's Prometheus metrics (its /metrics). */
-export class AgentMetrics {
+export class AgentMetrics implements FaroCounters {
   readonly registry = new client.Registry();
   private readonly phase: client.Histogram<'function' | 'phase' | 'source'>;
   private readonly total: client.Histogram<'function' | 'origin'>;
@@ -23,6 +28,8 @@ export class AgentMetrics {
   private readonly ooms: client.Counter<'function'>;
   private readonly crashes: client.Counter<'function' | 'kind'>;
   private readonly attachErrors: client.Counter<'target'>;
+  private readonly faroItemsTotal: client.Counter<'kind'>;
+  private readonly faroRejectedTotal: client.Counter<'reason'>;
 
   constructor(probes: () => ProbeCounters & { attached: number; tracked: number }, runtimeConnected: () => boolean) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_agent_' });
@@ -50,6 +57,12 @@ export class AgentMetrics {
     this.ooms = new client.Counter({ name: 'hearth_agent_oom_kills_total', help: 'Workers killed by the OOM killer.', labelNames: ['function'], registers: [this.registry] });
     this.crashes = new client.Counter({ name: 'hearth_agent_worker_crashes_total', help: 'Workers that died abnormally, by kind (signal, exit code, oom).', labelNames: ['function', 'kind'], registers: [this.registry] });
     this.attachErrors = new client.Counter({ name: 'hearth_agent_attach_errors_total', help: 'Probes that could not be attached, by target binary.', labelNames: ['target'], registers: [this.registry] });
+    this.faroItemsTotal = new client.Counter({ name: 'hearth_agent_faro_items_total', help: 'Items the web UI sent to /collect (Faro), by kind.', labelNames: ['kind'], registers: [this.registry] });
+    this.faroRejectedTotal = new client.Counter({ name: 'hearth_agent_faro_rejected_total', help: 'Payloads /collect refused, by reason.', labelNames: ['reason'], registers: [this.registry] });
+    // Every series exists from the start, so that rates and alerts see a 0 rather than nothing.
+    for (const kind of FARO_ITEM_KINDS) this.faroItemsTotal.inc({ kind }, 0);
+    for (const reason of FARO_REJECTIONS) this.faroRejectedTotal.inc({ reason }, 0);
+    for (const target of Object.keys(ATTACH_TARGETS)) this.attachErrors.inc({ target }, 0);
     // Counts kept by the kernel (per-CPU map) or the probes, read when scraped.
     const counter = (name: string, help: string, pick: (counters: ReturnType<typeof probes>) => number): void => {
       new client.Counter({
@@ -143,6 +156,14 @@ export class AgentMetrics {
 
   attachError(target: string): void {
     this.attachErrors.inc({ target });
+  }
+
+  faroItems(kind: FaroItemKind, count: number): void {
+    this.faroItemsTotal.inc({ kind }, count);
+  }
+
+  faroRejected(reason: FaroRejection): void {
+    this.faroRejectedTotal.inc({ reason });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -5,11 +5,13 @@ import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
 import type { ProbeGate } from '../probe-gate.js';
-import { HearthError, asHearthError } from '../../shared/errors.js';
+import { HearthError } from '../../shared/errors.js';
 import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
 import type { PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
-import { parseJsonBody, readBody, sendError, sendJson } from './respond.js';
+import type { ToolProfiles } from '../profile-tools/runs.js';
+import { parseJsonBody, readBody, respondWithProgress, sendError, sendJson } from './respond.js';
+import { serveToolProfiles, startToolProfile } from './tool-profiles.js';
 
 /** The longest an event stream may hold events back (batchMs). */
 const MAX_EVENT_BATCH_MS = 10_000;
@@ -24,6 +26,8 @@ export interface ControlContext {
   spares(): { seedsReady: number; stemCellsReady: number };
   /** Who this runtime is, for the agent: its pid (whose descendants it traces), the seed binary, Node's. */
   info(): RuntimeInfo;
+  /** Profiling runs with Node's tools (0x, clinic). */
+  toolProfiles: ToolProfiles;
 }
 
 export interface WorkerInfo {
@@ -61,6 +65,7 @@ export function handleControl(context: ControlContext, method: string, parts: st
   const [collection, name, sub, extra] = parts;
   const route = `${method} ${collection ?? ''}${name === undefined ? '' : '/:name'}${sub === undefined ? '' : `/${sub}`}`;
   if (extra !== undefined) return notFound(req, res);
+  if (collection === 'tool-profiles') return serveToolProfiles(context.toolProfiles, method, name, sub, req, res);
   switch (route) {
     case 'GET functions':
       return sendJson(res, 200, { functions: context.registry.all().map((pool) => context.registry.describe(pool)) });
@@ -81,6 +86,8 @@ export function handleControl(context: ControlContext, method: string, parts: st
       );
     case 'PUT functions/:name/state':
       return uploadState(context, name!, req, res);
+    case 'POST functions/:name/profile':
+      return withJson(context, req, res, (body) => startToolProfile(context.toolProfiles, name!, body, req, res));
     case 'GET info':
       return sendJson(res, 200, context.info());
     case 'GET workers':
@@ -127,20 +134,7 @@ async function deploy(context: ControlContext, name: string, body: unknown, req:
   const object = typeof body === 'object' && body !== null && !Array.isArray(body) ? { name, ...(body as Record<string, unknown>) } : body;
   const spec = parseFunction(object, { label: 'request body' });
   if (spec.name !== name) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `the body names function ${spec.name} but the path names ${name}`);
-  const streaming = (req.headers.accept ?? '').includes('application/x-ndjson');
-  if (!streaming) {
-    sendJson(res, 200, await context.registry.deploy(spec));
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  const line = (value: unknown): boolean => res.write(JSON.stringify(value) + '\n');
-  try {
-    const result = await context.registry.deploy(spec, { onProgress: (progress) => line({ progress }) });
-    line({ result });
-  } catch (error) {
-    line(asHearthError(error).toJSON());
-  }
-  res.end();
+  await respondWithProgress(req, res, (onProgress) => context.registry.deploy(spec, onProgress === undefined ? {} : { onProgress }));
 }
 
 async function configure(context: ControlContext, name: string, body: unknown): Promise<unknown> {

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { nowMs } from '../clock.js';
 import { HearthError } from '../../shared/errors.js';
 import type { Registry } from '../registry.js';
-import type { InvokeOutcome } from '../supervisor/invocation.js';
+import { newInvocation, type InvokeOutcome } from '../supervisor/invocation.js';
 import { readBody, sendError } from './respond.js';
 
 export interface InvokeContext {
@@ -35,21 +35,7 @@ export function handleInvoke(context: InvokeContext, name: string, query: string
   }
   readBody(req, context.maxBodyBytes, (error, body) => {
     if (error !== undefined) return sendError(res, error, error.code === 'HEARTH_ERR_BODY_TOO_LARGE' ? { connection: 'close' } : {});
-    pool.invoke({
-      id: context.nextInvocationId(),
-      fn: name,
-      body,
-      arrivedAt,
-      deadline: arrivedAt + timeoutMs,
-      dispatchedAt: 0,
-      cold: false,
-      startWaitMs: 0,
-      origin: undefined,
-      workerId: 0,
-      pid: 0,
-      settled: false,
-      done: (outcome) => respond(res, outcome),
-    });
+    pool.invoke(newInvocation({ id: context.nextInvocationId(), fn: name, body, arrivedAt, deadline: arrivedAt + timeoutMs, done: (outcome) => respond(res, outcome) }));
   });
 }
 

@@ -20,6 +20,26 @@ export function sendError(res: http.ServerResponse, value: unknown, headers: htt
   sendJson(res, error.status, error.toJSON(), extra);
 }
 
+/**
+ * Answers with what `work` returns: as JSON, or, when the client accepts
+ * `application/x-ndjson`, as a stream of {"progress": ...} lines (work is handed the way to
+ * send them) ending in {"result": ...} or {"error": ...}.
+ */
+export async function respondWithProgress(req: http.IncomingMessage, res: http.ServerResponse, work: (progress?: (message: string) => void) => Promise<unknown>): Promise<void> {
+  if (!(req.headers.accept ?? '').includes('application/x-ndjson')) {
+    sendJson(res, 200, await work());
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const line = (value: unknown): boolean => res.write(JSON.stringify(value) + '\n');
+  try {
+    line({ result: await work((progress) => line({ progress })) });
+  } catch (error) {
+    line(asHearthError(error).toJSON());
+  }
+  res.end();
+}
+
 export interface BodyLimits {
   maxBytes: number;
 }

@@ -1,4 +1,4 @@
-import { ERROR_CODES, HearthError, type ErrorCode } from '../../shared/errors.js';
+import { HearthError, errorFrom } from '../../shared/errors.js';
 import { resolveToken } from '../../shared/local.js';
 import { DEFAULT_PORT } from '../runtime.js';
 
@@ -54,10 +54,4 @@ export class Client {
     if (!response.ok) throw errorFrom(parsed, response.status);
     return parsed as T;
   }
-}
-
-export function errorFrom(parsed: unknown, status: number): HearthError {
-  const error = (parsed as { error?: { code?: string; message?: string } }).error;
-  const code = error?.code !== undefined && error.code in ERROR_CODES ? (error.code as ErrorCode) : 'HEARTH_ERR_INTERNAL';
-  return new HearthError(code, error?.message ?? `HTTP ${status}`);
 }

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HearthError } from '../../shared/errors.js';
+import { HearthError, errorFrom } from '../../shared/errors.js';
 import { ndjsonLines } from '../../shared/ndjson.js';
 import { readManifestFile } from '../manifest/parse.js';
 import type { FunctionInfo } from '../registry.js';
 import type { WorkerInfo } from '../api/control.js';
 import { formatBytes } from '../state/store.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, Client, errorFrom } from './client.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, Client } from './client.js';
 import { intOption, table, type Command } from '../../shared/command.js';
 
 const deployOptions = { ...CLIENT_OPTIONS, only: { type: 'string', multiple: true } } as const;

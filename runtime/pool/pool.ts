@@ -9,8 +9,9 @@ import type { Outcome, RuntimeMetrics } from '../metrics.js';
 import type { StateStore } from '../state/store.js';
 import { settle, type Invocation } from '../supervisor/invocation.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
-import type { ExitInfo, Worker, WorkerHooks } from '../supervisor/worker.js';
+import type { ExitInfo, LaunchSpec, Worker, WorkerHooks } from '../supervisor/worker.js';
 import { WaitQueue } from './queue.js';
+import { SideWorker } from './side-worker.js';
 import type { StemCells } from './stemcells.js';
 import { launchFor, stemCellFlavour, type FunctionVersion } from './version.js';
 
@@ -65,6 +66,7 @@ export class FunctionPool {
   private removed = false;
   private readonly hooks: WorkerHooks;
   private lastMemoryCheck = 0;
+  private side: SideWorker | undefined;
 
   constructor(
     version: FunctionVersion,
@@ -88,6 +90,7 @@ export class FunctionPool {
   /** Sends an invocation to a worker, queues it, or refuses it; `invocation.done` is always called once. */
   invoke(invocation: Invocation): void {
     if (this.removed) return this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed`));
+    if (this.side?.claim(invocation.arrivedAt) === true) return this.dispatch(this.side.worker, invocation);
     const worker = this.takeAvailable();
     if (worker !== undefined) return this.dispatch(worker, invocation);
     if (this.queue.length >= this.settings.maxQueued) {
@@ -118,6 +121,41 @@ export class FunctionPool {
     });
   }
 
+  /**
+   * Starts a worker of the current version beside the pool, launched as `instrument` makes it
+   * (a profiler's flags), and offers it `share` of the invocations once it is ready. One at a
+   * time; its owner retires it.
+   */
+  startBeside(instrument: (launch: LaunchSpec) => LaunchSpec, share: number): SideWorker {
+    if (this.removed) throw new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} is being removed`, { details: { function: this.name } });
+    if (this.side !== undefined) throw new Error(`function ${this.name} already has a worker beside its pool`);
+    const version = this.current;
+    const id = this.deps.supervisor.allocateId();
+    this.deps.events.publish({ type: 'spawn_requested', function: this.name, workerId: id, reason: 'profile' });
+    const launch = instrument(launchFor(version, id));
+    let side: SideWorker | undefined;
+    const worker = this.deps.supervisor.start(id, launch, {
+      ready: (started) => {
+        this.announceReady(started);
+        side?.started();
+      },
+      slotFree: () => side?.onSlotFree(),
+      exited: (ended, info) => {
+        if (this.side === side) this.side = undefined;
+        this.recordExit(ended, info);
+        side?.ended(info);
+      },
+      invocationEnded: (served, invocation, status, errorCode) => {
+        side?.invocationEnded(invocation, status);
+        this.onInvocationEnded(served, invocation, status, errorCode);
+      },
+    });
+    this.adopt(worker, version, launch);
+    side = new SideWorker(worker, share);
+    this.side = side;
+    return side;
+  }
+
   /** Makes `version` current: new requests go to its workers; old workers finish what they have, then exit. */
   activate(version: FunctionVersion): void {
     const previous = this.current;
@@ -133,6 +171,7 @@ export class FunctionPool {
       if (worker.version !== version.version) worker.retire(`version ${previous.version} replaced by ${version.version}`);
       else this.list(worker);
     }
+    this.side?.retire(`version ${previous.version} replaced by ${version.version}`);
     this.starting = [...this.workers].filter((worker) => worker.version === version.version && (worker.status === 'starting' || worker.status === 'specialising')).length;
     this.drainQueue();
     this.scale();
@@ -153,8 +192,9 @@ export class FunctionPool {
       this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed while the request waited`));
     }
     for (const worker of this.workers) worker.retire(reason);
+    this.side?.retire(reason);
     this.useStemCells(this.current, -1);
-    while (this.workers.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.workers.size > 0 || this.side !== undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   /** Starts no more workers and answers everything queued with `error`; for the runtime's shutdown. */
@@ -172,6 +212,7 @@ export class FunctionPool {
   expire(now: number): void {
     for (const invocation of this.queue) if (invocation.deadline <= now) this.queueTimedOut(invocation);
     for (const worker of this.workers) if (worker.inflight.size > 0) worker.expire(now);
+    this.side?.worker.expire(now);
   }
 
   /** Periodic housekeeping: keep-alive retirement, memory recycling, `min`. */
@@ -217,8 +258,9 @@ export class FunctionPool {
     };
   }
 
+  /** Every worker of the function, the one beside the pool included. */
   listWorkers(): Worker[] {
-    return [...this.workers];
+    return this.side === undefined ? [...this.workers] : [...this.workers, this.side.worker];
   }
 
   // ---- dispatch ----
@@ -317,7 +359,7 @@ export class FunctionPool {
   }
 
   private spawn(reason: SpawnReason, version: FunctionVersion): Worker | undefined {
-    const { supervisor, stemCells, events, store } = this.deps;
+    const { supervisor, stemCells, events } = this.deps;
     const flavour = stemCellFlavour(version);
     const stemCell = flavour === undefined ? undefined : stemCells.take(flavour, this.hooks);
     const id = stemCell?.id ?? supervisor.allocateId();
@@ -338,13 +380,18 @@ export class FunctionPool {
       else this.lastStartError = failure;
       return undefined;
     }
-    worker.version = version.version;
-    if (version.state !== undefined) store.acquire(version.state);
+    this.adopt(worker, version, launch);
     this.workers.add(worker);
     // A validation worker is waited for by its deployer, not counted as capacity on the way.
     if (version === this.current && reason !== 'validate') this.starting++;
-    events.publish({ type: 'worker_spawned', function: version.spec.name, workerId: worker.id, pid: worker.pid, binary: launch.file, origin: worker.origin });
     return worker;
+  }
+
+  /** A started worker belongs to `version`: it holds the version's state, and observers hear of it. */
+  private adopt(worker: Worker, version: FunctionVersion, launch: LaunchSpec): void {
+    worker.version = version.version;
+    if (version.state !== undefined) this.deps.store.acquire(version.state);
+    this.deps.events.publish({ type: 'worker_spawned', function: version.spec.name, workerId: worker.id, pid: worker.pid, binary: launch.file, origin: worker.origin });
   }
 
   private startFailed(error: HearthError): void {
@@ -392,9 +439,7 @@ export class FunctionPool {
     } else if (worker.version === this.current.version) {
       this.starting = Math.max(0, this.starting - 1);
     }
-    const seconds = (worker.readyAt - worker.spawnedAt) / 1000;
-    this.deps.metrics.workerStarted(this.name, worker.origin === 'stem-cell' ? 'stem_cell' : 'scratch', seconds);
-    this.deps.events.publish({ type: 'worker_ready', function: this.name, workerId: worker.id, pid: worker.pid, spawnToReadyMs: seconds * 1000 });
+    this.announceReady(worker);
     if (worker.version !== this.current.version) {
       // A candidate of a version not yet active waits unlisted; anything else is stale.
       if (candidate === undefined) worker.retire('its version is no longer current');
@@ -404,6 +449,12 @@ export class FunctionPool {
     this.backoffUntil = 0;
     this.lastStartError = undefined;
     this.onSlotFree(worker);
+  }
+
+  private announceReady(worker: Worker): void {
+    const seconds = (worker.readyAt - worker.spawnedAt) / 1000;
+    this.deps.metrics.workerStarted(this.name, worker.origin === 'stem-cell' ? 'stem_cell' : 'scratch', seconds);
+    this.deps.events.publish({ type: 'worker_ready', function: this.name, workerId: worker.id, pid: worker.pid, spawnToReadyMs: seconds * 1000 });
   }
 
   private onSlotFree(worker: Worker): void {
@@ -419,6 +470,7 @@ export class FunctionPool {
   }
 
   private onInvocationEnded(worker: Worker, invocation: Invocation, status: number, errorCode?: string): void {
+    if (invocation.generated === true) return;
     const { events, metrics } = this.deps;
     events.publish({
       type: 'invoke_end',
@@ -436,6 +488,23 @@ export class FunctionPool {
   private onExit(worker: Worker, info: ExitInfo): void {
     this.workers.delete(worker);
     worker.listed = false;
+    this.recordExit(worker, info);
+    const candidate = this.candidates.get(worker);
+    if (candidate !== undefined) {
+      this.candidates.delete(worker);
+      candidate.reject(startError(this.name, worker, info));
+      return;
+    }
+    if (info.beforeReady && worker.version === this.current.version) {
+      this.starting = Math.max(0, this.starting - 1);
+      if (!this.removed) this.startFailed(startError(this.name, worker, info));
+      return;
+    }
+    this.scale();
+  }
+
+  /** What every exit leaves: the state released, the event, the metric, and a warning when the worker was not asked to go. */
+  private recordExit(worker: Worker, info: ExitInfo): void {
     const { events, metrics, store, log } = this.deps;
     if (worker.state !== undefined) store.release(worker.state);
     events.publish({
@@ -453,18 +522,6 @@ export class FunctionPool {
     metrics.workerExited(this.name, exitCategory(info));
     const expected = info.code === 0 && info.inflight.length === 0;
     if (!expected) log.warn(`worker ${worker.pid} of ${this.name} ${info.reason}${info.lastOutput.length ? `; last output: ${info.lastOutput.slice(-3).join(' | ')}` : ''}`);
-    const candidate = this.candidates.get(worker);
-    if (candidate !== undefined) {
-      this.candidates.delete(worker);
-      candidate.reject(startError(this.name, worker, info));
-      return;
-    }
-    if (info.beforeReady && worker.version === this.current.version) {
-      this.starting = Math.max(0, this.starting - 1);
-      if (!this.removed) this.startFailed(startError(this.name, worker, info));
-      return;
-    }
-    this.scale();
   }
 }
 

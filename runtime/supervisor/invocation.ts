@@ -21,7 +21,15 @@ export interface Invocation {
   workerId: number;
   pid: number;
   settled: boolean;
+  /** Sent by the runtime itself (a profiling run's generated workload), not by a client: left out of events and metrics. */
+  readonly generated?: boolean;
   readonly done: (outcome: InvokeOutcome) => void;
+}
+
+/** A request that has just arrived, not yet sent to a worker. Every invocation has this one shape (the invoke path is hot). */
+export function newInvocation(request: Pick<Invocation, 'id' | 'fn' | 'body' | 'arrivedAt' | 'deadline' | 'done' | 'generated'>): Invocation {
+  const { id, fn, body, arrivedAt, deadline, generated, done } = request;
+  return { id, fn, body, arrivedAt, deadline, dispatchedAt: 0, cold: false, startWaitMs: 0, origin: undefined, workerId: 0, pid: 0, settled: false, generated, done };
 }
 
 export type InvokeOutcome =

@@ -36,6 +36,11 @@ export interface LaunchSpec {
   concurrency: number;
   memoryMb: number;
   role: 'worker' | 'stem';
+  /**
+   * How the worker is asked to stop: by default the SHUTDOWN frame; a worker whose profiler
+   * writes its data out on a signal (clinic doctor's sampler: SIGINT) gets that signal instead.
+   */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface WorkerHooks {
@@ -115,6 +120,7 @@ export class Worker {
   private killTimer: NodeJS.Timeout | undefined;
   private killReason: { text: string; code: ErrorCode } | undefined;
   private exitNotified = false;
+  private readonly stopSignal: NodeJS.Signals | undefined;
   /** Became an ordinary worker (stem cells only after specialisation). */
   private reachedReady = false;
 
@@ -133,6 +139,7 @@ export class Worker {
     this.pid = process.pid;
     this.origin = process.origin;
     this.ipcFd = channels.ipc;
+    this.stopSignal = launch.stopSignal;
     this.channel = new Channel(channels.ipc, context.maxPayload, {
       frame: (frame) => this.onFrame(frame),
       protocolError: (error) => this.kill(`sent a bad frame: ${error.message}`, 'HEARTH_ERR_WORKER_PROTOCOL'),
@@ -225,8 +232,8 @@ export class Worker {
     if (this.status === 'exited') return;
     const wasReady = this.status === 'ready' || this.status === 'stem';
     this.status = 'draining';
-    if (wasReady) this.channel.send(FrameType.SHUTDOWN, 0);
-    else this.signal('SIGTERM');
+    if (wasReady && this.stopSignal === undefined) this.channel.send(FrameType.SHUTDOWN, 0);
+    else this.signal(this.stopSignal ?? 'SIGTERM');
     this.context.log.debug(`worker ${this.pid} of ${this.fn}: shutting down (${reason})`);
     this.killTimer ??= setTimeout(() => this.kill(`did not exit within ${this.context.shutdownGraceMs} ms of shutdown`, 'HEARTH_ERR_WORKER_CRASHED'), this.context.shutdownGraceMs);
   }

@@ -23,7 +23,8 @@ test('the demo serves the examples, prints latency and phases, and writes flameg
     }
     assert.match(stdout, /^lookup\s+runtime_init\s+\d+/m, 'Go phases from the kernel');
     assert.match(stdout, /^lookup-node\s+state_mapped\s+\d+/m);
-    assert.match(stdout, /The agent is serving at http:\/\/127\.0\.0\.1:\d+/);
+    const ui = /The agent's web UI \(.*\): (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+    assert.ok(ui !== null, 'the demo prints the URL of the UI');
     const cold = path.join(output, 'lookup-cold.html');
     assert.ok(fs.existsSync(cold), `${cold} written`);
     assert.match(fs.readFileSync(cold, 'utf8'), /<html/i);

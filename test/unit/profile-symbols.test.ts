@@ -325,7 +325,8 @@ test('perf map: a real Node process\'s JIT code, in its anonymous mappings', asy
   const source = 'function hotLoop(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }\nfor (let i = 0; i < 2000; i++) hotLoop(10000);\nsetTimeout(() => {}, 60000);\n';
   const script = path.join(tmp, 'hot.js');
   fs.writeFileSync(script, source);
-  const child = spawn(process.execPath, ['--perf-basic-prof', script], { stdio: 'ignore' });
+  // In the temp dir: --perf-basic-prof also writes an isolate log into the working directory.
+  const child = spawn(process.execPath, ['--perf-basic-prof', script], { stdio: 'ignore', cwd: tmp });
   children.push(child);
   await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
   const file = `/tmp/perf-${child.pid}.map`;

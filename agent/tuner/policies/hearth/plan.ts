@@ -1,0 +1,265 @@
+// The cost model of the hearth policy (POLICY.md has the derivation). Holding a worker idle
+// over a window [a, b] of a wait X until its next use is worth
+//
+//   gain(a, b) = coldStartCost · P(a ≤ X ≤ b) − idleCostPerMs · E[time held idle]
+//
+// and gains add up over workers and over disjoint windows. Two waits are known:
+// - per-worker idle gaps (a worker freed until it is used again), which price the
+//   keep-alive [0, k] shared by every worker above `min`;
+// - recent bursts, which price a pre-warm [a, b] after a burst starts: it pays off for a
+//   burst only if the burst was over before a (else it is overtaken), its lull outlasted
+//   the keep-alive (else the kept worker serves the next burst anyway), and the next burst
+//   starts inside the window; worker number j is used only if the burst reaches j in flight.
+// Gap weights are decayed counts and each recent burst stands for an equal share of the
+// decayed count of bursts, so both gains are rates and add up. Times are trace ms.
+
+import { median } from '../../stats.js';
+import type { Burst } from './bursts.js';
+import type { Cell } from './decaying-histogram.js';
+import type { GapGroups } from './worker-gaps.js';
+
+export interface Economics {
+  /** What one cold start costs: latency price × measured cold-start ms. */
+  coldStartCost: number;
+  /**
+   * What missing a worker costs while other requests run: the request takes whichever
+   * comes first, a new worker or a busy one freeing up, so latency price × min(cold-start
+   * ms, execution ms).
+   */
+  missWhileBusyCost: number;
+  /** What one idle worker costs per trace ms: memory price × private MB / 1000. */
+  idleCostPerMs: number;
+}
+
+export interface KeepAliveChoice {
+  keepAliveMs: number;
+  gain: number;
+  /** Share of the idle gaps' weight that ends within the keep-alive. */
+  caught: number;
+  /** 'fitted' to the gaps, or 'break-even' while too little has been seen. */
+  basis: 'fitted' | 'break-even';
+}
+
+export interface PrewarmChoice {
+  /** From the start of the last burst. */
+  fromMs: number;
+  untilMs: number;
+  workers: number;
+  gain: number;
+  /** Share of recent bursts that the window would have caught. */
+  hitRate: number;
+}
+
+export interface Plan {
+  keepAlive: KeepAliveChoice;
+  prewarm?: PrewarmChoice;
+  gain: number;
+}
+
+export interface PlanInput {
+  workerGaps: GapGroups;
+  bursts: readonly Burst[];
+  /** The decayed count of bursts, on the scale of the gaps' weights. */
+  burstRate: number;
+  economics: Economics;
+  /** How long before the predicted arrival a pre-warmed worker must start (its cold start). */
+  leadMs: number;
+  keepAliveLimitMs: number;
+  /**
+   * Fewer (decayed) idle gaps or recent bursts than this, or less time watched than the
+   * break-even (longer gaps cannot have been seen yet), and the keep-alive falls back to
+   * break-even and nothing is pre-warmed.
+   */
+  minEvidence: number;
+  /** How long the function has been watched. */
+  watchedMs: number;
+  /** A plan with a pre-warm must gain this share more than the best keep-alive alone. */
+  prewarmPremium: number;
+  /** The bursts are periodic: windows hug their intervals instead of taking a relative margin. */
+  periodic: boolean;
+  /** Relative margin either side of a window when the bursts are not periodic. */
+  windowMargin: number;
+  /** The keep-alive in force: kept unless another gains at least `minImprovement` more. */
+  currentKeepAliveMs?: number;
+  minImprovement: number;
+}
+
+export function plan(input: PlanInput): Plan {
+  const candidates = keepAliveCandidates(input);
+  let keepOnly: Plan = { keepAlive: candidates[0]!, gain: candidates[0]!.gain };
+  for (const candidate of candidates) if (candidate.gain > keepOnly.gain) keepOnly = { keepAlive: candidate, gain: candidate.gain };
+  if (candidates[0]!.basis === 'break-even') return keepOnly;
+  keepOnly = unlessBarelyBetter(keepOnly, input);
+  if (input.bursts.length < input.minEvidence) return keepOnly;
+  const bursts: BurstSummary = {
+    rampMs: median(input.bursts.map((burst) => burst.rampMs)),
+    lulls: [...new Set(input.bursts.map((burst) => burst.lullMs))].sort((a, b) => a - b),
+    share: input.burstRate / input.bursts.length,
+  };
+  let withPrewarm: Plan | undefined;
+  for (const window of prewarmWindows(input, bursts)) {
+    const candidate = bestWithPrewarm(window, candidates, input, bursts);
+    if (candidate !== undefined && (withPrewarm === undefined || candidate.gain > withPrewarm.gain)) withPrewarm = candidate;
+  }
+  // A pre-warm bets on a prediction where a keep-alive only waits: it must win by the premium.
+  const premium = input.prewarmPremium * Math.abs(keepOnly.gain);
+  return withPrewarm !== undefined && withPrewarm.gain > keepOnly.gain + premium ? withPrewarm : keepOnly;
+}
+
+/** The keep-alive in force, when the best one would not gain `minImprovement` more: estimates wobble, settings need not. */
+function unlessBarelyBetter(best: Plan, input: PlanInput): Plan {
+  const current = input.currentKeepAliveMs;
+  if (current === undefined || current === best.keepAlive.keepAliveMs) return best;
+  const kept = keepAliveAt(current, input);
+  return best.gain - kept.gain <= input.minImprovement * Math.abs(best.gain) ? { keepAlive: kept, gain: kept.gain } : best;
+}
+
+/** The keep-alive that holds a worker exactly as long as one cold start is worth: within 2× of the best choice whatever the gaps (ski rental). */
+export function breakEvenMs(economics: Pick<Economics, 'coldStartCost' | 'idleCostPerMs'>): number {
+  return economics.coldStartCost / economics.idleCostPerMs;
+}
+
+/** The gap cells of both groups, ascending, each with what missing it costs. */
+function pricedCells({ workerGaps, economics }: PlanInput): (Cell & { missCost: number })[] {
+  return [
+    ...workerGaps.last.map((cell) => ({ ...cell, missCost: economics.coldStartCost })),
+    ...workerGaps.others.map((cell) => ({ ...cell, missCost: economics.missWhileBusyCost })),
+  ].sort((a, b) => a.hi - b.hi);
+}
+
+/** The gain of any keep-alive: gaps in cells that end within it are caught, the others pay it in full. */
+function keepAliveAt(keepAliveMs: number, input: PlanInput): KeepAliveChoice {
+  const cells = pricedCells(input);
+  const { idleCostPerMs } = input.economics;
+  const total = cells.reduce((sum, cell) => sum + cell.weight, 0);
+  let caughtWeight = 0;
+  let gain = 0;
+  for (const cell of cells) {
+    if (cell.hi > keepAliveMs) continue;
+    caughtWeight += cell.weight;
+    gain += cell.weight * (cell.missCost - idleCostPerMs * cell.mean);
+  }
+  return { keepAliveMs, gain: gain - idleCostPerMs * keepAliveMs * (total - caughtWeight), caught: total === 0 ? 0 : caughtWeight / total, basis: 'fitted' };
+}
+
+/** Keep-alive 0 and every gap cell's upper edge up to the limit, ascending, with their gains. */
+function keepAliveCandidates(input: PlanInput): KeepAliveChoice[] {
+  const { economics, keepAliveLimitMs, minEvidence, watchedMs } = input;
+  const { idleCostPerMs } = economics;
+  const cells = pricedCells(input);
+  const total = cells.reduce((sum, cell) => sum + cell.weight, 0);
+  if (total < minEvidence || watchedMs < breakEvenMs(economics)) {
+    return [{ keepAliveMs: Math.min(breakEvenMs(economics), keepAliveLimitMs), gain: 0, caught: 0, basis: 'break-even' }];
+  }
+  const candidates: KeepAliveChoice[] = [{ keepAliveMs: 0, gain: 0, caught: 0, basis: 'fitted' }];
+  let caughtWeight = 0;
+  let caughtGain = 0;
+  cells.forEach((cell, i) => {
+    if (cell.hi > keepAliveLimitMs) return;
+    caughtWeight += cell.weight;
+    caughtGain += cell.weight * (cell.missCost - idleCostPerMs * cell.mean);
+    if (cells[i + 1]?.hi === cell.hi) return;
+    const k = cell.hi;
+    candidates.push({ keepAliveMs: k, gain: caughtGain - idleCostPerMs * k * (total - caughtWeight), caught: caughtWeight / total, basis: 'fitted' });
+  });
+  return candidates;
+}
+
+interface Window {
+  fromMs: number;
+  untilMs: number;
+}
+
+/** What every window's evaluation needs from the recent bursts, computed once per plan. */
+interface BurstSummary {
+  /** Median time from a burst's start to its peak: pre-warmed workers are held that much longer. */
+  rampMs: number;
+  /** Distinct lulls, ascending. */
+  lulls: number[];
+  /** The decayed count of bursts each recent burst stands for. */
+  share: number;
+}
+
+/**
+ * Windows that open before one recent burst interval and close after another (and after
+ * the ramp to the peak). A timer's intervals are trusted to half a second or 1% of the
+ * period (the trace's timers are not to the millisecond); other intervals only to the
+ * relative margin, so that a window is not fitted to the few bursts it has seen.
+ */
+function prewarmWindows({ bursts, leadMs, periodic, windowMargin }: PlanInput, { rampMs }: BurstSummary): Window[] {
+  const intervals = [...new Set(bursts.map((burst) => burst.intervalMs))].sort((a, b) => a - b);
+  const timerSlack = Math.max(500, 0.01 * median(intervals));
+  const slack = (interval: number): number => (periodic ? timerSlack : windowMargin * interval);
+  const windows: Window[] = [];
+  intervals.forEach((first, i) => {
+    for (const last of intervals.slice(i)) windows.push({ fromMs: Math.max(0, first - slack(first) - leadMs), untilMs: last + slack(last) + rampMs });
+  });
+  return windows;
+}
+
+/**
+ * The best keep-alive (no longer than the window's opening) to go with this pre-warm
+ * window. The pre-warm's gain only changes where the keep-alive passes a burst's lull, so
+ * it is computed once per stretch between lulls, against the best keep-alive in that stretch.
+ */
+function bestWithPrewarm(window: Window, candidates: KeepAliveChoice[], input: PlanInput, bursts: BurstSummary): Plan | undefined {
+  const { lulls } = bursts;
+  let best: Plan | undefined;
+  let next = 0;
+  for (let stretch = 0; stretch <= lulls.length; stretch++) {
+    const upTo = Math.min(stretch < lulls.length ? lulls[stretch]! : Infinity, window.fromMs);
+    let keepAlive: KeepAliveChoice | undefined;
+    for (; next < candidates.length && candidates[next]!.keepAliveMs < upTo; next++) {
+      if (keepAlive === undefined || candidates[next]!.gain > keepAlive.gain) keepAlive = candidates[next]!;
+    }
+    if (keepAlive === undefined) continue;
+    const prewarm = prewarmGain(window, keepAlive.keepAliveMs, input, bursts);
+    if (prewarm !== undefined && (best === undefined || keepAlive.gain + prewarm.gain > best.gain)) best = { keepAlive, prewarm, gain: keepAlive.gain + prewarm.gain };
+  }
+  return best;
+}
+
+/** What pre-warming over `window` would have earned over the recent bursts, with the best number of workers; undefined when no worker pays or too few bursts back it. */
+function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, economics, leadMs, minEvidence }: PlanInput, { share, rampMs }: BurstSummary): PrewarmChoice | undefined {
+  let held = 0;
+  const caught: { peak: number; weight: number }[] = [];
+  for (const burst of bursts) {
+    // Overtaken by the burst's own arrivals, or the kept worker is still there: no pre-warm.
+    if (burst.durationMs >= window.fromMs || burst.lullMs <= keepAliveMs) continue;
+    const ready = window.fromMs + leadMs;
+    if (burst.intervalMs >= ready && burst.intervalMs <= window.untilMs) {
+      caught.push({ peak: burst.peak, weight: share });
+      held += share * (burst.intervalMs - window.fromMs + rampMs / 2);
+    } else if (burst.intervalMs > window.untilMs) {
+      held += share * (window.untilMs - window.fromMs);
+    }
+  }
+  // A window around one or two past bursts fits the sample, not the function.
+  if (caught.length < minEvidence) return undefined;
+  const { workers, gain } = workersWorthIt(caught, held, economics);
+  if (workers === 0) return undefined;
+  const hitRate = caught.reduce((sum, burst) => sum + burst.weight, 0) / burstRate;
+  return { fromMs: window.fromMs, untilMs: window.untilMs, workers, gain, hitRate };
+}
+
+/**
+ * Pre-warmed worker number j earns a cold start for each caught burst that reaches j in
+ * flight, and costs the hold whatever happens. Adds workers while the next one earns more
+ * than it costs.
+ */
+function workersWorthIt(caught: { peak: number; weight: number }[], held: number, economics: Economics): { workers: number; gain: number } {
+  const byPeak = [...caught].sort((a, b) => b.peak - a.peak);
+  let reaching = byPeak.reduce((sum, burst) => sum + burst.weight, 0);
+  let workers = 0;
+  let gain = 0;
+  for (let i = byPeak.length - 1; i >= 0; i--) {
+    // Levels (the next lower peak, this peak] are reached by the bursts from here up.
+    const levels = byPeak[i]!.peak - (i + 1 < byPeak.length ? byPeak[i + 1]!.peak : 0);
+    const value = economics.coldStartCost * reaching - economics.idleCostPerMs * held;
+    if (value <= 0) break;
+    workers += levels;
+    gain += levels * value;
+    reaching -= byPeak[i]!.weight;
+  }
+  return { workers, gain };
+}

@@ -1,0 +1,48 @@
+// The agent's HTTP API alone, on a real socket, without eBPF: for the routes that do not need
+// the kernel (the web UI, /collect, /v1/pool). Everything it is given can be replaced.
+import type { AddressInfo } from 'node:net';
+import { createAgentApi, listenAgent, type AgentApiContext } from '../../agent/exporters/api.js';
+import { FaroCollector, type FaroLimits } from '../../agent/exporters/faro-collector.js';
+import { AgentMetrics } from '../../agent/exporters/metrics.js';
+import { UiAssets } from '../../agent/exporters/ui-assets.js';
+import { RecordStore } from '../../agent/phases/store.js';
+import { createLogger } from '../../shared/log.js';
+
+export interface ApiUnderTest {
+  url: string;
+  metrics: AgentMetrics;
+  /** What the agent logged (debug and up). */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiAssets; workers?: AgentApiContext['workers'] } = {}): Promise<ApiUnderTest> {
+  const logs: string[] = [];
+  const log = createLogger('debug', (line) => logs.push(line));
+  const metrics = new AgentMetrics(() => ({ emitted: 0, dropped: 0, trackFull: 0, decodeErrors: 0, attached: 0, tracked: 0 }), () => false);
+  const server = createAgentApi({
+    store: new RecordStore(),
+    metrics,
+    health: () => ({ runtimeConnected: false, runtimePid: null, probesAttached: 0, coldStarts: 0 }),
+    probes: () => [],
+    profiler: () => undefined,
+    profilerError: () => 'not started in this test',
+    workers: options.workers ?? (() => Promise.reject(new Error('no runtime in this test'))),
+    faro: new FaroCollector(metrics, log, options.faroLimits),
+    ui: options.ui ?? UiAssets.load(null),
+  });
+  const address: AddressInfo = await listenAgent(server, '127.0.0.1', 0);
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    metrics,
+    logs,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The value of one series in the agent's /metrics text, e.g. metric(text, 'hearth_agent_faro_items_total{kind="events"}'). */
+export function metric(text: string, series: string): number {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no series ${series} in /metrics`);
+  return Number(line.slice(series.length + 1));
+}
