@@ -15,13 +15,25 @@ export interface RuntimeInfo {
   lastEventSeq: number;
 }
 
-/** The part of GET /v1/functions the agent uses. */
+/** A function's pool settings (the manifest's `pool`, or the last PATCH). */
+export interface PoolSettings {
+  min: number;
+  max: number;
+  keepAliveMs: number;
+  maxQueued: number;
+}
+
+/** The part of GET /v1/functions (and GET /v1/functions/NAME) the agent uses. */
 export interface FunctionSummary {
   name: string;
   kind: 'go' | 'node' | 'exec';
   version: number;
   /** What workers exec (Go and exec functions), or the JS entry (Node). */
   binary: string;
+  pool: PoolSettings;
+  limits: { memoryMb: number; timeoutMs: number };
+  /** The manifest's `gc` fields that are set (GOGC and GOMEMLIMIT in MiB for Go; V8's heap sizes in MiB for Node). */
+  gc: Partial<Record<'gogc' | 'memoryLimitMb' | 'maxOldSpaceMb' | 'maxSemiSpaceMb', number>>;
 }
 
 /** The part of one GET /v1/workers entry the agent uses. */
@@ -33,6 +45,8 @@ export interface WorkerSummary {
   origin: WorkerOrigin;
   invocations: number;
   ageMs: number;
+  /** Asked for with ?memory=1: PSS without the state, MiB. */
+  privateMemoryMb?: number;
 }
 
 /** GET /v1/workers: the live workers, and the processes started ahead of need. */

@@ -8,6 +8,7 @@ export const RUNTIME_EVENT_TYPES = [
   'worker_ready',
   'invoke_start',
   'invoke_end',
+  'invoke_refused',
   'worker_exit',
   'function_prepared',
   'function_deployed',
@@ -31,8 +32,12 @@ export type RuntimeEvent =
   | (Base<'spawn_requested'> & { function: string; workerId: number; reason: SpawnReason; requestId?: number })
   | (Base<'worker_spawned'> & { function: string; workerId: number; pid: number; binary: string; origin: WorkerOrigin })
   | (Base<'worker_ready'> & { function: string; workerId: number; pid: number; spawnToReadyMs: number })
-  | (Base<'invoke_start'> & { function: string; id: number; workerId: number; pid: number; cold: boolean })
-  | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; cold: boolean; status: number; errorCode?: string })
+  /** Sent to a worker; it arrived `waitedMs` earlier (queued, or waiting for a cold start). */
+  | (Base<'invoke_start'> & { function: string; id: number; workerId: number; pid: number; cold: boolean; waitedMs: number })
+  /** Answered: `durationMs` from dispatch to the answer (the execution), `latencyMs` from arrival. */
+  | (Base<'invoke_end'> & { function: string; id: number; workerId: number; pid: number; cold: boolean; status: number; errorCode?: string; durationMs: number; latencyMs: number })
+  /** Refused before any worker took it (queue full, deadline passed while queued, workers failing to start). */
+  | (Base<'invoke_refused'> & { function: string; id: number; status: number; errorCode: string; waitedMs: number })
   | (Base<'worker_exit'> & {
       function: string;
       workerId: number;

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { RuntimeInfo } from '../../shared/api.js';
+import { authorized } from '../../shared/auth.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
@@ -10,6 +10,7 @@ import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
 import type { PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
 import type { ToolProfiles } from '../profile-tools/runs.js';
+import { pssWithoutStateMb } from '../supervisor/memory.js';
 import { parseJsonBody, readBody, respondWithProgress, sendError, sendJson } from './respond.js';
 import { serveToolProfiles, startToolProfile } from './tool-profiles.js';
 
@@ -44,16 +45,8 @@ export interface WorkerInfo {
   idleMs: number;
   spawnToReadyMs: number | null;
   stateId: string | null;
-}
-
-/** Constant-time bearer token check. */
-export function authorized(req: http.IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer (.+)$/.exec(header);
-  if (match === null) return false;
-  const given = createHash('sha256').update(match[1]!).digest();
-  const expected = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, expected);
+  /** With ?memory=1: the worker's PSS without its state, MiB (what keeping it idle costs). */
+  privateMemoryMb?: number;
 }
 
 /** Routes under /v1 other than invoke. `parts` is the path split on "/" after "v1". */
@@ -90,8 +83,11 @@ export function handleControl(context: ControlContext, method: string, parts: st
       return withJson(context, req, res, (body) => startToolProfile(context.toolProfiles, name!, body, req, res));
     case 'GET info':
       return sendJson(res, 200, context.info());
-    case 'GET workers':
-      return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined), ...context.spares() });
+    case 'GET workers': {
+      const memory = query.get('memory') ?? '0';
+      if (memory !== '0' && memory !== '1') return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `memory must be 0 or 1 (got ${JSON.stringify(memory)})`));
+      return sendJson(res, 200, { workers: listWorkers(context.registry, query.get('function') ?? undefined, memory === '1'), ...context.spares() });
+    }
     case 'GET events':
       return streamEvents(context, query, req, res);
     case 'POST followers/:name/ack':
@@ -184,7 +180,8 @@ function uploadState(context: ControlContext, name: string, req: http.IncomingMe
   );
 }
 
-export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
+/** The live workers, of one function or all; with `memory`, each one's PSS without its state (a page walk per worker). */
+export function listWorkers(registry: Registry, fn?: string, memory = false): WorkerInfo[] {
   const now = nowMs();
   const workers: WorkerInfo[] = [];
   for (const pool of registry.all()) {
@@ -204,16 +201,22 @@ export function listWorkers(registry: Registry, fn?: string): WorkerInfo[] {
         idleMs: worker.busy ? 0 : Math.round(now - worker.lastUsedAt),
         spawnToReadyMs: worker.readyAt > 0 ? Number((worker.readyAt - worker.spawnedAt).toFixed(3)) : null,
         stateId: worker.state?.id ?? null,
+        ...(memory ? privateMemory(worker.pid) : {}),
       });
     }
   }
   return workers;
 }
 
+function privateMemory(pid: number): Pick<WorkerInfo, 'privateMemoryMb'> {
+  const mb = pssWithoutStateMb(pid);
+  return mb === undefined ? {} : { privateMemoryMb: Number(mb.toFixed(2)) };
+}
+
 /**
  * GET /v1/events?since=N[&follow=1][&invocations=cold][&batchMs=N][&hold=1]: NDJSON, one event
  * per line; with follow, the stream stays open. invocations=cold leaves out warm invocations'
- * events (a follower that only needs cold starts then costs nothing per warm request); batchMs
+ * events and refusals (a follower that only needs cold starts then costs nothing per warm request); batchMs
  * sends what happened at most that often (0, the default: after each turn of the event loop), so
  * that a follower that does not need events at once is not woken per event; function_prepared,
  * which announces a new binary, is sent at once. With hold (and follow), a new binary's first
@@ -236,7 +239,11 @@ function streamEvents(context: ControlContext, query: URLSearchParams, req: http
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', ...(holder === undefined ? {} : { 'x-hearth-follower': String(holder) }) });
   // A follower learns it is connected now, not at the next event.
   res.flushHeaders();
-  const wanted = (event: RuntimeEvent): boolean => !(invocations === 'cold' && (event.type === 'invoke_start' || event.type === 'invoke_end') && !event.cold);
+  const wanted = (event: RuntimeEvent): boolean => {
+    if (invocations === 'all') return true;
+    if (event.type === 'invoke_refused') return false;
+    return !((event.type === 'invoke_start' || event.type === 'invoke_end') && !event.cold);
+  };
   res.write(events.since(since).filter(wanted).map((event) => JSON.stringify(event) + '\n').join(''));
   if (!follow) return void res.end();
   // Events published during one turn of the event loop go out in one write, after the work

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { SpawnReason } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import { HearthError } from '../../shared/errors.js';
@@ -8,6 +7,7 @@ import type { PoolSpec } from '../manifest/spec.js';
 import type { Outcome, RuntimeMetrics } from '../metrics.js';
 import type { StateStore } from '../state/store.js';
 import { settle, type Invocation } from '../supervisor/invocation.js';
+import { residentPrivateMb } from '../supervisor/memory.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { ExitInfo, LaunchSpec, Worker, WorkerHooks } from '../supervisor/worker.js';
 import { WaitQueue } from './queue.js';
@@ -37,7 +37,6 @@ export interface PoolSnapshot {
 }
 
 const MAX_BACKOFF_MS = 30_000;
-const PAGE_SIZE = 4096;
 
 /** Candidate workers of a version being deployed, waiting to prove they start. */
 interface Candidate {
@@ -67,6 +66,8 @@ export class FunctionPool {
   private readonly hooks: WorkerHooks;
   private lastMemoryCheck = 0;
   private side: SideWorker | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = Infinity;
 
   constructor(
     version: FunctionVersion,
@@ -188,6 +189,7 @@ export class FunctionPool {
   async remove(reason: string): Promise<void> {
     this.removed = true;
     clearTimeout(this.backoffTimer);
+    clearTimeout(this.expiryTimer);
     for (const invocation of this.queue.drain()) {
       this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed while the request waited`));
     }
@@ -201,6 +203,7 @@ export class FunctionPool {
   close(error: HearthError): void {
     this.removed = true;
     clearTimeout(this.backoffTimer);
+    clearTimeout(this.expiryTimer);
     for (const invocation of this.queue.drain()) this.refuse(invocation, error);
   }
 
@@ -220,18 +223,41 @@ export class FunctionPool {
     if (this.removed) return;
     const keepAlive = this.settings.keepAliveMs;
     let live = this.liveCount();
+    let nextExpiry = Infinity;
     for (const worker of this.workers) {
       if (live <= this.settings.min) break;
       if (worker.version !== this.current.version || worker.status !== 'ready' || worker.busy) continue;
-      if (now - worker.lastUsedAt < keepAlive) continue;
+      if (now - worker.lastUsedAt < keepAlive) {
+        nextExpiry = Math.min(nextExpiry, worker.lastUsedAt + keepAlive);
+        continue;
+      }
       worker.shutdown(`idle for ${Math.round(now - worker.lastUsedAt)} ms (keepAliveMs ${keepAlive})`);
       live--;
     }
+    if (live > this.settings.min) this.armExpiry(nextExpiry);
     if (now - this.lastMemoryCheck >= 2000) {
       this.lastMemoryCheck = now;
       this.recycleGrown();
     }
     this.scale();
+  }
+
+  /**
+   * Retires idle workers when their keep-alive ends rather than at the next periodic tick: a
+   * keep-alive of 0 then means no worker is kept at all, and a short one (a replay compressed
+   * in time) is kept as long as asked. One timer per pool, for the earliest expiry.
+   */
+  private armExpiry(at: number): void {
+    if (at >= this.expiryAt) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    // A millisecond late, so that the worker is past its keep-alive when the timer fires.
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expiryAt = Infinity;
+      this.tick(nowMs());
+    }, Math.max(0, at - nowMs()) + 1);
+    this.expiryTimer.unref();
   }
 
   snapshot(): PoolSnapshot {
@@ -289,7 +315,8 @@ export class FunctionPool {
     invocation.cold = worker.readyAt > invocation.arrivedAt;
     invocation.origin = worker.origin;
     invocation.startWaitMs = invocation.cold ? worker.readyAt - invocation.arrivedAt : 0;
-    this.deps.events.publish({ type: 'invoke_start', function: this.name, id: invocation.id, workerId: worker.id, pid: worker.pid, cold: invocation.cold });
+    const waitedMs = nowMs() - invocation.arrivedAt;
+    this.deps.events.publish({ type: 'invoke_start', function: this.name, id: invocation.id, workerId: worker.id, pid: worker.pid, cold: invocation.cold, waitedMs });
     worker.invoke(invocation);
   }
 
@@ -315,6 +342,7 @@ export class FunctionPool {
 
   private refuse(invocation: Invocation, error: HearthError): void {
     this.deps.metrics.reject(this.name, error.code);
+    this.deps.events.publish({ type: 'invoke_refused', function: this.name, id: invocation.id, status: error.status, errorCode: error.code, waitedMs: nowMs() - invocation.arrivedAt });
     settle(invocation, { ok: false, error });
   }
 
@@ -414,7 +442,7 @@ export class FunctionPool {
     if (limitMb <= 0) return;
     for (const worker of this.workers) {
       if (worker.status !== 'ready') continue;
-      const privateMb = privateMemoryMb(worker.pid);
+      const privateMb = residentPrivateMb(worker.pid);
       if (privateMb > limitMb) {
         this.deps.log.info(`worker ${worker.pid} of ${this.name} uses ${privateMb.toFixed(0)} MiB of private memory (> recycleMemoryMb ${limitMb}); recycling it`);
         worker.retire('memory growth');
@@ -467,11 +495,14 @@ export class FunctionPool {
     }
     while (worker.freeSlots > 0 && this.queue.length > 0) this.dispatch(worker, this.queue.shift()!);
     this.list(worker);
+    // Only a pool above `min` has workers to retire (the size counts draining ones too: at worst a timer too many).
+    if (!worker.busy && this.workers.size > this.settings.min) this.armExpiry(worker.lastUsedAt + this.settings.keepAliveMs);
   }
 
   private onInvocationEnded(worker: Worker, invocation: Invocation, status: number, errorCode?: string): void {
     if (invocation.generated === true) return;
     const { events, metrics } = this.deps;
+    const now = nowMs();
     events.publish({
       type: 'invoke_end',
       function: this.name,
@@ -481,8 +512,10 @@ export class FunctionPool {
       cold: invocation.cold,
       status,
       ...(errorCode === undefined ? {} : { errorCode }),
+      durationMs: now - invocation.dispatchedAt,
+      latencyMs: now - invocation.arrivedAt,
     });
-    metrics.invocation(this.name, invocation.cold ? 'cold' : 'warm', outcomeOf(status, errorCode), (nowMs() - invocation.arrivedAt) / 1000);
+    metrics.invocation(this.name, invocation.cold ? 'cold' : 'warm', outcomeOf(status, errorCode), (now - invocation.arrivedAt) / 1000);
   }
 
   private onExit(worker: Worker, info: ExitInfo): void {
@@ -546,14 +579,4 @@ function exitCategory(info: ExitInfo): string {
   if (/timeout/.test(info.reason)) return 'timeout';
   if (/bad frame/.test(info.reason)) return 'protocol';
   return 'crash';
-}
-
-/** Private resident memory (RSS minus shared pages, which include the mapped state). */
-function privateMemoryMb(pid: number): number {
-  try {
-    const [, resident, shared] = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ').map(Number);
-    return (((resident ?? 0) - (shared ?? 0)) * PAGE_SIZE) / 1048576;
-  } catch {
-    return 0;
-  }
 }
