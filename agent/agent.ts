@@ -3,18 +3,21 @@ import type { RuntimeInfo } from '../shared/api.js';
 import { HearthError } from '../shared/errors.js';
 import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
+import { PHASES, type Phase } from '../shared/phases.js';
 import { checkHost } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
 import { FaroCollector } from './exporters/faro-collector.js';
 import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
 import { UiAssets } from './exporters/ui-assets.js';
-import { RecordStore } from './phases/store.js';
+import { type FunctionStats, RecordStore } from './phases/store.js';
 import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
 import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
 import type { PlanOptions } from './probes/targets.js';
 import { RuntimeClient, type Follower } from './runtime-client.js';
+import type { GcAdvisor } from './tuner/gc-advice.js';
+import { DEFAULT_TUNER_OPTIONS, LiveTuner, type LiveTunerOptions } from './tuner/live/live-tuner.js';
 
 export interface AgentOptions {
   runtimeUrl: string;
@@ -28,6 +31,10 @@ export interface AgentOptions {
   profile: ProfilerOptions | null;
   /** Where the web UI sends its telemetry (a Grafana Alloy faro.receiver); null: the agent's own /collect. */
   faroUrl: string | null;
+  /** The live tuner: its mode (on, dry-run, off), policy and windows. */
+  tuner: Partial<LiveTunerOptions>;
+  /** GC settings advice the tuner applies (agent/tuner/gc-advice.ts); none: the tuner leaves GC alone. */
+  gcAdvisor?: GcAdvisor;
   logLevel: LogLevel;
   logger?: Logger;
   objectPath?: string;
@@ -44,8 +51,20 @@ export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
     probes: { invocations: false, packageInits: false },
     profile: { ...DEFAULT_PROFILER_OPTIONS },
     faroUrl: null,
+    tuner: { mode: DEFAULT_TUNER_OPTIONS.mode },
     logLevel: 'info',
   };
+}
+
+/** A cold start's cost for the tuner: the median of each phase up to ready. The first response is left out: it holds the first request's own execution, which a warm start pays too. */
+function measuredColdStart(stats: FunctionStats): Partial<Record<Phase, number>> | undefined {
+  if (stats.coldStarts === 0) return undefined;
+  const phases: Partial<Record<Phase, number>> = {};
+  for (const phase of PHASES) {
+    const measured = stats.phases[phase];
+    if (phase !== 'first_response' && measured !== undefined) phases[phase] = measured.p50Ms;
+  }
+  return phases;
 }
 
 /**
@@ -77,6 +96,7 @@ export class Agent {
   private connected = false;
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
+  readonly tuner: LiveTuner;
   url = '';
 
   constructor(readonly options: AgentOptions) {
@@ -99,6 +119,13 @@ export class Agent {
       () => ({ ...(this.probes?.counters() ?? { emitted: 0, dropped: 0, trackFull: 0 }), decodeErrors: this.probes?.decodeErrors ?? 0, attached: this.probes?.attachedCount ?? 0, tracked: this.tracker.tracking.processes }),
       () => this.connected,
     );
+    this.tuner = new LiveTuner(options.tuner, {
+      runtime: this.runtime,
+      coldStartPhases: (fn) => measuredColdStart(this.store.stats(fn)),
+      registry: this.metrics.registry,
+      log: this.log.child('tuner'),
+      ...(options.gcAdvisor === undefined ? {} : { gcAdvisor: options.gcAdvisor }),
+    });
   }
 
   async start(): Promise<void> {
@@ -128,6 +155,7 @@ export class Agent {
       workers: (fn) => this.runtime.workers(fn),
       faro: new FaroCollector(this.metrics, this.log.child('ui')),
       ui,
+      tuner: { tuner: this.tuner, token: this.options.token },
     });
     const address = await listenAgent(this.server, this.options.host, this.options.port);
     this.url = `http://${address.address}:${address.port}`;
@@ -136,6 +164,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.tuner.stop();
     this.follower?.stop();
     clearInterval(this.ticker);
     this.profiler?.close();
@@ -155,7 +184,8 @@ export class Agent {
       if (fn.kind === 'go') await this.attach(fn.binary, 'go');
     }
     this.profiler?.adoptWorkers((await this.runtime.workers()).workers, functions);
-    this.follower = this.runtime.follow({ since: info.lastEventSeq, batchMs: TICK_MS, hold: true }, (event) => this.onRuntimeEvent(event), (connected, error) => {
+    // Warm invocations do not concern cold starts: leave them out at the source.
+    this.follower = this.runtime.follow({ since: info.lastEventSeq, batchMs: TICK_MS, hold: true, invocations: 'cold' }, (event) => this.onRuntimeEvent(event), (connected, error) => {
       if (connected === this.connected) return;
       this.connected = connected;
       if (connected) {
@@ -170,6 +200,8 @@ export class Agent {
         this.log.warn(`lost the runtime's event stream (${error ?? 'closed'}); reconnecting`);
       }
     });
+    // The tuner follows the runtime on its own stream (every invocation); a failure to start it leaves the rest of the agent running.
+    await this.tuner.start(info.lastEventSeq).catch((error: Error) => this.log.warn(`the tuner did not start: ${error.message}; PUT /v1/tuner/mode starts it again`));
   }
 
   /** A runtime (new, or restarted with a new pid): trace its descendants and its Node binaries. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { FunctionSummary, RuntimeInfo, WorkerList } from '../shared/api.js';
+import type { FunctionSummary, PoolSettings, RuntimeInfo, WorkerList } from '../shared/api.js';
 import type { RuntimeEvent } from '../shared/events.js';
 
 export interface Follower {
@@ -14,6 +14,14 @@ export interface FollowOptions {
   batchMs: number;
   /** Hold a new binary's first worker until this follower acknowledges its function_prepared event. */
   hold: boolean;
+  /** Every invocation's events (the tuner), or only cold starts' (the phases). */
+  invocations: 'all' | 'cold';
+}
+
+/** What PATCH /v1/functions/NAME changes. */
+export interface FunctionPatch {
+  pool?: Partial<PoolSettings>;
+  gc?: FunctionSummary['gc'];
 }
 
 /** The agent's view of one runtime: its identity, its functions, and its event stream. */
@@ -27,13 +35,23 @@ export class RuntimeClient {
     return this.get<RuntimeInfo>('/v1/info');
   }
 
-  /** The runtime's live workers (of one function, or all), and its seeds and stem cells ready. */
-  workers(fn?: string): Promise<WorkerList> {
-    return this.get<WorkerList>(fn === undefined ? '/v1/workers' : `/v1/workers?function=${encodeURIComponent(fn)}`);
+  /** The runtime's live workers (of one function, or all), and its seeds and stem cells ready; with `memory`, each one's PSS without its state. */
+  workers(fn?: string, options: { memory?: boolean } = {}): Promise<WorkerList> {
+    const query = [fn === undefined ? '' : `function=${encodeURIComponent(fn)}`, options.memory === true ? 'memory=1' : ''].filter((part) => part !== '').join('&');
+    return this.get<WorkerList>(`/v1/workers${query === '' ? '' : `?${query}`}`);
   }
 
   async functions(): Promise<FunctionSummary[]> {
     return (await this.get<{ functions: FunctionSummary[] }>('/v1/functions')).functions;
+  }
+
+  function(name: string): Promise<FunctionSummary> {
+    return this.get<FunctionSummary>(`/v1/functions/${encodeURIComponent(name)}`);
+  }
+
+  /** Changes a function's pool or GC settings; answers the function as it now is. */
+  configure(name: string, patch: FunctionPatch): Promise<FunctionSummary> {
+    return this.request<FunctionSummary>('PATCH', `/v1/functions/${encodeURIComponent(name)}`, patch);
   }
 
   /**
@@ -58,8 +76,7 @@ export class RuntimeClient {
       delay = Math.min(5000, delay * 2);
     };
     const connect = (): void => {
-      // Warm invocations do not concern cold starts: leave them out at the source.
-      const url = `${this.url}/v1/events?since=${lastSeq}&follow=1&invocations=cold&batchMs=${options.batchMs}${options.hold ? '&hold=1' : ''}`;
+      const url = `${this.url}/v1/events?since=${lastSeq}&follow=1&invocations=${options.invocations}&batchMs=${options.batchMs}${options.hold ? '&hold=1' : ''}`;
       const current = http.get(url, { headers: { authorization: `Bearer ${this.token}` } }, (response) => {
         if (response.statusCode !== 200) {
           response.resume();

@@ -9,8 +9,9 @@ import { serve } from '../runtime/cli/serve.js';
 import { agent } from '../agent/cli/agent.js';
 import { coldstarts } from '../agent/cli/coldstarts.js';
 import { profile } from '../agent/cli/profile.js';
+import { tuner } from '../agent/cli/tuner.js';
 
-const COMMANDS: Command[] = [serve, deploy, invoke, ls, workers, rm, agent, coldstarts, profile, demo] as unknown as Command[];
+const COMMANDS: Command[] = [serve, deploy, invoke, ls, workers, rm, agent, coldstarts, profile, tuner, demo] as unknown as Command[];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

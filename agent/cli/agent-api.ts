@@ -9,10 +9,19 @@ export function agentBase(values: Record<string, unknown>): string {
 }
 
 /** GET on the agent's API; an unreachable agent or an error answer becomes a HearthError that says what happened. */
-export async function agentGet(base: string, route: string): Promise<Response> {
+export function agentGet(base: string, route: string): Promise<Response> {
+  return agentRequest(base, route);
+}
+
+/** A request to the agent's API (a JSON body and the token for mutating routes); errors as agentGet's. */
+export async function agentRequest(base: string, route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(`${base}${route}`);
+    response = await fetch(`${base}${route}`, {
+      method: init.method ?? 'GET',
+      headers: { ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }), ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
   } catch (error) {
     throw new HearthError('HEARTH_ERR_UNAVAILABLE', `cannot reach the agent at ${base}: ${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message} (is \`hearth agent\` running?)`);
   }
@@ -24,7 +33,8 @@ export async function agentGet(base: string, route: string): Promise<Response> {
     } catch {
       // not the agent's JSON error: show the text as it came
     }
-    throw new HearthError(response.status === 404 ? 'HEARTH_ERR_NOT_FOUND' : 'HEARTH_ERR_UNAVAILABLE', `${base}${route}: HTTP ${response.status}: ${message}`);
+    const code = response.status === 404 ? 'HEARTH_ERR_NOT_FOUND' : response.status === 401 ? 'HEARTH_ERR_UNAUTHORIZED' : response.status === 400 ? 'HEARTH_ERR_BAD_REQUEST' : 'HEARTH_ERR_UNAVAILABLE';
+    throw new HearthError(code, `${base}${route}: HTTP ${response.status}: ${message}`);
   }
   return response;
 }

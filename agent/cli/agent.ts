@@ -5,6 +5,9 @@ import { intOption, type Command } from '../../shared/command.js';
 import { AGENT_NICE, runAsBackgroundTask } from '../scheduling.js';
 import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
 import { DEFAULT_PROFILER_OPTIONS } from '../profile/profiler.js';
+import { isPolicyName, POLICY_NAMES } from '../tuner/policies/by-name.js';
+import { DEFAULT_TUNER_OPTIONS, type LiveTunerOptions } from '../tuner/live/live-tuner.js';
+import { TUNER_MODES, type TunerMode } from '../tuner/live/metrics.js';
 
 const options = {
   runtime: { type: 'string' },
@@ -18,19 +21,24 @@ const options = {
   'profile-cold-hz': { type: 'string' },
   'profile-steady-hz': { type: 'string' },
   'faro-url': { type: 'string' },
+  tuner: { type: 'string' },
+  'tuner-policy': { type: 'string' },
+  'tuner-compression': { type: 'string' },
+  'tuner-memory-price': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
 export const agent: Command<typeof options> = {
   name: 'agent',
   summary: 'run the eBPF agent beside a runtime',
-  usage: 'hearth agent [--runtime URL] [--token TOKEN] [--port N] [options]',
+  usage: 'hearth agent [--runtime URL] [--token TOKEN] [--port N] [--tuner on|dry-run|off] [options]',
   help: `Runs the agent: eBPF programs (bpf/coldstart.bpf.c, loaded through libbpf) follow every
 process the runtime starts from its birth, probe the Go runtime, Node and the SDKs' marker
 functions, and join what they see with the runtime's events into one record per cold start:
 every phase (fork, exec, runtime_init, user_init, state_mapped, ready, first_response), its
 duration and where it was measured. Serves them, with CPU profiles and a web UI (open
-http://127.0.0.1:${DEFAULT_AGENT_PORT}/: waterfalls, percentiles, pools, flamegraphs), until SIGINT
+http://127.0.0.1:${DEFAULT_AGENT_PORT}/: waterfalls, percentiles, pools, flamegraphs), and tunes each
+function's pool (warm minimum, pre-warms, keep-alive) from what it measures (--tuner), until SIGINT
 or SIGTERM, then detaches every probe. It runs as a background task (SCHED_BATCH, nice 10):
 workers come first.
 
@@ -42,7 +50,8 @@ Options:
   --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token file)
   --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): the web UI at /,
                            /metrics, /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
-                           /v1/pool, /v1/profiles, /v1/gc, /healthz, and /collect
+                           /v1/pool, /v1/profiles, /v1/gc, /v1/tuner/status, /v1/tuner/decisions,
+                           /healthz, /collect, and PUT /v1/tuner/mode (with the token)
   --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
                            (that hook costs every syscall on the host ~100 ns while attached);
                            phases then come from SDK markers (probed instead) and the runtime
@@ -55,6 +64,16 @@ Options:
                            events), e.g. a Grafana Alloy faro.receiver at http://HOST:12347/collect
                            (allow the agent's origin in its cors_allowed_origins); default: the
                            agent's own /collect, which counts it in /metrics (hearth_agent_faro_*)
+  --tuner MODE             the pool tuner (README, "Tuner"): on (default) applies its decisions to
+                           the runtime, dry-run only recommends them, off does nothing; switch it
+                           later with hearth tuner mode; see hearth tuner status and hearth tuner log
+  --tuner-policy NAME      ${POLICY_NAMES.join(', ')} (default hearth; the
+                           others are the baselines it is compared with)
+  --tuner-memory-price P   the hearth policy's price of one MB of idle worker for one second, in ms
+                           of cold-start latency (default 1/30720: a 10 ms start of a 512 MB worker
+                           is worth 10 minutes of it idle); higher keeps fewer workers
+  --tuner-compression C    for trace replays C times faster than real time: the policy's windows
+                           shrink by C (default 1)
   --log-level LEVEL        debug, info (default), warn or error`,
   options,
   async run(values) {
@@ -72,6 +91,7 @@ Options:
     if (faroUrl !== null && !isHttpUrl(faroUrl)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--faro-url must be an http or https URL (got ${JSON.stringify(faroUrl)})`);
     const instance = new Agent({
       ...defaults,
+      tuner: tunerOptions(values),
       runtimeUrl,
       token,
       host: (values['host'] as string | undefined) ?? defaults.host,
@@ -107,6 +127,26 @@ Options:
     return 0;
   },
 };
+
+function tunerOptions(values: Record<string, unknown>): Partial<LiveTunerOptions> {
+  const mode = (values['tuner'] as string | undefined) ?? DEFAULT_TUNER_OPTIONS.mode;
+  if (!(TUNER_MODES as readonly string[]).includes(mode)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--tuner must be ${TUNER_MODES.join(', ')} (got ${JSON.stringify(mode)})`);
+  const policy = (values['tuner-policy'] as string | undefined) ?? DEFAULT_TUNER_OPTIONS.policy;
+  if (!isPolicyName(policy)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--tuner-policy must be one of ${POLICY_NAMES.join(', ')} (got ${JSON.stringify(policy)})`);
+  const compression = positiveNumber(values, 'tuner-compression', 1);
+  const price = values['tuner-memory-price'] === undefined ? undefined : positiveNumber(values, 'tuner-memory-price', 0);
+  return { mode: mode as TunerMode, policy, compression, prices: price === undefined ? {} : { memoryPricePerMbSecond: price } };
+}
+
+/** A positive number, or a fraction such as 1/30720. */
+function positiveNumber(values: Record<string, unknown>, name: string, fallback: number): number {
+  const text = values[name];
+  if (text === undefined) return fallback;
+  const match = typeof text === 'string' ? /^\s*([\d.e+-]+)\s*(?:\/\s*([\d.e+-]+))?\s*$/.exec(text) : null;
+  const value = match === null ? NaN : Number(match[1]) / (match[2] === undefined ? 1 : Number(match[2]));
+  if (!(value > 0) || !Number.isFinite(value)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--${name} must be a positive number or fraction such as 1/30720 (got ${JSON.stringify(text)})`);
+  return value;
+}
 
 function isHttpUrl(text: string): boolean {
   try {

@@ -4,6 +4,7 @@ import type { WorkerList } from '../../shared/api.js';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
 import type { FaroCollector } from './faro-collector.js';
+import { serveTuner, type TunerApiContext } from './tuner-api.js';
 import type { AgentMetrics } from './metrics.js';
 import { poolView } from './pool-api.js';
 import { serveProfiles, type ProfilesContext } from './profiles-api.js';
@@ -27,6 +28,8 @@ export interface AgentApiContext extends ProfilesContext {
   workers(fn?: string): Promise<WorkerList>;
   faro: FaroCollector;
   ui: UiAssets;
+  /** The live tuner's routes (/v1/tuner/...). */
+  tuner: TunerApiContext;
 }
 
 const ERROR_CODES: Record<number, string> = { 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
@@ -37,15 +40,17 @@ function error(res: http.ServerResponse, status: number, message: string): void 
 
 /**
  * The agent's HTTP API: cold-start records, phase percentiles, exits, probes, the runtime's
- * pools, profiles, metrics, and the web UI; read-only but for the UI's telemetry (POST /collect).
+ * pools, profiles, metrics, the tuner, and the web UI; read-only but for the UI's telemetry
+ * (POST /collect) and the tuner's mode (PUT /v1/tuner/mode, with the token).
  */
 export function createAgentApi(context: AgentApiContext): http.Server {
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (url.pathname === '/collect' && req.method === 'POST') return context.faro.handle(req, res);
+    if (serveTuner(context.tuner, req, url, res)) return;
     req.resume();
     if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);
-    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (only /collect takes POST)`);
+    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (but for POST /collect and PUT /v1/tuner/mode)`);
     const fn = url.searchParams.get('function') ?? undefined;
     switch (url.pathname) {
       case '/':

@@ -7,7 +7,7 @@ import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { FARO_SIGNALS, parseFaroPayload, type FaroPayload, type FaroSignal } from './faro-payload.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
-import { sendError } from './reply.js';
+import { readBody, sendError } from './reply.js';
 
 export const FARO_ITEM_KINDS = [...FARO_SIGNALS, 'traces'] as const;
 export type FaroItemKind = FaroSignal | 'traces';
@@ -104,22 +104,4 @@ export class FaroCollector {
 /** A text from the page as one bounded, single-line JSON string. */
 function clip(text: string): string {
   return JSON.stringify(text.length > LOGGED_CHARS ? `${text.slice(0, LOGGED_CHARS)}…` : text);
-}
-
-/**
- * The request's body, or undefined as soon as it grows past `maxBytes`: the answer need not
- * wait for the rest, which is read and dropped so that the client sees that answer.
- */
-function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else resolve(undefined);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

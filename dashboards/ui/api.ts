@@ -5,8 +5,9 @@ import type { PoolView } from '../../agent/exporters/pool-api.js';
 import type { FunctionStats } from '../../agent/phases/store.js';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import type { ProfileSummary } from '../../agent/profile/store.js';
+import type { TunerDecision } from '../../agent/tuner/live/decision-log.js';
 
-export type { ColdStartRecord, FunctionStats, PoolView, ProfileSummary };
+export type { ColdStartRecord, FunctionStats, PoolView, ProfileSummary, TunerDecision };
 
 /** GET /healthz. */
 export interface Health {

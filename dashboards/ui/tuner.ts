@@ -1,16 +1,9 @@
-// The tuner's decisions over time (GET /v1/tuner/decisions), newest first. An agent without a
-// tuner does not serve the route, and the section says so rather than showing anything made up.
-import { ApiError, getJson } from './api.js';
+// The tuner's decisions over time (GET /v1/tuner/decisions), newest first: what changed,
+// how it ended (applied, recommended in a dry run, rolled back, failed), why, and from what.
+// An agent without a tuner does not serve the route, and the section says so rather than
+// showing anything made up.
+import { ApiError, getJson, type TunerDecision } from './api.js';
 import { h } from './dom.js';
-
-/** What the section reads of a decision (DESIGN.md: one change of pool or GC settings, with its inputs and reason). */
-export interface TunerDecision {
-  unixMs?: number;
-  function?: string;
-  change?: unknown;
-  reason?: string;
-  inputs?: unknown;
-}
 
 const NONE_YET = 'No tuner decisions yet.';
 
@@ -24,21 +17,34 @@ export async function fetchDecisions(): Promise<TunerDecision[] | null> {
   }
 }
 
-const detail = (value: unknown): string => (value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value));
+const inputs = (decision: TunerDecision): string =>
+  Object.entries(decision.inputs)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
 
 export function tunerDecisions(decisions: TunerDecision[] | null): HTMLElement {
   if (decisions === null) return h('p', { class: 'empty' }, `${NONE_YET} This agent does not serve /v1/tuner/decisions.`);
   if (decisions.length === 0) return h('p', { class: 'empty' }, NONE_YET);
-  const newestFirst = [...decisions].sort((a, b) => (b.unixMs ?? 0) - (a.unixMs ?? 0));
+  const newestFirst = [...decisions].sort((a, b) => b.seq - a.seq);
   return h(
     'table',
     { class: 'decisions' },
-    h('thead', {}, h('tr', {}, ...['when', 'function', 'change', 'reason', 'inputs'].map((label) => h('th', { scope: 'col' }, label)))),
+    h('thead', {}, h('tr', {}, ...['when', 'function', 'setting', 'change', 'outcome', 'reason', 'inputs'].map((label) => h('th', { scope: 'col' }, label)))),
     h(
       'tbody',
       {},
       ...newestFirst.map((decision) =>
-        h('tr', {}, h('td', {}, decision.unixMs === undefined ? '' : new Date(decision.unixMs).toLocaleString()), h('td', {}, decision.function ?? ''), h('td', {}, detail(decision.change)), h('td', {}, decision.reason ?? ''), h('td', { class: 'inputs' }, detail(decision.inputs))),
+        h(
+          'tr',
+          {},
+          h('td', {}, new Date(decision.unixMs).toLocaleString()),
+          h('td', {}, decision.function),
+          h('td', {}, decision.kind),
+          h('td', {}, decision.change === '' ? '(none)' : decision.change),
+          h('td', { class: `outcome ${decision.outcome}` }, decision.error === undefined ? decision.outcome : `${decision.outcome}: ${decision.error}`),
+          h('td', {}, decision.reason),
+          h('td', { class: 'inputs' }, inputs(decision)),
+        ),
       ),
     ),
   );

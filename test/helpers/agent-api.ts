@@ -6,11 +6,17 @@ import { FaroCollector, type FaroLimits } from '../../agent/exporters/faro-colle
 import { AgentMetrics } from '../../agent/exporters/metrics.js';
 import { UiAssets } from '../../agent/exporters/ui-assets.js';
 import { RecordStore } from '../../agent/phases/store.js';
+import { RuntimeClient } from '../../agent/runtime-client.js';
+import { LiveTuner } from '../../agent/tuner/live/live-tuner.js';
 import { createLogger } from '../../shared/log.js';
 
 export interface ApiUnderTest {
   url: string;
   metrics: AgentMetrics;
+  /** Off, with no runtime behind it: its routes answer from what it holds (nothing). */
+  tuner: LiveTuner;
+  /** The token its mutating routes take. */
+  token: string;
   /** What the agent logged (debug and up). */
   logs: string[];
   close(): Promise<void>;
@@ -20,6 +26,9 @@ export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiA
   const logs: string[] = [];
   const log = createLogger('debug', (line) => logs.push(line));
   const metrics = new AgentMetrics(() => ({ emitted: 0, dropped: 0, trackFull: 0, decodeErrors: 0, attached: 0, tracked: 0 }), () => false);
+  const token = 'test-token';
+  // A runtime that is not there: anything the tuner asks of it fails.
+  const tuner = new LiveTuner({ mode: 'off' }, { runtime: new RuntimeClient('http://127.0.0.1:9', token), coldStartPhases: () => undefined, registry: metrics.registry, log });
   const server = createAgentApi({
     store: new RecordStore(),
     metrics,
@@ -30,11 +39,14 @@ export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiA
     workers: options.workers ?? (() => Promise.reject(new Error('no runtime in this test'))),
     faro: new FaroCollector(metrics, log, options.faroLimits),
     ui: options.ui ?? UiAssets.load(null),
+    tuner: { tuner, token },
   });
   const address: AddressInfo = await listenAgent(server, '127.0.0.1', 0);
   return {
     url: `http://127.0.0.1:${address.port}`,
     metrics,
+    tuner,
+    token,
     logs,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

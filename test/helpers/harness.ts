@@ -226,7 +226,8 @@ export class TestAgent {
       if (this.logs.length > 5000) this.logs.shift();
       if (process.env['HEARTH_TEST_LOG'] === '1') process.stderr.write(`[agent] ${line}\n`);
     });
-    this.agent = new Agent({ ...defaultAgentOptions(), port: 0, runtimeUrl: runtime.url, token: runtime.runtime.token, logger, ...options });
+    // The tuner changes pools on its own; tests that measure cold starts need the pools they set, so it is off unless asked for.
+    this.agent = new Agent({ ...defaultAgentOptions(), port: 0, runtimeUrl: runtime.url, token: runtime.runtime.token, logger, tuner: { mode: 'off' }, ...options });
   }
 
   static async start(runtime: TestRuntime, options: Partial<AgentOptions> = {}): Promise<TestAgent> {

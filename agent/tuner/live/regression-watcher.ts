@@ -1,0 +1,145 @@
+// Watches what a tuner change did: the p99 latency and the error rate of a function's
+// requests over a window after the change, against the same window before it. Worse past a
+// tolerance, and with enough requests on both sides to tell, is a regression, which the
+// caller rolls back. Changes made while a watch runs join it (the window before stays the one
+// before the first of them). Times are the policy clock, ms.
+
+import { percent } from '../format.js';
+import type { Outcome } from './invocation-feed.js';
+
+export type WatchedSetting = 'pool' | 'gc';
+
+export interface WatchOptions {
+  /** How long before and after a change its requests are compared. */
+  windowMs: number;
+  /** Requests each window needs for a verdict... */
+  minSamples: number;
+  /** ...waiting at most this long after the change for them. */
+  maxWaitMs: number;
+  /** The p99 may grow by this share... */
+  latencyTolerance: number;
+  /** ...and must grow by at least this many ms to count (a cold start of a few ms is not a regression). */
+  minLatencyIncreaseMs: number;
+  /** The error rate may grow by this much (0.01: one percentage point)... */
+  errorTolerance: number;
+  /** ...and a regression needs at least this many failed requests after the change. */
+  minErrors: number;
+  /** Most requests kept per function and window (the latest). */
+  maxSamples: number;
+}
+
+export const DEFAULT_WATCH: WatchOptions = {
+  windowMs: 2 * 60_000,
+  minSamples: 50,
+  maxWaitMs: 15 * 60_000,
+  latencyTolerance: 0.5,
+  minLatencyIncreaseMs: 5,
+  errorTolerance: 0.01,
+  minErrors: 3,
+  maxSamples: 5000,
+};
+
+export interface WindowStats {
+  requests: number;
+  p99Ms: number;
+  errorRate: number;
+}
+
+export interface Verdict {
+  function: string;
+  /** What changed in the watched window. */
+  settings: WatchedSetting[];
+  regressed: boolean;
+  /** Without a verdict (too few requests), why. */
+  inconclusive?: string;
+  /** One sentence: the figures before and after. */
+  detail: string;
+  before: WindowStats;
+  after: WindowStats;
+}
+
+interface Watch {
+  changedAt: number;
+  settings: Set<WatchedSetting>;
+  before: Outcome[];
+  after: Outcome[];
+}
+
+export class RegressionWatcher {
+  private readonly recent = new Map<string, Outcome[]>();
+  private readonly watches = new Map<string, Watch>();
+
+  constructor(private readonly options: WatchOptions) {}
+
+  record(outcomes: readonly Outcome[]): void {
+    for (const outcome of outcomes) {
+      const watch = this.watches.get(outcome.function);
+      if (watch !== undefined && outcome.at >= watch.changedAt && watch.after.length < this.options.maxSamples) watch.after.push(outcome);
+      let list = this.recent.get(outcome.function);
+      if (list === undefined) this.recent.set(outcome.function, (list = []));
+      list.push(outcome);
+      // Trimmed in halves, so that keeping the window costs O(1) a request.
+      if (list.length > 2 * this.options.maxSamples) list.splice(0, list.length - this.options.maxSamples);
+    }
+  }
+
+  /** `setting` of `fn` changed at `at`: watch what follows, unless a watch already runs. */
+  changed(fn: string, setting: WatchedSetting, at: number): void {
+    const running = this.watches.get(fn);
+    if (running !== undefined) {
+      running.settings.add(setting);
+      return;
+    }
+    const before = (this.recent.get(fn) ?? []).filter((outcome) => outcome.at >= at - this.options.windowMs && outcome.at < at).slice(-this.options.maxSamples);
+    this.watches.set(fn, { changedAt: at, settings: new Set([setting]), before, after: [] });
+  }
+
+  /** Whether a change of `fn` is being watched now, and since when. */
+  watching(fn: string): { since: number; settings: WatchedSetting[] } | undefined {
+    const watch = this.watches.get(fn);
+    return watch === undefined ? undefined : { since: watch.changedAt, settings: [...watch.settings] };
+  }
+
+  forget(fn: string): void {
+    this.watches.delete(fn);
+    this.recent.delete(fn);
+  }
+
+  /** Verdicts on the watches whose window has passed (or that waited too long for requests); those watches end. */
+  check(now: number): Verdict[] {
+    const { windowMs, minSamples, maxWaitMs } = this.options;
+    const verdicts: Verdict[] = [];
+    for (const [fn, watch] of this.watches) {
+      const elapsed = now - watch.changedAt;
+      if (elapsed < windowMs) continue;
+      const enough = watch.before.length >= minSamples && watch.after.length >= minSamples;
+      if (!enough && elapsed < maxWaitMs && watch.before.length >= minSamples) continue;
+      this.watches.delete(fn);
+      verdicts.push(this.verdict(fn, watch, enough));
+    }
+    return verdicts;
+  }
+
+  private verdict(fn: string, watch: Watch, enough: boolean): Verdict {
+    const o = this.options;
+    const before = stats(watch.before);
+    const after = stats(watch.after);
+    const settings = [...watch.settings];
+    const figures = `p99 ${before.p99Ms.toFixed(1)} → ${after.p99Ms.toFixed(1)} ms, errors ${percent(before.errorRate)} → ${percent(after.errorRate)} (${before.requests} requests before, ${after.requests} after)`;
+    if (!enough) {
+      const inconclusive = `too few requests to judge (${before.requests} before, ${after.requests} after; ${o.minSamples} needed on each side)`;
+      return { function: fn, settings, regressed: false, inconclusive, detail: inconclusive, before, after };
+    }
+    const slower = after.p99Ms > before.p99Ms * (1 + o.latencyTolerance) && after.p99Ms - before.p99Ms >= o.minLatencyIncreaseMs;
+    const failing = after.errorRate > before.errorRate + o.errorTolerance && after.errorRate * after.requests >= o.minErrors;
+    const what = slower && failing ? 'latency and errors' : slower ? 'latency' : failing ? 'errors' : undefined;
+    return { function: fn, settings, regressed: what !== undefined, detail: what === undefined ? figures : `${what} got worse after the ${settings.join(' and ')} change: ${figures}`, before, after };
+  }
+}
+
+function stats(outcomes: readonly Outcome[]): WindowStats {
+  if (outcomes.length === 0) return { requests: 0, p99Ms: 0, errorRate: 0 };
+  const latencies = outcomes.map((outcome) => outcome.latencyMs).sort((a, b) => a - b);
+  const failed = outcomes.reduce((count, outcome) => count + (outcome.failed ? 1 : 0), 0);
+  return { requests: outcomes.length, p99Ms: latencies[Math.ceil(0.99 * latencies.length) - 1]!, errorRate: failed / outcomes.length };
+}
