@@ -118,7 +118,7 @@ test('the web UI: a real cold start as a waterfall, pool, percentiles, flamegrap
   assert.match(await page.locator('#percentiles tbody tr:last-child').innerText(), new RegExp(`^total\\s+${stats.coldStarts}\\s`));
   const recommendation = page.locator('#tuner-view tbody tr', { hasText: FN }).filter({ hasText: 'recommended' }).first();
   await recommendation.waitFor({ timeout: 15_000 });
-  assert.match(await recommendation.innerText(), /keepAliveMs 0→\d+/, 'the recommendation says what would change');
+  assert.match(await recommendation.innerText(), /keepAliveMs \d+→\d+/, 'the recommendation says what would change');
 
   // The cold-start flamegraph: the agent's interactive page, drawn in the frame.
   const coldButton = page.locator('#profile-buttons button[data-phase="cold"]:enabled');

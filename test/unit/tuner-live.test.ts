@@ -80,13 +80,15 @@ test('watcher: p99 up past the tolerance is a regression; within it, or by less 
   assert.equal(within.check(2000)[0]!.regressed, false, '+4 ms is below the 5 ms floor');
 });
 
-test('watcher: errors up by more than a point is a regression; changes during a watch join it', () => {
+test('watcher: errors up by more than a point is a regression; a change during a watch joins it and starts its window after again', () => {
   const watcher = new RegressionWatcher(WATCH);
   watcher.record(outcomes(0, 1000, 100, 10, 1));
   watcher.changed('fn', 'pool', 1000);
+  watcher.record(outcomes(1000, 1500, 50, 10));
   watcher.changed('fn', 'gc', 1500);
-  watcher.record(outcomes(1000, 2000, 100, 10, 5));
-  const [verdict] = watcher.check(2000);
+  watcher.record(outcomes(1500, 2500, 100, 10, 5));
+  assert.deepEqual(watcher.check(2000), [], 'a window after the latest change');
+  const [verdict] = watcher.check(2500);
   assert.equal(verdict!.regressed, true);
   assert.deepEqual(verdict!.settings, ['pool', 'gc']);
   assert.match(verdict!.detail, /^errors got worse after the pool and gc change/);
@@ -107,6 +109,14 @@ test('watcher: too few requests gives no verdict (at once without enough before;
   assert.deepEqual(quietAfter.check(2000), [], 'waits for more requests');
   quietAfter.record(outcomes(2000, 3000, 10, 50));
   assert.equal(quietAfter.check(3000)[0]!.regressed, true, '20 requests after: enough');
+  // A change while a watch without enough requests before it runs: the watch starts again from it.
+  const restarted = new RegressionWatcher(WATCH);
+  restarted.changed('fn', 'pool', 0);
+  restarted.record(outcomes(0, 1000, 100, 10));
+  restarted.changed('fn', 'pool', 1000);
+  restarted.record(outcomes(1000, 2000, 100, 40));
+  assert.deepEqual(restarted.check(1500), [], 'the first watch did not end at its own window');
+  assert.equal(restarted.check(2000)[0]!.regressed, true);
   const lasting = new RegressionWatcher(WATCH);
   lasting.record(outcomes(0, 1000, 100, 10));
   lasting.changed('fn', 'pool', 1000);

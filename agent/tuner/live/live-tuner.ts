@@ -100,8 +100,8 @@ export interface FunctionTunerStatus {
   /** GC advice is not taken until then (ms from now), after a rollback. */
   gcHeldForMs: number | null;
   profile: FunctionProfileView;
-  /** A change being watched for regressions: since how long (ms) and what changed. */
-  watching: { forMs: number; settings: string[] } | null;
+  /** A change being watched for regressions: since how long (ms), the verdict due in (ms, at the earliest), what changed, the requests seen before and after it. */
+  watching: { forMs: number; verdictInMs: number; settings: string[]; requestsBefore: number; requestsAfter: number } | null;
   lastVerdict: { agoMs: number; regressed: boolean; detail: string } | null;
 }
 
@@ -221,7 +221,7 @@ export class LiveTuner {
       (event) => this.enqueue(event),
       (connected, error) => {
         this.following = connected;
-        if (!connected) this.deps.log.warn(`tuner: lost the runtime's event stream (${error ?? 'closed'}); reconnecting`);
+        if (!connected) this.deps.log.warn(`lost the runtime's event stream (${error ?? 'closed'}); reconnecting`);
       },
     );
     const every = (ms: number, work: () => void): void => {
@@ -232,7 +232,7 @@ export class LiveTuner {
     every(o.tickMs / o.compression, () => this.tick());
     every(o.profileEveryMs, () => void this.refreshProfiles());
     if (this.deps.gcAdvisor !== undefined) every(o.gcEveryMs, () => this.adviseGc());
-    this.deps.log.info(`tuner ${this.mode}: ${this.policy.name} policy${o.compression === 1 ? '' : `, time compressed ${o.compression}×`}${this.deps.gcAdvisor === undefined ? '' : ', with GC advice'}; ${this.functions.size} functions`);
+    this.deps.log.info(`${this.mode}: ${this.policy.name} policy${o.compression === 1 ? '' : `, time compressed ${o.compression}×`}${this.deps.gcAdvisor === undefined ? '' : ', with GC advice'}; ${this.functions.size} functions`);
   }
 
   stop(): void {
@@ -258,7 +258,7 @@ export class LiveTuner {
     }
     const was = this.mode;
     this.mode = mode;
-    this.deps.log.info(`tuner mode: ${was} → ${mode}`);
+    this.deps.log.info(`mode: ${was} → ${mode}`);
     const now = monotonicMs();
     const work = [...this.functions.values()].map(async (tuned) => {
       if (was === 'on') return this.restore(tuned, now, `tuner mode set to ${mode}: the function's own settings are back`);
@@ -297,7 +297,10 @@ export class LiveTuner {
             gc: tuned.gc,
             gcHeldForMs: tuned.gcHeldUntil > now ? Math.round(tuned.gcHeldUntil - now) : null,
             profile: tuned.profile,
-            watching: watching === undefined ? null : { forMs: Math.round(now - watching.since), settings: watching.settings },
+            watching:
+              watching === undefined
+                ? null
+                : { forMs: Math.round(now - watching.since), verdictInMs: Math.max(0, Math.round(watching.until - now)), settings: watching.settings, requestsBefore: watching.requestsBefore, requestsAfter: watching.requestsAfter },
             lastVerdict: tuned.lastVerdict === undefined ? null : { agoMs: Math.round(now - tuned.lastVerdict.at), regressed: tuned.lastVerdict.verdict.regressed, detail: tuned.lastVerdict.verdict.detail },
           };
         }),
@@ -340,7 +343,7 @@ export class LiveTuner {
       case 'function_deployed':
         this.deps.runtime.function(event.function).then(
           (fn) => this.redeployed(fn),
-          (error: Error) => this.deps.log.warn(`tuner: reading function ${event.function} after its deploy: ${error.message}`),
+          (error: Error) => this.deps.log.warn(`reading function ${event.function} after its deploy: ${error.message}`),
         );
         break;
       case 'function_removed':
@@ -430,7 +433,7 @@ export class LiveTuner {
     if (tuned === undefined) return;
     tuned.lastVerdict = { at: now, verdict };
     if (!verdict.regressed) return;
-    this.deps.log.warn(`tuner: ${verdict.function}: ${verdict.detail}; rolling back`);
+    this.deps.log.warn(`${verdict.function}: ${verdict.detail}; rolling back`);
     if (verdict.settings.includes('pool')) {
       this.policy.observe({ kind: 'regression', function: verdict.function, at: now, detail: verdict.detail });
       tuned.rollback = verdict.detail;
@@ -453,7 +456,7 @@ export class LiveTuner {
     try {
       workers = (await this.deps.runtime.workers(undefined, { memory: true })).workers;
     } catch (error) {
-      this.deps.log.warn(`tuner: reading the workers' memory: ${(error as Error).message}`);
+      this.deps.log.warn(`reading the workers' memory: ${(error as Error).message}`);
     }
     const now = monotonicMs();
     for (const tuned of this.functions.values()) {
@@ -510,7 +513,7 @@ export class LiveTuner {
       },
       (error: Error) => {
         this.decisions.add({ ...entry, outcome: 'failed', error: error.message });
-        this.deps.log.warn(`tuner: ${tuned.name}: the runtime did not take the pool settings: ${error.message}`);
+        this.deps.log.warn(`${tuned.name}: the runtime did not take the pool settings: ${error.message}`);
       },
     );
   }
@@ -561,7 +564,7 @@ export class LiveTuner {
               this.watcher.changed(tuned.name, 'gc', monotonicMs());
             }
           },
-          (error: Error) => this.deps.log.warn(`tuner: the GC advisor failed on ${tuned.name}: ${error.message}`),
+          (error: Error) => this.deps.log.warn(`the GC advisor failed on ${tuned.name}: ${error.message}`),
         )
         .finally(() => {
           tuned.gcAsking = false;
@@ -595,7 +598,7 @@ export class LiveTuner {
       return true;
     } catch (error) {
       this.decisions.add({ ...entry, outcome: 'failed', error: (error as Error).message });
-      this.deps.log.warn(`tuner: ${entry.function}: the runtime did not take the ${entry.kind} settings: ${(error as Error).message}`);
+      this.deps.log.warn(`${entry.function}: the runtime did not take the ${entry.kind} settings: ${(error as Error).message}`);
       return false;
     }
   }

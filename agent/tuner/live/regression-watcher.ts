@@ -1,8 +1,9 @@
 // Watches what a tuner change did: the p99 latency and the error rate of a function's
 // requests over a window after the change, against the same window before it. Worse past a
 // tolerance, and with enough requests on both sides to tell, is a regression, which the
-// caller rolls back. Changes made while a watch runs join it (the window before stays the one
-// before the first of them). Times are the policy clock, ms.
+// caller rolls back. Changes made while a watch runs join it: the window before stays the one
+// before the first of them, and the window after starts again from the latest, so that what
+// is judged is the function with every change in force. Times are the policy clock, ms.
 
 import { percent } from '../format.js';
 import type { Outcome } from './invocation-feed.js';
@@ -59,6 +60,9 @@ export interface Verdict {
 }
 
 interface Watch {
+  /** The first change watched: the window before ends here. */
+  firstAt: number;
+  /** The latest: the window after starts here. */
   changedAt: number;
   settings: Set<WatchedSetting>;
   before: Outcome[];
@@ -83,21 +87,29 @@ export class RegressionWatcher {
     }
   }
 
-  /** `setting` of `fn` changed at `at`: watch what follows, unless a watch already runs. */
+  /**
+   * `setting` of `fn` changed at `at`: watch what follows. A watch already running takes the
+   * change in, unless it has too few requests before its change to ever judge: then this
+   * change starts a watch of its own (the function was idle then, and has traffic now).
+   */
   changed(fn: string, setting: WatchedSetting, at: number): void {
     const running = this.watches.get(fn);
-    if (running !== undefined) {
+    if (running !== undefined && running.before.length >= this.options.minSamples) {
       running.settings.add(setting);
+      running.changedAt = at;
+      running.after = [];
       return;
     }
     const before = (this.recent.get(fn) ?? []).filter((outcome) => outcome.at >= at - this.options.windowMs && outcome.at < at).slice(-this.options.maxSamples);
-    this.watches.set(fn, { changedAt: at, settings: new Set([setting]), before, after: [] });
+    this.watches.set(fn, { firstAt: at, changedAt: at, settings: new Set([...(running?.settings ?? []), setting]), before, after: [] });
   }
 
-  /** Whether a change of `fn` is being watched now, and since when. */
-  watching(fn: string): { since: number; settings: WatchedSetting[] } | undefined {
+  /** Whether a change of `fn` is being watched now: since when, until when at the earliest, what changed, the requests on either side so far. */
+  watching(fn: string): { since: number; until: number; settings: WatchedSetting[]; requestsBefore: number; requestsAfter: number } | undefined {
     const watch = this.watches.get(fn);
-    return watch === undefined ? undefined : { since: watch.changedAt, settings: [...watch.settings] };
+    if (watch === undefined) return undefined;
+    const until = Math.min(watch.changedAt + this.options.windowMs, watch.firstAt + this.options.maxWaitMs);
+    return { since: watch.firstAt, until, settings: [...watch.settings], requestsBefore: watch.before.length, requestsAfter: watch.after.length };
   }
 
   forget(fn: string): void {
@@ -105,15 +117,16 @@ export class RegressionWatcher {
     this.recent.delete(fn);
   }
 
-  /** Verdicts on the watches whose window has passed (or that waited too long for requests); those watches end. */
+  /** Verdicts on the watches whose window after their latest change has passed (or that have run for maxWaitMs); those watches end. */
   check(now: number): Verdict[] {
     const { windowMs, minSamples, maxWaitMs } = this.options;
     const verdicts: Verdict[] = [];
     for (const [fn, watch] of this.watches) {
-      const elapsed = now - watch.changedAt;
-      if (elapsed < windowMs) continue;
+      // Changes that keep coming do not put the verdict off for ever.
+      const waitedTooLong = now - watch.firstAt >= maxWaitMs;
+      if (now - watch.changedAt < windowMs && !waitedTooLong) continue;
       const enough = watch.before.length >= minSamples && watch.after.length >= minSamples;
-      if (!enough && elapsed < maxWaitMs && watch.before.length >= minSamples) continue;
+      if (!enough && !waitedTooLong && watch.before.length >= minSamples) continue;
       this.watches.delete(fn);
       verdicts.push(this.verdict(fn, watch, enough));
     }
