@@ -255,6 +255,15 @@ export function ebpfMissing(): string | undefined {
   return undefined;
 }
 
+/** A test's guard: when `missing` says why eBPF cannot run here, prints a loud, counted HEARTH-SKIP line for the test and returns true. */
+export function skipWithout(missing: string | undefined): (name: string) => boolean {
+  return (name) => {
+    if (missing === undefined) return false;
+    process.stdout.write(`HEARTH-SKIP ${name}: ${missing}\n`);
+    return true;
+  };
+}
+
 /** What of ours the kernel still has, from bpftool: programs (handle_*, sample_*), their links, and maps (hearth_*). */
 export function ourBpfPrograms(): string[] {
   const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { id: number; name?: string; map_ids?: number[] }[];

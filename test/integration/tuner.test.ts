@@ -15,10 +15,11 @@ import type { FunctionTunerStatus, TunerStatus } from '../../agent/tuner/live/li
 import { DEFAULT_WATCH } from '../../agent/tuner/live/regression-watcher.js';
 import type { GcAdvice, GcAdvisor, TunedFunction } from '../../agent/tuner/gc-advice.js';
 import type { PoolSettings } from '../../shared/api.js';
-import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, sleep, waitFor } from '../helpers/harness.js';
+import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, skipWithout, sleep, waitFor } from '../helpers/harness.js';
 import { metric } from '../helpers/agent-api.js';
 
 const missing = ebpfMissing();
+const skipped = skipWithout(missing);
 const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 const COMPRESSION = 60;
 /** How long a change is watched, real time. */
@@ -40,12 +41,6 @@ class DoublingGogc implements GcAdvisor {
   }
 }
 const advisor = new DoublingGogc();
-
-function skipped(name: string): boolean {
-  if (missing === undefined) return false;
-  process.stdout.write(`HEARTH-SKIP ${name}: ${missing}\n`);
-  return true;
-}
 
 test.before(async () => {
   if (missing !== undefined) return;
