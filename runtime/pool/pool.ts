@@ -494,6 +494,11 @@ export class FunctionPool {
       return;
     }
     while (worker.freeSlots > 0 && this.queue.length > 0) this.dispatch(worker, this.queue.shift()!);
+    // A keep-alive of 0 keeps no idle worker, not even until the next timer.
+    if (!worker.busy && this.settings.keepAliveMs === 0 && this.liveCount() > this.settings.min) {
+      worker.shutdown('idle, and keepAliveMs is 0');
+      return;
+    }
     this.list(worker);
     // Only a pool above `min` has workers to retire (the size counts draining ones too: at worst a timer too many).
     if (!worker.busy && this.workers.size > this.settings.min) this.armExpiry(worker.lastUsedAt + this.settings.keepAliveMs);
