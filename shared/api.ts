@@ -45,6 +45,8 @@ export interface WorkerSummary {
   origin: WorkerOrigin;
   invocations: number;
   ageMs: number;
+  /** From the spawn decision to ready, ms; null while starting. */
+  spawnToReadyMs: number | null;
   /** Asked for with ?memory=1: PSS without the state, MiB. */
   privateMemoryMb?: number;
 }

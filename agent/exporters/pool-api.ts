@@ -4,7 +4,7 @@ import type { WorkerList, WorkerSummary } from '../../shared/api.js';
 
 export type PoolState = 'warm' | 'busy' | 'starting' | 'draining';
 
-export interface PoolWorker extends Omit<WorkerSummary, 'function' | 'status'> {
+export interface PoolWorker extends Omit<WorkerSummary, 'function' | 'status' | 'spawnToReadyMs' | 'privateMemoryMb'> {
   state: PoolState;
 }
 

@@ -159,22 +159,20 @@ test('steady load raises the warm minimum, a quiet spell lowers it; runtime, log
   assert.match(status, /\nsteady\s+0\/6\/0 ms\s+\d+\/6\/[\d.]+ \w+\s+\d+\/6\/[\d.]+ \w+\s+[\d.]+ ms \(agent\)\s+[\d.]+ MB \(measured\)/);
 });
 
-test('an injected latency regression after a change is rolled back', async () => {
+test('an injected latency regression after a pool change is rolled back', async () => {
   if (skipped('tuner rollback')) return;
-  let slow = false;
-  const body = (): string => (slow ? 'sleep:500' : 'sleep:2');
-  const traffic = [load('regress', 4, body)];
+  const traffic = [load('regress', 4, () => 'sleep:2')];
   try {
     // More load once the first changes have settled: a change with requests on both sides to compare.
     await sleep(3000);
-    traffic.push(load('regress', 3, body));
+    traffic.push(load('regress', 3, () => 'sleep:2'));
     const watched = await watchedChange('regress', 'pool');
     const changes = (await decisions('regress')).filter((decision) => decision.outcome === 'applied');
-    // Every request is now 250 times slower (under load, latency here wobbles by tens of ms, at times a hundred).
-    slow = true;
+    // Far more requests than the function's 6 workers can take at once: every request waits in the queue for hundreds of ms.
+    traffic.push(load('regress', 40, () => 'sleep:100'));
     const rollback = await explained('regress', waitFor('the rollback', async () => (await decisions('regress')).find((decision) => decision.outcome === 'rolled-back'), 20_000));
     assert.ok(rollback.seq > changes[changes.length - 1]!.seq, `rolled back after the watched change (watched for ${watched.forMs} ms)`);
-    assert.match(rollback.reason, /regression: latency got worse after the pool change: p99 [\d.]+ → [\d.]+ ms/);
+    assert.match(rollback.reason, /regression: latency got worse after the pool change: p99 wait for a worker [\d.]+ → [\d.]+ ms/);
     assert.match(rollback.reason, /rolled back, held until/);
     await waitFor('the runtime to have the rolled-back settings', async () => (await pool('regress')).min === rollback.after['min']);
     const metrics = await (await fetch(`${agent.agent.url}/metrics`)).text();
@@ -188,7 +186,7 @@ test('an injected latency regression after a change is rolled back', async () =>
 test('a GC advisor\'s advice is applied live, logged, and rolled back after a regression', async () => {
   if (skipped('tuner GC advice')) return;
   let slow = false;
-  const traffic = load('gc', 4, () => (slow ? 'sleep:500' : 'sleep:2'));
+  const traffic = [load('gc', 4, () => (slow ? 'sleep:500' : 'sleep:2'))];
   try {
     await sleep(2000);
     advisor.enabled = true;
@@ -199,7 +197,9 @@ test('a GC advisor\'s advice is applied live, logged, and rolled back after a re
     assert.deepEqual(advised.inputs, { gogc: 100, memoryLimitMb: 512 });
     await waitFor('the runtime to have GOGC 200 or more', async () => ((await rt.control('GET', '/v1/functions/gc')).json<{ gc: { gogc: number } }>().gc.gogc >= 200));
     await watchedChange('gc', 'gc');
+    // Every request 250 times slower, and enough of them to judge within the watch.
     slow = true;
+    traffic.push(load('gc', 16, () => 'sleep:500'));
     const rollback = await explained('gc', waitFor('the GC rollback', async () => (await decisions('gc')).find((decision) => decision.kind === 'gc' && decision.outcome === 'rolled-back'), 20_000));
     assert.equal(rollback.by, 'tuner');
     assert.equal(rollback.after['gogc'], 100, 'back to the function\'s own GOGC');
@@ -214,7 +214,7 @@ test('a GC advisor\'s advice is applied live, logged, and rolled back after a re
     assert.equal(metric(metrics, 'hearth_tuner_decisions_total{function="gc",setting="gogc",outcome="rolled-back"}'), 1);
   } finally {
     advisor.enabled = false;
-    await traffic.stop();
+    await Promise.all(traffic.map((clients) => clients.stop()));
   }
 });
 

@@ -57,10 +57,22 @@ test('feed: a gap in the sequence is counted; a request in flight past its timeo
 
 const WATCH: WatchOptions = { windowMs: 1000, minSamples: 20, maxWaitMs: 5000, latencyTolerance: 0.5, minLatencyIncreaseMs: 5, errorTolerance: 0.01, minErrors: 3, maxSamples: 1000 };
 
-/** `count` outcomes of `fn` spread over [from, to), each `latencyMs`, the first `failed` of them failed. */
-function outcomes(from: number, to: number, count: number, latencyMs: number, failed = 0): Outcome[] {
-  return Array.from({ length: count }, (_, i) => ({ function: 'fn', at: from + ((to - from) * i) / count, latencyMs, failed: i < failed }));
+/** `count` outcomes of `fn` spread over [from, to), each waiting `waitMs` for a worker and then running `runMs`, the first `failed` of them failed. */
+function outcomes(from: number, to: number, count: number, waitMs: number, failed = 0, runMs = 50): Outcome[] {
+  return Array.from({ length: count }, (_, i) => ({ function: 'fn', at: from + ((to - from) * i) / count, latencyMs: waitMs + runMs, waitMs, failed: i < failed }));
 }
+
+test('watcher: a pool change is judged on the wait for a worker, a GC change on the whole latency', () => {
+  const slowerHandler = (setting: 'pool' | 'gc'): boolean => {
+    const watcher = new RegressionWatcher(WATCH);
+    watcher.record(outcomes(0, 1000, 100, 1, 0, 20));
+    watcher.changed('fn', setting, 1000);
+    watcher.record(outcomes(1000, 2000, 100, 1, 0, 80));
+    return watcher.check(2000)[0]!.regressed;
+  };
+  assert.equal(slowerHandler('pool'), false, 'pool settings do not make the handler slower');
+  assert.equal(slowerHandler('gc'), true);
+});
 
 test('watcher: p99 up past the tolerance is a regression; within it, or by less than the floor, is not', () => {
   const slower = new RegressionWatcher(WATCH);
@@ -70,7 +82,7 @@ test('watcher: p99 up past the tolerance is a regression; within it, or by less 
   assert.deepEqual(slower.check(1900), [], 'the window after is not over');
   const [verdict] = slower.check(2000);
   assert.equal(verdict!.regressed, true);
-  assert.match(verdict!.detail, /^latency got worse after the pool change: p99 10\.0 → 30\.0 ms/);
+  assert.match(verdict!.detail, /^latency got worse after the pool change: p99 wait for a worker 10\.0 → 30\.0 ms/);
   assert.deepEqual(slower.check(3000), [], 'a watch ends with its verdict');
 
   const within = new RegressionWatcher(WATCH);

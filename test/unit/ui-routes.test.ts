@@ -72,12 +72,12 @@ test('GET /v1/pool: the runtime\'s workers counted per function and state; 503 w
   const worker = { origin: 'seed' as const, invocations: 1, ageMs: 1500 };
   const list: WorkerList = {
     workers: [
-      { pid: 11, function: 'lookup', status: 'idle', ...worker },
-      { pid: 12, function: 'lookup', status: 'busy', ...worker },
-      { pid: 13, function: 'lookup', status: 'starting', ...worker },
-      { pid: 14, function: 'echo', status: 'specialising', ...worker, origin: 'stem-cell' },
-      { pid: 15, function: 'echo', status: 'draining', ...worker },
-      { pid: 16, function: 'echo', status: 'exited', ...worker },
+      { pid: 11, spawnToReadyMs: 4.5, function: 'lookup', status: 'idle', ...worker },
+      { pid: 12, spawnToReadyMs: 4.5, function: 'lookup', status: 'busy', ...worker },
+      { pid: 13, spawnToReadyMs: 4.5, function: 'lookup', status: 'starting', ...worker },
+      { pid: 14, spawnToReadyMs: 4.5, function: 'echo', status: 'specialising', ...worker, origin: 'stem-cell' },
+      { pid: 15, spawnToReadyMs: 4.5, function: 'echo', status: 'draining', ...worker },
+      { pid: 16, spawnToReadyMs: 4.5, function: 'echo', status: 'exited', ...worker },
     ],
     seedsReady: 2,
     stemCellsReady: 1,

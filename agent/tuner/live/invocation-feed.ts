@@ -15,6 +15,8 @@ export interface Outcome {
   /** When it was answered (or refused), ms. */
   at: number;
   latencyMs: number;
+  /** The part of it spent waiting for a worker (a cold start, or a queue): what pool settings change. */
+  waitMs: number;
   /** A 5xx answer or a refusal (429/503): the client did not get the handler's answer. */
   failed: boolean;
 }
@@ -28,6 +30,7 @@ export interface FeedBatch {
 interface InFlight {
   function: string;
   arrival: number;
+  waitedMs: number;
 }
 
 export class InvocationFeed {
@@ -54,19 +57,21 @@ export class InvocationFeed {
       switch (event.type) {
         case 'invoke_start': {
           const arrival = at - event.waitedMs;
-          this.inFlight.set(event.id, { function: event.function, arrival });
+          this.inFlight.set(event.id, { function: event.function, arrival, waitedMs: event.waitedMs });
           push({ kind: 'arrival', function: event.function, at: arrival });
           break;
         }
         case 'invoke_end': {
           // An end whose start came before we followed would make the policy count one request too few in flight.
-          if (!this.inFlight.delete(event.id)) break;
+          const flight = this.inFlight.get(event.id);
+          if (flight === undefined) break;
+          this.inFlight.delete(event.id);
           push({ kind: 'end', function: event.function, at, durationMs: event.durationMs, cold: event.cold });
-          outcomes.push({ function: event.function, at, latencyMs: event.latencyMs, failed: event.status >= 500 });
+          outcomes.push({ function: event.function, at, latencyMs: event.latencyMs, waitMs: flight.waitedMs, failed: event.status >= 500 });
           break;
         }
         case 'invoke_refused':
-          outcomes.push({ function: event.function, at, latencyMs: event.waitedMs, failed: true });
+          outcomes.push({ function: event.function, at, latencyMs: event.waitedMs, waitMs: event.waitedMs, failed: true });
           break;
         case 'function_removed':
           for (const [id, flight] of this.inFlight) if (flight.function === event.function) this.inFlight.delete(id);

@@ -44,8 +44,16 @@ export interface LiveTunerOptions {
   gcHoldMs: number;
   /** Before/after comparison of each change (trace ms). */
   watch: WatchOptions;
-  /** The runtime sends its events at most this often (ms). */
+  /** The runtime sends its events at most this often (trace ms; never more often than every MIN_BATCH_MS). */
   batchMs: number;
+}
+
+/** The shortest batch asked of the runtime, however compressed the clock. */
+export const MIN_BATCH_MS = 5;
+
+/** How often the runtime sends the tuner its events, ms: the policy decides once per batch. */
+export function eventBatchMs(options: Pick<LiveTunerOptions, 'batchMs' | 'compression'>): number {
+  return Math.max(MIN_BATCH_MS, Math.round(options.batchMs / options.compression));
 }
 
 export const DEFAULT_TUNER_OPTIONS: LiveTunerOptions = {
@@ -217,7 +225,7 @@ export class LiveTuner {
     const now = monotonicMs();
     for (const tuned of this.functions.values()) this.decide(tuned, now);
     this.follower = this.deps.runtime.follow(
-      { since, batchMs: o.batchMs, hold: false, invocations: 'all' },
+      { since, batchMs: eventBatchMs(o), hold: false, invocations: 'all' },
       (event) => this.enqueue(event),
       (connected, error) => {
         this.following = connected;
@@ -474,8 +482,11 @@ export class LiveTuner {
     if (agent !== undefined && coldStartTotalMs(agent) > 0) {
       tuned.phases = agent;
       tuned.profile = { ...tuned.profile, coldStartMs: coldStartTotalMs(agent), coldStartSource: 'agent' };
-    } else if (tuned.readyMs.all.length > 0) {
-      const ready = median(tuned.readyMs.all);
+    } else {
+      // The runtime's own measure until the agent has one: the starts it has seen, else those of the workers alive now.
+      const seen = tuned.readyMs.all.length > 0 ? tuned.readyMs.all : workers.flatMap((worker) => (worker.spawnToReadyMs === null ? [] : [worker.spawnToReadyMs]));
+      if (seen.length === 0) return;
+      const ready = median(seen);
       tuned.phases = { ready };
       tuned.profile = { ...tuned.profile, coldStartMs: ready, coldStartSource: 'runtime' };
     }

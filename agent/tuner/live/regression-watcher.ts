@@ -1,7 +1,10 @@
 // Watches what a tuner change did: the p99 latency and the error rate of a function's
 // requests over a window after the change, against the same window before it. Worse past a
 // tolerance, and with enough requests on both sides to tell, is a regression, which the
-// caller rolls back. Changes made while a watch runs join it: the window before stays the one
+// caller rolls back. The latency judged is the part a change can move: for pool settings, the
+// wait for a worker (cold starts, queueing), which execution times that vary from request to
+// request would otherwise drown; for GC settings, which change how fast the handler runs, the
+// whole latency. Changes made while a watch runs join it: the window before stays the one
 // before the first of them, and the window after starts again from the latest, so that what
 // is judged is the function with every change in force. Times are the policy clock, ms.
 
@@ -31,7 +34,8 @@ export interface WatchOptions {
 
 export const DEFAULT_WATCH: WatchOptions = {
   windowMs: 2 * 60_000,
-  minSamples: 50,
+  // A p99 of fewer than a hundred requests is their maximum: one slow request.
+  minSamples: 100,
   maxWaitMs: 15 * 60_000,
   latencyTolerance: 0.5,
   minLatencyIncreaseMs: 5,
@@ -42,6 +46,7 @@ export const DEFAULT_WATCH: WatchOptions = {
 
 export interface WindowStats {
   requests: number;
+  /** Of the wait for a worker (pool changes) or of the whole latency (GC changes). */
   p99Ms: number;
   errorRate: number;
 }
@@ -135,24 +140,26 @@ export class RegressionWatcher {
 
   private verdict(fn: string, watch: Watch, enough: boolean): Verdict {
     const o = this.options;
-    const before = stats(watch.before);
-    const after = stats(watch.after);
+    const measure = watch.settings.has('gc') ? 'latencyMs' : 'waitMs';
+    const before = stats(watch.before, measure);
+    const after = stats(watch.after, measure);
     const settings = [...watch.settings];
-    const figures = `p99 ${before.p99Ms.toFixed(1)} → ${after.p99Ms.toFixed(1)} ms, errors ${percent(before.errorRate)} → ${percent(after.errorRate)} (${before.requests} requests before, ${after.requests} after)`;
+    const what = measure === 'waitMs' ? 'p99 wait for a worker' : 'p99 latency';
+    const figures = `${what} ${before.p99Ms.toFixed(1)} → ${after.p99Ms.toFixed(1)} ms, errors ${percent(before.errorRate)} → ${percent(after.errorRate)} (${before.requests} requests before, ${after.requests} after)`;
     if (!enough) {
       const inconclusive = `too few requests to judge (${before.requests} before, ${after.requests} after; ${o.minSamples} needed on each side)`;
       return { function: fn, settings, regressed: false, inconclusive, detail: inconclusive, before, after };
     }
     const slower = after.p99Ms > before.p99Ms * (1 + o.latencyTolerance) && after.p99Ms - before.p99Ms >= o.minLatencyIncreaseMs;
     const failing = after.errorRate > before.errorRate + o.errorTolerance && after.errorRate * after.requests >= o.minErrors;
-    const what = slower && failing ? 'latency and errors' : slower ? 'latency' : failing ? 'errors' : undefined;
-    return { function: fn, settings, regressed: what !== undefined, detail: what === undefined ? figures : `${what} got worse after the ${settings.join(' and ')} change: ${figures}`, before, after };
+    const worse = slower && failing ? 'latency and errors' : slower ? 'latency' : failing ? 'errors' : undefined;
+    return { function: fn, settings, regressed: worse !== undefined, detail: worse === undefined ? figures : `${worse} got worse after the ${settings.join(' and ')} change: ${figures}`, before, after };
   }
 }
 
-function stats(outcomes: readonly Outcome[]): WindowStats {
+function stats(outcomes: readonly Outcome[], measure: 'latencyMs' | 'waitMs'): WindowStats {
   if (outcomes.length === 0) return { requests: 0, p99Ms: 0, errorRate: 0 };
-  const latencies = outcomes.map((outcome) => outcome.latencyMs).sort((a, b) => a - b);
+  const latencies = outcomes.map((outcome) => outcome[measure]).sort((a, b) => a - b);
   const failed = outcomes.reduce((count, outcome) => count + (outcome.failed ? 1 : 0), 0);
   return { requests: outcomes.length, p99Ms: latencies[Math.ceil(0.99 * latencies.length) - 1]!, errorRate: failed / outcomes.length };
 }
