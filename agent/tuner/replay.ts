@@ -22,6 +22,21 @@ export interface ReplayOptions {
   spread?: ArrivalSpread;
   /** Keep each arrival with this probability (0 < rateScale ≤ 1): a busy trace thinned to fit a small machine. */
   rateScale?: number;
+  /**
+   * Thin each function whose busiest minute has more arrivals than this, by that ratio (on
+   * top of rateScale): its bursts fit the machine, and the rare functions around it keep
+   * every arrival.
+   */
+  maxPerMinute?: number;
+}
+
+/** The share of a function's arrivals a replay keeps. */
+export function keptShare(fn: TraceFunction, options: Pick<ReplayOptions, 'rateScale' | 'maxPerMinute'>): number {
+  const rateScale = options.rateScale ?? 1;
+  if (options.maxPerMinute === undefined) return rateScale;
+  let busiest = 0;
+  for (const count of fn.perMinute) busiest = Math.max(busiest, count);
+  return busiest * rateScale <= options.maxPerMinute ? rateScale : options.maxPerMinute / busiest;
 }
 
 /** Arrival times of one function in ms on the replay clock (trace minute 1 starts at 0), ascending. */
@@ -29,7 +44,7 @@ export function* arrivalTimes(fn: TraceFunction, options: ReplayOptions): Genera
   checkOptions(options);
   const random = seededRandom(streamSeed(options.seed, `${fn.id}/arrivals`));
   const minuteMs = TRACE_MINUTE_MS / options.compression;
-  const rateScale = options.rateScale ?? 1;
+  const rateScale = keptShare(fn, options);
   const spread = options.spread ?? 'poisson';
   for (let minute = 0; minute < fn.perMinute.length; minute++) {
     const count = rateScale === 1 ? fn.perMinute[minute]! : thinned(fn.perMinute[minute]!, rateScale, random);
@@ -99,4 +114,5 @@ function checkOptions(options: ReplayOptions): void {
   if (!(options.compression > 0)) throw new RangeError(`replay: compression must be positive; got ${options.compression}`);
   const rateScale = options.rateScale ?? 1;
   if (!(rateScale > 0 && rateScale <= 1)) throw new RangeError(`replay: rateScale must be in (0, 1]; got ${rateScale}`);
+  if (options.maxPerMinute !== undefined && !(options.maxPerMinute >= 1)) throw new RangeError(`replay: maxPerMinute must be at least 1; got ${options.maxPerMinute}`);
 }

@@ -17,10 +17,19 @@ import type { Trace } from './trace.js';
 export interface SimulationOptions extends ReplayOptions {
   /** Measured cold-start cost per phase, ms. */
   coldStartMs: Partial<Record<Phase, number>>;
+  /** Per function (by trace id), where its cold start was measured apart (workers holding different memory start at different speeds). */
+  coldStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
   /** Every function's `pool.max`; the manifest's upper bound by default, so that policies, not the bound, decide. */
   maxWorkers?: number;
   /** How often the policy is asked without an event, replay ms; one trace minute by default. */
   tickMs?: number;
+  /**
+   * Events reach the policy in batches this long, replay ms, as the runtime's event stream
+   * hands them to the live tuner: a batch goes out this long after its first event, and the
+   * policy decides once per batch for each function it concerns. 0 (the default): after every
+   * event.
+   */
+  batchMs?: number;
 }
 
 export const SIMULATION_MAX_WORKERS = 1024;
@@ -52,7 +61,7 @@ export interface SimulationResult {
   perFunction: FunctionResult[];
 }
 
-type SimulatorEvent = ScheduledEvent | { kind: 'arrival'; pool: SimulatedPool; request: Request } | { kind: 'tick' };
+type SimulatorEvent = ScheduledEvent | { kind: 'arrival'; pool: SimulatedPool; request: Request } | { kind: 'tick' } | { kind: 'batch' };
 
 interface Source {
   pool: SimulatedPool;
@@ -64,16 +73,24 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
   const queue = new EventQueue<SimulatorEvent>();
   const horizonMs = (trace.minutes * TRACE_MINUTE_MS) / options.compression;
   const tickMs = options.tickMs ?? TRACE_MINUTE_MS / options.compression;
-  const coldStartMs = coldStartTotalMs(options.coldStartMs);
   const maxWorkers = options.maxWorkers ?? SIMULATION_MAX_WORKERS;
   const schedule = (at: number, event: SimulatorEvent): void => queue.push(at, event);
   const sources = trace.functions.map((fn): Source => {
-    const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs, horizonMs, schedule });
-    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: options.coldStartMs, memoryMb: fn.memoryMb, maxWorkers } });
+    const phases = options.coldStartByFunction?.get(fn.id) ?? options.coldStartMs;
+    const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), horizonMs, schedule });
+    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: phases, memoryMb: fn.memoryMb, maxWorkers } });
     return { pool, arrivals: arrivalTimes(fn, options), duration: durationSampler(fn, options) };
   });
   const byPool = new Map(sources.map((source) => [source.pool, source]));
   const decide = (pool: SimulatedPool, now: number): void => pool.apply(policy.decide(pool.name, now), now);
+  const batchMs = options.batchMs ?? 0;
+  const batched = new Set<SimulatedPool>();
+  /** After an event of `pool`: decide now, or with the batch it joins. */
+  const decided = (pool: SimulatedPool, now: number): void => {
+    if (batchMs === 0) return decide(pool, now);
+    if (batched.size === 0) schedule(now + batchMs, { kind: 'batch' });
+    batched.add(pool);
+  };
   const nextArrival = (source: Source): void => {
     const next = source.arrivals.next();
     if (!next.done) schedule(next.value, { kind: 'arrival', pool: source.pool, request: { arrival: next.value, durationMs: source.duration() } });
@@ -91,12 +108,16 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
         policy.observe({ kind: 'arrival', function: event.pool.name, at });
         event.pool.arrive(event.request, at);
         nextArrival(byPool.get(event.pool)!);
-        decide(event.pool, at);
+        decided(event.pool, at);
         break;
       case 'end':
         policy.observe({ kind: 'end', function: event.pool.name, at, durationMs: event.request.durationMs, cold: event.worker.readyAt > event.request.arrival });
         event.pool.end(event.worker, at);
-        decide(event.pool, at);
+        decided(event.pool, at);
+        break;
+      case 'batch':
+        for (const pool of batched) decide(pool, at);
+        batched.clear();
         break;
       case 'ready':
         event.pool.ready(event.worker, at);

@@ -22,7 +22,7 @@
 import { formatDuration, percent, round } from '../format.js';
 import { median, RecentValues } from '../stats.js';
 import { IdleHistogram } from './idle-histogram.js';
-import { type PoolDecision, type PoolEvent, type PoolPolicy, ProfileBook } from './policy.js';
+import { type PoolDecision, type PoolEvent, type PoolPolicy, ProfileBook, samePrewarm } from './policy.js';
 
 export interface HybridHistogramOptions {
   compression?: number;
@@ -62,14 +62,12 @@ interface FunctionRecord {
   recent: RecentValues;
   inFlight: number;
   lastEnd: number | undefined;
+  /** The decision last made. */
+  last: PoolDecision | undefined;
 }
 
-/** A window relative to the end of the last invocation; `prewarmMs` 0 means keep alive from the start. */
-interface Windows {
-  prewarmMs: number;
-  untilMs: number;
-  reason: string;
-}
+/** A window relative to the end of the last invocation; `prewarmMs` 0 means keep alive from the start. Which regime chose it, and from what. */
+type Windows = { prewarmMs: number; untilMs: number } & ({ regime: 'predicted'; predicted: number } | { regime: 'uncertain' } | { regime: 'histogram'; head: number; tail: number });
 
 export class HybridHistogramPolicy implements PoolPolicy {
   readonly name = 'hybrid-histogram';
@@ -105,14 +103,24 @@ export class HybridHistogramPolicy implements PoolPolicy {
   decide(functionName: string, now: number): PoolDecision {
     const record = this.record(functionName);
     const windows = this.windows(record);
-    const decision: PoolDecision = {
+    const max = this.profiles.maxWorkers(functionName);
+    // Released right after use and loaded again for [end + pre-warm, end + until] when idle; or kept for the window.
+    const keepAliveMs = windows.prewarmMs === 0 ? windows.untilMs : 0;
+    const end = record.lastEnd;
+    const prewarm =
+      windows.prewarmMs > 0 && record.inFlight === 0 && end !== undefined && end + windows.untilMs > now ? { atMs: end + windows.prewarmMs, untilMs: end + windows.untilMs, workers: 1 } : undefined;
+    // The same settings: the same decision (its reason and inputs are written only when something changes; called after every event, that is most of its cost).
+    const last = record.last;
+    if (last !== undefined && last.keepAliveMs === keepAliveMs && last.max === max && samePrewarm(last.prewarm, prewarm)) return last;
+    record.last = {
       function: functionName,
       policy: this.name,
       at: now,
       min: 0,
-      max: this.profiles.maxWorkers(functionName),
-      keepAliveMs: windows.untilMs,
-      reason: windows.reason,
+      max,
+      keepAliveMs,
+      ...(prewarm === undefined ? {} : { prewarm }),
+      reason: this.reason(record, windows),
       inputs: {
         idleTimes: record.histogram.count,
         outOfBoundsRate: round(record.histogram.outOfBoundsRate),
@@ -121,48 +129,43 @@ export class HybridHistogramPolicy implements PoolPolicy {
         keepAliveUntilMs: windows.untilMs,
       },
     };
-    if (windows.prewarmMs === 0) return decision;
-    // Released right after use; loaded again for [end + pre-warm, end + until] when idle.
-    decision.keepAliveMs = 0;
-    const end = record.lastEnd;
-    if (record.inFlight === 0 && end !== undefined && end + windows.untilMs > now) {
-      decision.prewarm = { atMs: end + windows.prewarmMs, untilMs: end + windows.untilMs, workers: 1 };
-    }
-    return decision;
+    return record.last;
   }
 
   private windows(record: FunctionRecord): Windows {
     const { histogram } = record;
     const { oobThreshold, cvThreshold, predictorMargin, histogramMargin, headPercentile, tailPercentile } = this.options;
-    const trace = (ms: number): string => formatDuration(ms * this.options.compression);
     if (histogram.count > 0 && histogram.outOfBoundsRate >= oobThreshold) {
       const predicted = median(record.recent.all);
-      const windows = { prewarmMs: predicted * (1 - predictorMargin), untilMs: predicted * (1 + predictorMargin) };
-      return {
-        ...windows,
-        reason: `${percent(histogram.outOfBoundsRate)} of idle times exceed the ${trace(this.rangeMs)} histogram; next idle time predicted ${trace(predicted)} (median of the last ${record.recent.all.length}): warm from ${trace(windows.prewarmMs)} to ${trace(windows.untilMs)} after use`,
-      };
+      return { regime: 'predicted', prewarmMs: predicted * (1 - predictorMargin), untilMs: predicted * (1 + predictorMargin), predicted };
     }
-    const cv = histogram.coefficientOfVariation;
-    if (cv < cvThreshold) {
-      return {
-        prewarmMs: 0,
-        untilMs: this.rangeMs,
-        reason: `idle-time pattern uncertain (${histogram.count} idle times, CV ${round(cv)} < ${cvThreshold}): keep alive for the full ${trace(this.rangeMs)} range`,
-      };
-    }
+    if (histogram.coefficientOfVariation < cvThreshold) return { regime: 'uncertain', prewarmMs: 0, untilMs: this.rangeMs };
     const head = histogram.percentileBin(headPercentile);
     const tail = histogram.percentileBin(tailPercentile);
-    const windows = { prewarmMs: head * this.binMs * (1 - histogramMargin), untilMs: (tail + 1) * this.binMs * (1 + histogramMargin) };
-    const keep = windows.prewarmMs === 0 ? `keep alive ${trace(windows.untilMs)} after use` : `release after use, warm from ${trace(windows.prewarmMs)} to ${trace(windows.untilMs)}`;
-    return { ...windows, reason: `idle times: 5th percentile in bin ${head}, 99th in bin ${tail} (CV ${round(cv)}): ${keep}` };
+    return { regime: 'histogram', prewarmMs: head * this.binMs * (1 - histogramMargin), untilMs: (tail + 1) * this.binMs * (1 + histogramMargin), head, tail };
+  }
+
+  private reason(record: FunctionRecord, windows: Windows): string {
+    const { histogram } = record;
+    const trace = (ms: number): string => formatDuration(ms * this.options.compression);
+    const cv = histogram.coefficientOfVariation;
+    switch (windows.regime) {
+      case 'predicted':
+        return `${percent(histogram.outOfBoundsRate)} of idle times exceed the ${trace(this.rangeMs)} histogram; next idle time predicted ${trace(windows.predicted)} (median of the last ${record.recent.all.length}): warm from ${trace(windows.prewarmMs)} to ${trace(windows.untilMs)} after use`;
+      case 'uncertain':
+        return `idle-time pattern uncertain (${histogram.count} idle times, CV ${round(cv)} < ${this.options.cvThreshold}): keep alive for the full ${trace(this.rangeMs)} range`;
+      case 'histogram': {
+        const keep = windows.prewarmMs === 0 ? `keep alive ${trace(windows.untilMs)} after use` : `release after use, warm from ${trace(windows.prewarmMs)} to ${trace(windows.untilMs)}`;
+        return `idle times: 5th percentile in bin ${windows.head}, 99th in bin ${windows.tail} (CV ${round(cv)}): ${keep}`;
+      }
+    }
   }
 
   private record(functionName: string): FunctionRecord {
     let record = this.functions.get(functionName);
     if (record === undefined) {
       const { binMs, rangeMs } = this;
-      record = { histogram: new IdleHistogram(binMs, Math.round(rangeMs / binMs)), recent: new RecentValues(this.options.predictorSamples), inFlight: 0, lastEnd: undefined };
+      record = { histogram: new IdleHistogram(binMs, Math.round(rangeMs / binMs)), recent: new RecentValues(this.options.predictorSamples), inFlight: 0, lastEnd: undefined, last: undefined };
       this.functions.set(functionName, record);
     }
     return record;
