@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { agentBench } from './agent.js';
 import { coldstart } from './coldstart.js';
 import { profileBench } from './profile.js';
+import { tunerBench } from './tuner.js';
 import { warm } from './warm.js';
 
 const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
@@ -10,11 +11,12 @@ const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) =>
   warm: (values) => warm({ seconds: Number(values['seconds'] ?? 10), rounds: Number(values['rounds'] ?? 3) }),
   agent: (values) => agentBench({ samples: Number(values['samples'] ?? 300), loadSeconds: Number(values['seconds'] ?? 20) }),
   profile: (values) => profileBench({ rounds: Number(values['rounds'] ?? 8), blockSeconds: Number(values['seconds'] ?? 8), coldSamples: Number(values['samples'] ?? 300) }),
+  tuner: (values) => tunerBench({ compression: Number(values['compression'] ?? 240), hours: Number(values['hours'] ?? 24) }),
 };
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { samples: { type: 'string' }, scans: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' } },
+    options: { samples: { type: 'string' }, scans: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, compression: { type: 'string' }, hours: { type: 'string' } },
     allowPositionals: true,
   });
   const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);

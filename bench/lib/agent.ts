@@ -13,10 +13,14 @@ export interface AgentProcess {
   url: string;
 }
 
-/** Starts `hearth agent` on the server with extra arguments, and waits until it follows the runtime. */
+/**
+ * Starts `hearth agent` on the server with extra arguments, and waits until it follows the
+ * runtime. Its tuner is off unless the arguments say otherwise: benchmarks of cold starts set
+ * the pools they measure.
+ */
 export async function startAgent(server: ServerProcess, args: string[] = []): Promise<AgentProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--token', server.token, '--port', String(port), '--log-level', 'warn', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, `--token=${server.token}`, '--port', String(port), '--log-level', 'warn', '--tuner', 'off', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

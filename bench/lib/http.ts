@@ -15,10 +15,18 @@ export class RawClient {
   private readonly socket: net.Socket;
   private buffer: Buffer = Buffer.alloc(0);
   private waiting: ((reply: Omit<Reply, 'ms'>) => void) | undefined;
+  private failing: ((error: Error) => void) | undefined;
+  /** The server closed the connection (an idle keep-alive timed out): it takes no more requests. */
+  closed = false;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.setNoDelay(true);
+    socket.on('close', () => {
+      this.closed = true;
+      this.failing?.(new Error('the server closed the connection before it answered'));
+    });
+    socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
       this.parse();
@@ -36,8 +44,10 @@ export class RawClient {
     const payload = typeof body === 'string' ? Buffer.from(body) : body;
     const head = Buffer.from(`POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Length: ${payload.length}\r\n\r\n`);
     const started = performance.now();
-    const reply = await new Promise<Omit<Reply, 'ms'>>((resolve) => {
+    const reply = await new Promise<Omit<Reply, 'ms'>>((resolve, reject) => {
+      if (this.closed) return reject(new Error('the connection is closed'));
       this.waiting = resolve;
+      this.failing = reject;
       this.socket.write(Buffer.concat([head, payload]));
     });
     return { ...reply, ms: performance.now() - started };
@@ -63,6 +73,7 @@ export class RawClient {
     this.buffer = this.buffer.subarray(end + 4 + length);
     const resolve = this.waiting;
     this.waiting = undefined;
+    this.failing = undefined;
     resolve({ status, headers, body: Buffer.from(body) });
   }
 }

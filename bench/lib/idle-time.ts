@@ -1,0 +1,50 @@
+// Idle worker time per function, read from the runtime's event log: a worker is idle from the
+// moment it is ready, or has answered, until it takes the next request or exits (workers of
+// the replayed functions take one request at a time). Only the time inside a window counts:
+// the replay, from its first scheduled arrival to the end of the trace. Times are the events'
+// clock, CLOCK_MONOTONIC nanoseconds.
+import type { RuntimeEvent } from '../../shared/events.js';
+
+export class IdleTime {
+  private readonly idleSince = new Map<number, { fn: string; since: number }>();
+  private readonly totals = new Map<string, number>();
+
+  constructor(
+    private readonly fromNs: number,
+    private readonly untilNs: number,
+  ) {}
+
+  take(event: RuntimeEvent): void {
+    switch (event.type) {
+      case 'worker_ready':
+      case 'invoke_end':
+        this.close(event.workerId, event.ts);
+        this.idleSince.set(event.workerId, { fn: event.function, since: event.ts });
+        break;
+      case 'invoke_start':
+      case 'worker_exit':
+        this.close(event.workerId, event.ts);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Idle seconds per function within the window; workers idle at its end count up to it. */
+  seconds(): Map<string, number> {
+    const totals = new Map(this.totals);
+    for (const { fn, since } of this.idleSince.values()) totals.set(fn, (totals.get(fn) ?? 0) + this.inside(since, this.untilNs));
+    return new Map([...totals].map(([fn, ns]) => [fn, ns / 1e9]));
+  }
+
+  private close(workerId: number, at: number): void {
+    const open = this.idleSince.get(workerId);
+    if (open === undefined) return;
+    this.idleSince.delete(workerId);
+    this.totals.set(open.fn, (this.totals.get(open.fn) ?? 0) + this.inside(open.since, at));
+  }
+
+  private inside(from: number, to: number): number {
+    return Math.max(0, Math.min(to, this.untilNs) - Math.max(from, this.fromNs));
+  }
+}

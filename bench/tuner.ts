@@ -1,0 +1,358 @@
+// The pool tuner's evaluation (issue 5): two Azure Functions traces replayed against the real
+// runtime with real workers, compressed in time, once per policy (always cold, a fixed
+// 10-minute keep-alive, the hybrid histogram policy of "Serverless in the Wild", and hearth's
+// tuner), each run by the agent's live tuner exactly as in production; the same compressed
+// run through the simulator beside it, to show that the two agree; and the full day of both
+// traces at full scale in the simulator alone. Per policy: cold-start rate, p50/p99 latency at
+// the client, idle worker memory-time.
+//
+// Scale: a trace minute replays in 60/C seconds (C = --compression, 240 by default: a day in
+// 6 minutes); the policies' windows shrink by C, execution times too, cold starts do not (they
+// are what a start costs here). Workers hold their trace function's memory divided by 128
+// (whole 2 MiB huge pages), and hearth's memory price is multiplied by 128, so that a replay
+// MiB stands for 128 trace MiB and its decisions are those it would make at full size. The
+// busiest functions are thinned (each arrival kept with a fixed probability) to what two cores
+// can serve: see TRACES.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPolicy, type PolicyName } from '../agent/tuner/policies/by-name.js';
+import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
+import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
+import { DEFAULT_TUNER_OPTIONS, eventBatchMs } from '../agent/tuner/live/live-tuner.js';
+import { keptShare, type ReplayOptions, TRACE_MINUTE_MS } from '../agent/tuner/replay.js';
+import { simulate, type SimulationResult } from '../agent/tuner/simulate.js';
+import { readTrace, type Trace } from '../agent/tuner/trace.js';
+import type { Phase } from '../shared/phases.js';
+import { cpuSeconds, startAgent, stopAgent } from './lib/agent.js';
+import { writeResults } from './lib/results.js';
+import { ServerProcess } from './lib/server.js';
+import { median, percentile, round } from './lib/stats.js';
+import { firstHours, heldMemoryKb, replayLive, replaySchedule, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
+
+const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixtures/traces');
+
+interface TraceSetup {
+  key: 'sample20' | 'busy10';
+  folder: string;
+  /** Each arrival kept with this probability... */
+  rateScale: number;
+  /** ...and functions whose busiest minute has more arrivals thinned to this. */
+  maxPerMinute?: number;
+}
+
+/**
+ * sample20 is replayed whole but for its three busiest functions, thinned to at most 60
+ * arrivals in their busiest minute (one has 850 two-minute invocations every 10 minutes: 850
+ * concurrent workers); its rare and periodic functions, the ones keep-alive policies differ
+ * on, keep every arrival. busy10 (13 million arrivals a day) keeps 1 arrival in 200, about
+ * 150 requests a second at 240×, every one of them a cold start under the always-cold policy.
+ */
+const TRACES: TraceSetup[] = [
+  { key: 'sample20', folder: 'azure2019-sample20', rateScale: 1, maxPerMinute: 30 },
+  { key: 'busy10', folder: 'azure2019-busy10', rateScale: 0.005 },
+];
+
+const POLICIES: { key: string; name: PolicyName }[] = [
+  { key: 'always_cold', name: 'always-cold' },
+  { key: 'fixed_10min', name: 'fixed-keepalive-10min' },
+  { key: 'hybrid_histogram', name: 'hybrid-histogram' },
+  { key: 'hearth', name: 'hearth' },
+];
+
+const SEED = 42;
+const MEMORY_SCALE = 1024;
+/** Every replayed function's `pool.max` (the simulator's too): above any burst the thinned traces have. */
+const MAX_WORKERS = 256;
+/** The phases up to ready: a cold start's cost, as the tuner measures it. */
+const COST_PHASES: Phase[] = ['fork', 'exec', 'runtime_init', 'user_init', 'state_mapped', 'ready'];
+/** The simulator agrees with the replay when the cold-start rate is within 20% of it (or 0.5 points) and the idle memory-time within 20% (or 1% of the fixed keep-alive's). */
+const AGREEMENT = { relative: 0.2, coldRatePoints: 0.005, idleShareOfFixed: 0.01 };
+
+export interface TunerBenchOptions {
+  compression: number;
+  /** Trace hours replayed against the runtime (24: the whole day; less to try settings out). */
+  hours: number;
+}
+
+interface PolicyFigures {
+  invocations: number;
+  cold_starts: number;
+  cold_rate: number;
+  failed: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** Idle worker memory-time, MiB × seconds (replay time for the compressed runs, trace time for the full day). */
+  idle_mem_s: number;
+}
+
+interface LiveRun {
+  policy: PolicyName;
+  outcome: LiveOutcome;
+  /** Per function, the agent's median cold-start phases. */
+  phases: Map<string, Partial<Record<Phase, number>>>;
+  agentCpuSeconds: number;
+  runtimeCpuSeconds: number;
+  decisions: number;
+}
+
+export async function tunerBench(options: TunerBenchOptions): Promise<void> {
+  const { compression } = options;
+  const figures: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const rows: (string | number)[][] = [];
+  const perTrace: Record<string, unknown> = {};
+  for (const setup of TRACES) {
+    const full = readTrace(path.join(TRACES_DIR, setup.folder));
+    const trace = firstHours(full, options.hours);
+    const replay: ReplayOptions = { seed: SEED, compression, spread: 'poisson', rateScale: setup.rateScale, ...(setup.maxPerMinute === undefined ? {} : { maxPerMinute: setup.maxPerMinute }) };
+    const schedule = replaySchedule(trace, replay);
+    const horizonMs = (trace.minutes * TRACE_MINUTE_MS) / compression;
+    const names = trace.functions.map((_, i) => `${setup.key}-${String(i).padStart(2, '0')}`);
+    progress(`${setup.key}: ${schedule.length} arrivals over ${round(horizonMs / 1000, 0)} s (${trace.minutes} trace minutes at ${compression}×)`);
+    const runs: LiveRun[] = [];
+    for (const policy of POLICIES) runs.push(await runLive(trace, names, schedule, horizonMs, policy.name, compression));
+    // Workers of a function are alike whatever the policy: their memory is the median over every run's samples.
+    const memoryMb = names.map((name) => median(runs.flatMap((run) => run.outcome.functions.find((fn) => fn.name === name)!.memorySamples)));
+    const measured: Trace = { ...trace, functions: trace.functions.map((fn, i) => ({ ...fn, memoryMb: Number.isFinite(memoryMb[i]!) ? memoryMb[i]! : heldMemoryKb(fn, MEMORY_SCALE) / 1024 })) };
+    const phases = measuredPhases(trace, names, runs);
+    const live = Object.fromEntries(POLICIES.map((policy, i) => [policy.key, liveFigures(runs[i]!, measured)]));
+    // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower).
+    const simulated = Object.fromEntries(
+      POLICIES.map((policy, i) => {
+        const starts = coldStarts(trace, runs[i]!);
+        const result = simulate(measured, createPolicy(policy.name, { compression, hearth: scaledPrices() }), {
+          ...replay,
+          coldStartMs: starts.median,
+          coldStartByFunction: starts.byFunction,
+          maxWorkers: MAX_WORKERS,
+          batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
+        });
+        return [policy.key, simFigures(result)];
+      }),
+    );
+    const agreement = agree(live, simulated);
+    progress(`${setup.key}: full day at full scale in the simulator`);
+    const fullDay = Object.fromEntries(
+      POLICIES.map((policy) => {
+        const started = Date.now();
+        const result = simulate(full, createPolicy(policy.name, { compression: 1 }), {
+          seed: SEED,
+          compression: 1,
+          spread: 'poisson',
+          coldStartMs: phases.median,
+          coldStartByFunction: phases.byFunction,
+          batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }),
+        });
+        return [policy.key, { ...simFigures(result), seconds: round((Date.now() - started) / 1000, 1) }];
+      }),
+    );
+    perTrace[setup.key] = {
+      folder: setup.folder,
+      rate_scale: setup.rateScale,
+      ...(setup.maxPerMinute === undefined ? {} : { max_per_minute: setup.maxPerMinute, thinned: thinnedFunctions(trace, replay, names) }),
+      arrivals: schedule.length,
+      replay_seconds: round(horizonMs / 1000, 1),
+      cold_start_ms: round(coldStartTotalMs(phases.median), 2),
+      worker_memory_mb: Object.fromEntries(names.map((name, i) => [name, round(measured.functions[i]!.memoryMb, 2)])),
+      live,
+      simulated,
+      agreement,
+      full_day: fullDay,
+      overhead: Object.fromEntries(POLICIES.map((policy, i) => [policy.key, { agent_cpu_s: round(runs[i]!.agentCpuSeconds, 1), runtime_cpu_s: round(runs[i]!.runtimeCpuSeconds, 1), decisions: runs[i]!.decisions, client_late_p99_ms: round(runs[i]!.outcome.lateP99Ms, 2) }])),
+    };
+    for (const policy of POLICIES) {
+      const l = live[policy.key]!;
+      const s = simulated[policy.key]!;
+      const f = fullDay[policy.key]!;
+      rows.push([setup.key, policy.name, pct(l.cold_rate), pct(s.cold_rate), round(l.p50_ms, 2), round(l.p99_ms, 1), gbs(l.idle_mem_s), gbs(s.idle_mem_s), l.failed, pct(f.cold_rate), gbs(f.idle_mem_s)]);
+    }
+    notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's).`);
+  }
+  const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
+  figures['policies'] = sample.live;
+  figures['traces'] = perTrace;
+  figures['targets'] = targets(perTrace as Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures> }>);
+  figures['setup'] = { compression, hours: options.hours, seed: SEED, memory_scale: MEMORY_SCALE, hearth_memory_price_per_mb_s: scaledPrices().memoryPricePerMbSecond, max_workers: MAX_WORKERS, spread: 'poisson' };
+  writeResults(
+    'tuner',
+    figures,
+    { headers: ['trace', 'policy', 'cold rate (replay)', 'cold rate (sim)', 'p50 ms', 'p99 ms', 'idle GB·s (replay)', 'idle GB·s (sim)', 'failed', 'cold rate (full day, sim)', 'idle GB·s (full day, sim)'], rows },
+    [
+      `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
+      `Thinning: sample20 keeps every arrival but in functions whose busiest minute exceeds 60 (thinned to 60 there); busy10 keeps 1 arrival in 200.`,
+      ...notes,
+      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets.`,
+    ],
+  );
+}
+
+/** One live run of `policy`: a fresh runtime and agent, the trace's functions deployed, the schedule sent. */
+async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeof replaySchedule>, horizonMs: number, policy: PolicyName, compression: number): Promise<LiveRun> {
+  progress(`  ${policy}: starting a runtime and an agent`);
+  const server = await ServerProcess.start(['--stem-cells', '0', '--seeds', '8'], { echo: false });
+  try {
+    for (const [i, fn] of trace.functions.entries()) {
+      await server.deploy({
+        name: names[i],
+        kind: 'go',
+        entry: TRACE_SLEEP,
+        env: { TRACE_MEMORY_KB: String(heldMemoryKb(fn, MEMORY_SCALE)) },
+        // One worker alive when the agent starts: the tuner measures its memory and start before its first decision.
+        pool: { min: 1, max: MAX_WORKERS, keepAliveMs: 0, maxQueued: 10_000 },
+        limits: { memoryMb: 64, timeoutMs: 120_000 },
+      });
+    }
+    const price = scaledPrices().memoryPricePerMbSecond;
+    const agent = await startAgent(server, ['--tuner', 'on', '--tuner-policy', policy, '--tuner-compression', String(compression), '--tuner-memory-price', String(price), '--no-profile']);
+    try {
+      await waitFor(async () => ((await (await fetch(`${agent.url}/v1/tuner/status`)).json()) as { functions: unknown[] }).functions.length === names.length);
+      const agentCpu = cpuSeconds(agent.child.pid!);
+      const runtimeCpu = cpuSeconds(server.pid);
+      progress(`  ${policy}: replaying ${schedule.length} arrivals`);
+      const outcome = await replayLive(server, names, schedule, horizonMs);
+      const phases = new Map<string, Partial<Record<Phase, number>>>();
+      for (const name of names) phases.set(name, await agentPhases(agent.url, name));
+      const status = (await (await fetch(`${agent.url}/v1/tuner/status`)).json()) as { decisions: number };
+      const cold = outcome.functions.reduce((sum, fn) => sum + fn.coldStarts, 0);
+      const total = outcome.functions.reduce((sum, fn) => sum + fn.invocations, 0);
+      progress(`  ${policy}: ${total} answered in ${round(outcome.wallSeconds, 0)} s, ${pct(cold / total)} cold, p99 ${round(percentile(outcome.latencies, 99), 1)} ms, ${status.decisions} decisions`);
+      return { policy, outcome, phases, agentCpuSeconds: cpuSeconds(agent.child.pid!) - agentCpu, runtimeCpuSeconds: cpuSeconds(server.pid) - runtimeCpu, decisions: status.decisions };
+    } finally {
+      await stopAgent(agent);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function agentPhases(url: string, fn: string): Promise<Partial<Record<Phase, number>>> {
+  const { functions } = (await (await fetch(`${url}/v1/phases?function=${fn}`)).json()) as { functions: { coldStarts: number; phases: Partial<Record<Phase, { p50Ms: number }>> }[] };
+  const phases: Partial<Record<Phase, number>> = {};
+  for (const phase of COST_PHASES) {
+    const measured = functions[0]?.phases[phase];
+    if (measured !== undefined) phases[phase] = measured.p50Ms;
+  }
+  return phases;
+}
+
+/** A run's cold starts as its requests waited for them: per function, the median spawn-to-ready of its workers (the runtime's events). */
+function coldStarts(trace: Trace, run: LiveRun): { byFunction: Map<string, Partial<Record<Phase, number>>>; median: Partial<Record<Phase, number>> } {
+  const byFunction = new Map<string, Partial<Record<Phase, number>>>();
+  trace.functions.forEach((fn, i) => {
+    const ready = run.outcome.functions[i]!.readyMs;
+    if (ready.length > 0) byFunction.set(fn.id, { ready: median(ready) });
+  });
+  return { byFunction, median: { ready: median(run.outcome.functions.flatMap((fn) => fn.readyMs)) } };
+}
+
+/** Per function, the median of each phase over every run that measured it; and their median for the functions none measured. */
+function measuredPhases(trace: Trace, names: string[], runs: LiveRun[]): { byFunction: Map<string, Partial<Record<Phase, number>>>; median: Partial<Record<Phase, number>> } {
+  const byFunction = new Map<string, Partial<Record<Phase, number>>>();
+  const all: Partial<Record<Phase, number[]>> = {};
+  trace.functions.forEach((fn, i) => {
+    const phases: Partial<Record<Phase, number>> = {};
+    for (const phase of COST_PHASES) {
+      const values = runs.flatMap((run) => (run.phases.get(names[i]!)?.[phase] === undefined ? [] : [run.phases.get(names[i]!)![phase]!]));
+      if (values.length === 0) continue;
+      phases[phase] = median(values);
+      (all[phase] ??= []).push(phases[phase]!);
+    }
+    if (Object.keys(phases).length > 0) byFunction.set(fn.id, phases);
+  });
+  const typical: Partial<Record<Phase, number>> = {};
+  for (const phase of COST_PHASES) if (all[phase] !== undefined) typical[phase] = median(all[phase]!);
+  return { byFunction, median: typical };
+}
+
+function liveFigures(run: LiveRun, measured: Trace): PolicyFigures {
+  const functions = run.outcome.functions;
+  const invocations = functions.reduce((sum, fn) => sum + fn.invocations, 0);
+  const coldStarts = functions.reduce((sum, fn) => sum + fn.coldStarts, 0);
+  return {
+    invocations,
+    cold_starts: coldStarts,
+    cold_rate: invocations === 0 ? 0 : coldStarts / invocations,
+    failed: functions.reduce((sum, fn) => sum + fn.failed, 0),
+    p50_ms: round(percentile(run.outcome.latencies, 50), 3),
+    p99_ms: round(percentile(run.outcome.latencies, 99), 3),
+    idle_mem_s: round(functions.reduce((sum, fn, i) => sum + fn.idleSeconds * measured.functions[i]!.memoryMb, 0), 0),
+  };
+}
+
+function simFigures(result: SimulationResult): PolicyFigures {
+  return {
+    invocations: result.invocations,
+    cold_starts: result.coldStarts,
+    cold_rate: result.coldStartRate,
+    failed: 0,
+    p50_ms: round(result.p50Ms, 3),
+    p99_ms: round(result.p99Ms, 3),
+    idle_mem_s: round(result.idleMbSeconds, 0),
+  };
+}
+
+function agree(live: Record<string, PolicyFigures>, simulated: Record<string, PolicyFigures>): { agrees: boolean; outside: string[]; per_policy: Record<string, { cold_rate_ratio: number; idle_mem_ratio: number }> } {
+  const outside: string[] = [];
+  const floor = AGREEMENT.idleShareOfFixed * live['fixed_10min']!.idle_mem_s;
+  const perPolicy: Record<string, { cold_rate_ratio: number; idle_mem_ratio: number }> = {};
+  for (const policy of POLICIES) {
+    const l = live[policy.key]!;
+    const s = simulated[policy.key]!;
+    const coldOk = Math.abs(s.cold_rate - l.cold_rate) <= Math.max(AGREEMENT.relative * l.cold_rate, AGREEMENT.coldRatePoints);
+    const idleOk = Math.abs(s.idle_mem_s - l.idle_mem_s) <= Math.max(AGREEMENT.relative * l.idle_mem_s, floor);
+    if (!coldOk) outside.push(`${policy.name} cold-start rate`);
+    if (!idleOk) outside.push(`${policy.name} idle memory-time`);
+    perPolicy[policy.key] = { cold_rate_ratio: round(s.cold_rate / l.cold_rate, 3), idle_mem_ratio: round(s.idle_mem_s / l.idle_mem_s, 3) };
+  }
+  return { agrees: outside.length === 0, outside, per_policy: perPolicy };
+}
+
+/** Pareto dominance (fewer cold starts, no more idle memory-time) in the replay, per trace. */
+function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures> }>): Record<string, unknown> {
+  const dominates = (a: PolicyFigures, b: PolicyFigures): boolean => a.cold_starts < b.cold_starts && a.idle_mem_s <= b.idle_mem_s;
+  return Object.fromEntries(
+    Object.entries(perTrace).map(([key, trace]) => {
+      const hearth = trace.live['hearth']!;
+      const fixed = trace.live['fixed_10min']!;
+      const hybrid = trace.live['hybrid_histogram']!;
+      return [
+        key,
+        {
+          dominates_fixed_10min: dominates(hearth, fixed),
+          dominates_hybrid_histogram: dominates(hearth, hybrid),
+          cold_starts_vs_fixed: round(fixed.cold_starts / Math.max(1, hearth.cold_starts), 2),
+          idle_mem_vs_fixed: round(hearth.idle_mem_s / fixed.idle_mem_s, 3),
+        },
+      ];
+    }),
+  );
+}
+
+function thinnedFunctions(trace: Trace, replay: ReplayOptions, names: string[]): Record<string, number> {
+  return Object.fromEntries(trace.functions.flatMap((fn, i) => (keptShare(fn, replay) < 1 ? [[names[i]!, round(keptShare(fn, replay), 4)]] : [])));
+}
+
+function scaledPrices(): { memoryPricePerMbSecond: number } {
+  return { memoryPricePerMbSecond: HEARTH_DEFAULTS.memoryPricePerMbSecond * MEMORY_SCALE };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the agent\'s tuner to list every function');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function pct(fraction: number): string {
+  return `${round(fraction * 100, 2)}%`;
+}
+
+function gbs(mbSeconds: number): number {
+  return round(mbSeconds / 1024, 1);
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
