@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import type http from 'node:http';
 import type { RuntimeInfo } from '../shared/api.js';
 import { HearthError } from '../shared/errors.js';
 import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
-import { checkHost } from './bpf/index.js';
+import { checkHost, uprobeCapabilityMissing } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
 import { FaroCollector } from './exporters/faro-collector.js';
 import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
@@ -13,6 +14,7 @@ import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './prof
 import { PhaseTracker } from './phases/tracker.js';
 import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
+import { ProcessRoot } from './process-root.js';
 import type { PlanOptions } from './probes/targets.js';
 import { RuntimeClient, type Follower } from './runtime-client.js';
 
@@ -74,9 +76,13 @@ export class Agent {
   private server: http.Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private runtimeInfo: RuntimeInfo | undefined;
+  /** Where the runtime's files (and its workers', which share its mount namespace) open from here. */
+  private runtimeRoot = ProcessRoot.OWN;
   private connected = false;
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
+  /** Whether the log already said why uprobes are refused. */
+  private explainedUprobeRefusal = false;
   url = '';
 
   constructor(readonly options: AgentOptions) {
@@ -175,6 +181,11 @@ export class Agent {
   /** A runtime (new, or restarted with a new pid): trace its descendants and its Node binaries. */
   private async adopt(info: RuntimeInfo): Promise<void> {
     this.runtimeInfo = info;
+    this.runtimeRoot = ProcessRoot.of(info.pid);
+    this.log.info(`runtime ${info.pid}: ${this.runtimeRoot.reason}`);
+    if (!fs.existsSync(this.runtimeRoot.path(info.nodeBinary))) {
+      this.log.warn(`the runtime's Node binary ${info.nodeBinary} is not visible to the agent: if the runtime runs in another container, the agent needs the host's PID namespace and CAP_SYS_PTRACE to open its files through /proc/${info.pid}/root (see deploy/agent.yaml)`);
+    }
     const probes = this.probes!;
     probes.setRoots([info.pid]);
     const existing = descendantsOf(info.pid);
@@ -200,7 +211,7 @@ export class Agent {
   /** Sampling needs perf events; without them the agent still measures phases, and says why it does not profile. */
   private startProfiler(options: ProfilerOptions): void {
     try {
-      this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'));
+      this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'), (file) => this.runtimeRoot.path(file));
       this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
       this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start, ${options.steadyHz} Hz after`);
     } catch (error) {
@@ -223,7 +234,7 @@ export class Agent {
   private async plan(binary: string, kind: PlanKind): Promise<void> {
     let status: ProbeStatus;
     try {
-      const plan = await planInWorker(kind, binary, { ...this.options.probes, goSdkMarkers: !this.options.syscalls });
+      const plan = await planInWorker(kind, this.runtimeRoot.path(binary), { ...this.options.probes, goSdkMarkers: !this.options.syscalls });
       if (this.probes === undefined) return;
       const result = this.probes.attachPlan(binary, plan);
       status = { binary, kind, attached: result.attached, missing: result.missing, errors: result.errors };
@@ -236,6 +247,11 @@ export class Agent {
     if (status.errors.length > 0) {
       this.metrics.attachError(kind);
       this.log.warn(`probes on ${binary}: ${status.errors.join('; ')}`);
+      const missing = status.errors.some((error) => /EACCES/.test(error)) ? uprobeCapabilityMissing() : undefined;
+      if (missing !== undefined && !this.explainedUprobeRefusal) {
+        this.explainedUprobeRefusal = true;
+        this.log.warn(missing);
+      }
     }
     this.log.info(`probes on ${binary} (${kind}): ${status.attached.length} attached${status.missing.length > 0 ? `; not in the binary: ${status.missing.join(', ')}` : ''}`);
   }

@@ -49,6 +49,16 @@ export function checkHost(): HostCheck {
   return { ok: true, kernel, libbpf };
 }
 
+/**
+ * Why uprobes are refused (EACCES) when the rest loads: the kernel's uprobe PMU asks for
+ * CAP_SYS_ADMIN (perf_uprobe_event_init; kernels since 2025 again require it rather than
+ * CAP_PERFMON, since a uprobe writes into the probed process). Undefined when the agent has it.
+ */
+export function uprobeCapabilityMissing(): string | undefined {
+  if (effectiveCapabilities().has(CAP_SYS_ADMIN)) return undefined;
+  return 'this kernel attaches uprobes only for CAP_SYS_ADMIN, which the agent lacks: Go runtime, Node and SDK marker probes are off, and phases come from kernel tracepoints, syscall hooks and the runtime\'s events';
+}
+
 /** Effective capability numbers of this process (CapEff in /proc/self/status, a hex mask). */
 export function effectiveCapabilities(): Set<number> {
   const status = fs.readFileSync('/proc/self/status', 'utf8');

@@ -34,8 +34,11 @@ http://127.0.0.1:${DEFAULT_AGENT_PORT}/: waterfalls, percentiles, pools, flamegr
 or SIGTERM, then detaches every probe. It runs as a background task (SCHED_BATCH, nice 10):
 workers come first.
 
-Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc);
-see README, "Agent".
+Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc),
+and CAP_SYS_ADMIN for uprobes (the Go, Node and SDK probes; without it phases come from kernel
+events only). Beside a runtime in another container (a Kubernetes pod) it also needs the host's
+PID namespace and CAP_SYS_PTRACE: it opens the runtime's files through /proc/PID/root. See
+README, "Agent", and deploy/agent.yaml.
 
 Options:
   --runtime URL            the runtime to follow (default http://127.0.0.1:8700)
