@@ -51,8 +51,8 @@ export function checkHost(): HostCheck {
 
 /**
  * Why uprobes are refused (EACCES) when the rest loads: the kernel's uprobe PMU asks for
- * CAP_SYS_ADMIN (perf_uprobe_event_init; kernels since 2025 again require it rather than
- * CAP_PERFMON, since a uprobe writes into the probed process). Undefined when the agent has it.
+ * CAP_SYS_ADMIN (perf_uprobe_event_init: current kernels went back to it from CAP_PERFMON,
+ * since a uprobe writes into the probed process). Undefined when the agent has it.
  */
 export function uprobeCapabilityMissing(): string | undefined {
   if (effectiveCapabilities().has(CAP_SYS_ADMIN)) return undefined;
