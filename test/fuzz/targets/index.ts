@@ -36,6 +36,30 @@ export const TARGETS: readonly TargetInfo[] = [
     module: './runtime-api.js',
     instrument: ['runtime/api/control.ts', 'runtime/api/invoke.ts', 'runtime/api/respond.ts', 'runtime/manifest/parse.ts', 'runtime/profile-tools/request.ts'],
   },
+  {
+    name: 'runtime-http',
+    description: 'raw HTTP requests over loopback to the runtime\'s real API server in-process (one echo function behind it)',
+    module: './runtime-http.js',
+    instrument: ['runtime/api/server.ts', 'runtime/api/control.ts', 'runtime/api/invoke.ts', 'runtime/api/respond.ts', 'runtime/api/tool-profiles.ts', 'runtime/manifest/parse.ts', 'runtime/profile-tools/request.ts'],
+  },
+  {
+    name: 'agent-faro',
+    description: 'the agent\'s Faro payload validator (POST /collect bodies) in-process',
+    module: './agent-faro.js',
+    instrument: ['agent/exporters/faro-payload.ts'],
+  },
+  {
+    name: 'agent-http',
+    description: 'raw HTTP requests over loopback to the agent\'s real API server in-process: routes, queries, the web UI, POST /collect',
+    module: './agent-http.js',
+    instrument: ['agent/exporters/api.ts', 'agent/exporters/faro-collector.ts', 'agent/exporters/faro-payload.ts', 'agent/exporters/profiles-api.ts', 'agent/exporters/pool-api.ts', 'agent/exporters/ui-assets.ts', 'agent/exporters/reply.ts'],
+  },
+  {
+    name: 'agent-events',
+    description: 'the agent\'s event decoders: ring-buffer records (decodeEvent) and the runtime\'s NDJSON event stream (line reader, parseRuntimeEvent), each into the phase tracker',
+    module: './agent-events.js',
+    instrument: ['agent/probes/events.ts', 'agent/runtime-client.ts', 'shared/events.ts', 'shared/ndjson.ts', 'agent/phases/tracker.ts'],
+  },
 ];
 
 export function targetNamed(name: string): TargetInfo {
