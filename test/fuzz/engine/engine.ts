@@ -60,6 +60,22 @@ export interface TargetReport {
   threads: number;
 }
 
+/** A report with nothing counted yet. */
+export function emptyReport(target: string, description: string): TargetReport {
+  return {
+    target,
+    description,
+    seconds: 0,
+    execs: 0,
+    execsPerSecond: 0,
+    outcomes: { ok: 0, refused: 0 },
+    corpus: { initial: 0, final: 0, added: 0 },
+    coverage: { statements: { covered: 0, total: 0 }, branches: { covered: 0, total: 0 }, functions: { covered: 0, total: 0 }, features: 0, files: [] },
+    crashes: [],
+    threads: 0,
+  };
+}
+
 /** Every file in a folder as bytes (sorted by name, so runs are repeatable). */
 export function readInputs(dir: string): Array<{ file: string; data: Buffer }> {
   if (!fs.existsSync(dir)) return [];
@@ -82,18 +98,7 @@ export async function fuzzTarget(name: string, options: FuzzOptions): Promise<Ta
   const saved = readInputs(path.join(CORPUS_DIR, name));
   const regressions = readInputs(path.join(REGRESSIONS_DIR, name));
   const crashes = new Map<string, CrashSummary>();
-  const report: TargetReport = {
-    target: name,
-    description: info.description,
-    seconds: 0,
-    execs: 0,
-    execsPerSecond: 0,
-    outcomes: { ok: 0, refused: 0 },
-    corpus: { initial: 0, final: 0, added: 0 },
-    coverage: { statements: { covered: 0, total: 0 }, branches: { covered: 0, total: 0 }, functions: { covered: 0, total: 0 }, features: 0, files: [] },
-    crashes: [],
-    threads: 0,
-  };
+  const report = emptyReport(name, info.description);
   const found: Buffer[] = [];
   const record = (crash: CrashReport): void => {
     const known = crashes.get(crash.signature);

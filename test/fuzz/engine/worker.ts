@@ -75,6 +75,9 @@ async function main(): Promise<void> {
   const other = (): Buffer => corpus[random.below(corpus.length)]!;
   while (execs < options.maxExecs) {
     if ((execs & 63) === 0) {
+      // Let the event loop turn: what the code under test scheduled (setImmediate, timers,
+      // socket callbacks) runs and is released, as it would be in a real process.
+      await new Promise((resolve) => setImmediate(resolve));
       const now = Date.now();
       if (now >= deadline) break;
       if (now >= nextReport) {
