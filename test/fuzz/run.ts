@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const names = positionals.length > 0 ? positionals : known;
   for (const name of names) if (!known.includes(name)) throw new Error(`no fuzz target named ${JSON.stringify(name)} (targets: ${known.join(', ')})`);
   const save = values['no-save'] !== true;
-  const reports: TargetReport[] = [];
+  let crashed = false;
   for (const name of names) {
     process.stderr.write(`\n=== fuzz ${name}, ${seconds} s\n`);
     let last = 0;
@@ -58,32 +58,38 @@ async function main(): Promise<void> {
         : name === SEED_TARGET.name
           ? await fuzzSeed(seconds, save)
           : await fuzzTarget(name, { seconds, save, onProgress: progress, ...(values.seed === undefined ? {} : { seed: Number(values.seed) }) });
-    reports.push(report);
+    crashed ||= report.crashes.length > 0;
     process.stderr.write(`${name}: ${report.execs} execs (${report.execsPerSecond}/s), branches ${percent(report.coverage.branches)}, ${report.crashes.length} crashes\n`);
+    // Written after every target: a long run that stops half-way keeps what it measured.
+    record({ ...report, date: new Date().toISOString(), secondsBudget: seconds }, known);
   }
-  // Rows of targets not run this time stay as they were.
+  process.exitCode = crashed ? 1 : 0;
+}
+
+type Row = TargetReport & { date: string; secondsBudget: number };
+
+/** Puts one target's report into bench/results/fuzz.json and fuzz.md; the other targets' rows stay as they were. */
+function record(report: Row, known: string[]): void {
   const previous = path.join(RESULTS_DIR, 'fuzz.json');
-  const kept = fs.existsSync(previous) ? ((JSON.parse(fs.readFileSync(previous, 'utf8')) as { targets?: TargetReport[] }).targets ?? []).filter((entry) => !names.includes(entry.target)) : [];
-  const order = (report: TargetReport): number => known.indexOf(report.target);
-  const all = [...kept, ...reports.map((report) => ({ ...report, date: new Date().toISOString(), secondsBudget: seconds }))].sort((a, b) => order(a) - order(b));
-  const crashes = all.reduce((sum, report) => sum + report.crashes.length, 0);
+  const kept = fs.existsSync(previous) ? ((JSON.parse(fs.readFileSync(previous, 'utf8')) as { targets?: Row[] }).targets ?? []).filter((entry) => entry.target !== report.target) : [];
+  const all = [...kept, report].sort((a, b) => known.indexOf(a.target) - known.indexOf(b.target));
+  const crashes = all.reduce((sum, entry) => sum + entry.crashes.length, 0);
   writeResults(
     'fuzz',
-    { targets: all, total: { execs: all.reduce((sum, report) => sum + report.execs, 0), crashes } },
+    { targets: all, total: { execs: all.reduce((sum, entry) => sum + entry.execs, 0), crashes } },
     {
       headers: ['target', 'seconds', 'executions', 'exec/s', 'statements', 'branches', 'features', 'corpus', 'crashes'],
-      rows: all.map((report) => [report.target, Math.round(report.seconds), report.execs, report.execsPerSecond, percent(report.coverage.statements), percent(report.coverage.branches), report.coverage.features, report.corpus.final, report.crashes.length === 0 ? 0 : report.crashes.map((crash) => `${crash.kind}: ${crash.message.split('\n')[0]!.slice(0, 80)}`).join('; ')]),
+      rows: all.map((entry) => [entry.target, Math.round(entry.seconds), entry.execs, entry.execsPerSecond, percent(entry.coverage.statements), percent(entry.coverage.branches), entry.coverage.features, entry.corpus.final, entry.crashes.length === 0 ? 0 : entry.crashes.map((crash) => `${crash.kind}: ${crash.message.split('\n')[0]!.slice(0, 80)}`).join('; ')]),
     },
     [
       'Coverage: statements and branches of the instrumented modules (istanbul counters; the files are in fuzz.json) reached by any input, in this run and the saved corpus it started from.',
-      'Features: distinct (counter, hit-count bucket) pairs, as libFuzzer counts them. go-sdk: statements of wire.go, control.go and loop.go from replaying the saved corpus, features = Go\'s coverage bits.',
+      "Features: distinct (counter, hit-count bucket) pairs, as libFuzzer counts them. go-sdk: statements of wire.go, control.go and loop.go from replaying the saved corpus, features = Go's coverage bits.",
       'seed: libFuzzer with ASan and UBSan; branches = its "cov" (edges reached), features = its "ft".',
-      'Targets run one after another on the 2-core machine, each on one core, beside other work.',
-      ...all.flatMap((report) => report.crashes.map((crash) => `- ${report.target}: ${crash.kind} ${crash.signature}${crash.file === undefined ? '' : ` (input: ${crash.file})`}`)),
+      'Targets run one after another on the 2-core machine, each on one core, beside other work; each row has its own date in fuzz.json.',
+      ...all.flatMap((entry) => entry.crashes.map((crash) => `- ${entry.target}: ${crash.kind} ${crash.signature}${crash.file === undefined ? '' : ` (input: ${crash.file})`}`)),
     ],
     `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trimEnd(),
   );
-  process.exitCode = reports.some((report) => report.crashes.length > 0) ? 1 : 0;
 }
 
 main().catch((error: unknown) => {

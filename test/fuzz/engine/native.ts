@@ -72,7 +72,7 @@ export async function fuzzGo(seconds: number, save: boolean, replayCoverage = tr
     if (failing !== undefined) crash.file = path.relative(ROOT, path.join(GO_DIR, failing));
     report.crashes.push(crash);
   }
-  if (save) keep(cache, GO_CORPUS);
+  if (save) keep(path.join(cache, 'FuzzReadFrames'), GO_CORPUS);
   fs.rmSync(cache, { recursive: true, force: true });
   report.corpus.final = fs.existsSync(GO_CORPUS) ? fs.readdirSync(GO_CORPUS).length : 0;
   report.execsPerSecond = Math.round(report.execs / Math.max(1, seconds));
