@@ -7,7 +7,7 @@ import { fuzzTarget } from '../fuzz/engine/engine.js';
 import { fuzzGo, fuzzSeed, libFuzzerMissing } from '../fuzz/engine/native.js';
 import { TARGETS } from '../fuzz/targets/index.js';
 
-const SECONDS = 2;
+const SECONDS = 1.5;
 
 for (const info of TARGETS) {
   test(`fuzz smoke: ${info.name}`, async () => {
@@ -21,7 +21,7 @@ for (const info of TARGETS) {
 }
 
 test('fuzz smoke: go-sdk (go test -fuzz)', async () => {
-  const report = await fuzzGo(3, false, false);
+  const report = await fuzzGo(2, false, false);
   assert.equal(report.crashes.length, 0, report.crashes.map((crash) => crash.message).join('\n'));
   assert.ok(report.execs >= 100, `only ${report.execs} executions`);
   assert.ok(report.coverage.features > 0, JSON.stringify(report.coverage));
