@@ -29,6 +29,13 @@ have bpftrace || need_pkgs+=(bpftrace)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 # The dashboards test runs its panels' queries through a real Prometheus.
 have prometheus || need_pkgs+=(prometheus)
+# The seed's fuzz target links clang's libFuzzer and sanitizer runtimes (npm run fuzz -- seed).
+if have clang; then
+  clang_major=$(clang -dumpversion | cut -d. -f1)
+  [ -e "$(clang --print-runtime-dir)/libclang_rt.fuzzer-x86_64.a" ] || need_pkgs+=("libclang-rt-$clang_major-dev")
+else
+  need_pkgs+=(libclang-rt-14-dev)
+fi
 for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

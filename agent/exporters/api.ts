@@ -1,13 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WorkerList } from '../../shared/api.js';
+import { HearthError } from '../../shared/errors.js';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
 import type { FaroCollector } from './faro-collector.js';
 import type { AgentMetrics } from './metrics.js';
 import { poolView } from './pool-api.js';
 import { serveProfiles, type ProfilesContext } from './profiles-api.js';
-import { sendJson } from './reply.js';
+import { sendError, sendJson } from './reply.js';
 import type { UiAssets } from './ui-assets.js';
 
 export interface ProbeStatus {
@@ -41,7 +42,15 @@ function error(res: http.ServerResponse, status: number, message: string): void 
  */
 export function createAgentApi(context: AgentApiContext): http.Server {
   return http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent');
+    } catch {
+      // "//host:99999/" and the like: the WHATWG parser reads a leading // as a host, and
+      // throws, which in a request handler would end the agent.
+      req.resume();
+      return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `not a path this API can read: ${JSON.stringify(req.url)}`));
+    }
     if (url.pathname === '/collect' && req.method === 'POST') return context.faro.handle(req, res);
     req.resume();
     if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);

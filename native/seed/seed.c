@@ -105,6 +105,53 @@ static ssize_t receive(int *fds, int *nfds) {
   return n;
 }
 
+/* What an activation message asks for; the pointers point into the message. */
+struct activation {
+  const unsigned char *targets; /* nfds target fd numbers */
+  const char *file;
+  const char *cwd;
+  char **argv; /* NULL-terminated */
+  char **envp; /* NULL-terminated */
+};
+
+/* Parses message[0..length) (length already checked against the buffer),
+ * bounds-checked: a short or inconsistent message is refused with -1. */
+static int parse_activation(size_t length, int nfds, struct activation *out) {
+  const unsigned char *p = (const unsigned char *)message + 4;
+  const unsigned char *end = (const unsigned char *)message + length;
+  uint32_t magic;
+  if (length < 4 || end - p < 5) return -1;
+  memcpy(&magic, p, 4);
+  p += 4;
+  if (magic != MAGIC) return -1;
+  int count = *p++;
+  if (count != nfds || end - p < count + 4) return -1;
+  out->targets = p;
+  p += count;
+  uint16_t argc, envc;
+  memcpy(&argc, p, 2);
+  memcpy(&envc, p + 2, 2);
+  p += 4;
+  if ((size_t)argc + envc + 2 > MAX_STRINGS || argc == 0) return -1;
+  size_t total = (size_t)argc + envc + 2;
+  for (size_t i = 0; i < total; i++) {
+    const unsigned char *nul = memchr(p, 0, (size_t)(end - p));
+    if (nul == NULL) return -1;
+    strings[i] = (char *)p;
+    p = nul + 1;
+  }
+  out->file = strings[0];
+  out->cwd = strings[1];
+  out->argv = strings + 2;
+  out->envp = strings + 2 + argc + 1;
+  /* Shift env up one slot so argv gets its NULL terminator. */
+  memmove(out->envp, strings + 2 + argc, sizeof(char *) * envc);
+  out->argv[argc] = NULL;
+  out->envp[envc] = NULL;
+  return 0;
+}
+
+#ifndef HEARTH_SEED_NO_MAIN
 int main(void) {
   join_cgroup();
   if (send(CONTROL_FD, "R\n", 2, MSG_NOSIGNAL) != 2) _exit(127);
@@ -114,38 +161,13 @@ int main(void) {
   ssize_t length = receive(fds, &nfds);
   if (length == 0) _exit(0);
 
-  /* Parse, bounds-checked: a short or inconsistent message is refused. */
-  const unsigned char *p = (const unsigned char *)message + 4;
-  const unsigned char *end = (const unsigned char *)message + length;
-  uint32_t magic;
-  if (end - p < 5) fail(CONTROL_FD, EINVAL, "message");
-  memcpy(&magic, p, 4);
-  p += 4;
-  if (magic != MAGIC) fail(CONTROL_FD, EINVAL, "message");
-  int count = *p++;
-  if (count != nfds || end - p < count + 4) fail(CONTROL_FD, EINVAL, "message");
-  const unsigned char *targets = p;
-  p += count;
-  uint16_t argc, envc;
-  memcpy(&argc, p, 2);
-  memcpy(&envc, p + 2, 2);
-  p += 4;
-  if ((size_t)argc + envc + 2 > MAX_STRINGS || argc == 0) fail(CONTROL_FD, EINVAL, "message");
-  size_t total = (size_t)argc + envc + 2;
-  for (size_t i = 0; i < total; i++) {
-    const unsigned char *nul = memchr(p, 0, (size_t)(end - p));
-    if (nul == NULL) fail(CONTROL_FD, EINVAL, "message");
-    strings[i] = (char *)p;
-    p = nul + 1;
-  }
-  const char *file = strings[0];
-  const char *cwd = strings[1];
-  char **argv = strings + 2;
-  char **envp = strings + 2 + argc + 1;
-  /* Shift env up one slot so argv gets its NULL terminator. */
-  memmove(envp, strings + 2 + argc, sizeof(char *) * envc);
-  argv[argc] = NULL;
-  envp[envc] = NULL;
+  struct activation a;
+  if (parse_activation((size_t)length, nfds, &a) != 0) fail(CONTROL_FD, EINVAL, "message");
+  const unsigned char *targets = a.targets;
+  const char *file = a.file;
+  const char *cwd = a.cwd;
+  char **argv = a.argv;
+  char **envp = a.envp;
 
   /* Move the control socket out of the way, lift every received fd above
    * every target, then place each one; dup2 clears close-on-exec. */
@@ -170,3 +192,4 @@ int main(void) {
   fail(control, errno, "execve");
   return 127;
 }
+#endif

@@ -60,7 +60,8 @@ function respond(res: http.ServerResponse, outcome: InvokeOutcome): void {
   }
 }
 
-function parseTimeout(query: string, limit: number): number | HearthError {
+/** The query of an invoke request: only timeoutMs, an integer from 1 to the function's limit. */
+export function parseTimeout(query: string, limit: number): number | HearthError {
   const params = new URLSearchParams(query);
   for (const key of params.keys()) {
     if (key !== 'timeoutMs') return new HearthError('HEARTH_ERR_BAD_REQUEST', `unknown query parameter ${JSON.stringify(key)} (allowed: timeoutMs)`);

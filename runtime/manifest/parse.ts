@@ -128,7 +128,7 @@ export function parseGc(check: Checker, value: unknown, kind: FunctionKind, at: 
 function parseEnv(check: Checker, value: unknown, at: string): Record<string, string> {
   if (value === undefined) return {};
   const env = check.object(value, at);
-  const result: Record<string, string> = {};
+  const result: Array<[string, string]> = [];
   for (const [key, item] of Object.entries(env)) {
     if (!ENV_NAME.test(key)) check.fail(join(at, key), 'is not a valid environment variable name');
     if (key.startsWith('HEARTH_') && !SDK_OPTION_VARIABLES.includes(key)) {
@@ -136,9 +136,11 @@ function parseEnv(check: Checker, value: unknown, at: string): Record<string, st
     }
     if (typeof item !== 'string') check.fail(join(at, key), `must be a string (got ${show(item)})`);
     if (item.includes('\0')) check.fail(join(at, key), 'must not contain NUL bytes');
-    result[key] = item;
+    result.push([key, item]);
   }
-  return result;
+  // fromEntries defines each name as its own property: an assignment would take a variable
+  // named __proto__ for the object's prototype and drop it.
+  return Object.fromEntries(result);
 }
 
 /** Field checks that throw one HearthError naming the source and the field. */
@@ -215,8 +217,15 @@ function join(at: string, field: string): string {
   return at === '' ? field : `${at}.${field}`;
 }
 
-function show(value: unknown): string {
+/** A value as a short text for an error message; never throws, whatever JSON.parse produced. */
+export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // JSON.parse takes any depth; JSON.stringify recurses and overflows the stack on it.
+    return Array.isArray(value) ? 'an array nested too deeply to show' : 'an object nested too deeply to show';
+  }
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

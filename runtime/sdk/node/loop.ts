@@ -1,7 +1,8 @@
+import type { Duplex } from 'node:stream';
 import v8 from 'node:v8';
 import * as native from '../../../native/index.js';
 import { Channel } from '../../ipc/channel.js';
-import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, MAX_PAYLOAD, WorkerRole, type Frame, type ProtocolError } from '../../ipc/frame.js';
+import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, frameTypeName, MAX_PAYLOAD, ProtocolError, WorkerRole, type Frame } from '../../ipc/frame.js';
 import type { Handler, HandlerResult, InvocationContext } from './index.js';
 
 export const SDK_NAME = `node/${process.versions.node}`;
@@ -52,11 +53,11 @@ export class InvokeLoop {
   private stopping = false;
 
   constructor(
-    fd: number,
+    endpoint: number | Duplex,
     private readonly handler: Handler,
     private readonly options: LoopOptions,
   ) {
-    this.channel = new Channel(fd, MAX_PAYLOAD, {
+    this.channel = new Channel(endpoint, MAX_PAYLOAD, {
       frame: (frame) => this.onFrame(frame),
       protocolError: (error) => options.protocolError(error),
       closed: () => options.closed(this.stopping),
@@ -83,7 +84,8 @@ export class InvokeLoop {
       case FrameType.SHUTDOWN:
         return this.stop();
       default:
-        this.options.protocolError(new Error(`unexpected frame type ${frame.type} from the runtime`) as ProtocolError);
+        // Thrown through the channel, which closes itself and reports it like any bad frame.
+        throw new ProtocolError(`the runtime may not send ${frameTypeName(frame.type)} frames to a worker`);
     }
   }
 
