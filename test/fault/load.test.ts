@@ -143,6 +143,14 @@ function judge(result: Result, killed: ReadonlySet<number>, faultsOn: ReadonlyMa
   return `${where} got ${answer.status} ${error.code}: ${error.message}`;
 }
 
+/** The sum of every series of a counter in Prometheus text. */
+function sumOf(metrics: string, name: string): number {
+  return metrics
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
 test(`${REQUESTS} requests across Go, Node and exec functions under random faults: one clear answer each, pools recover`, async () => {
   const random = seededRandom(seed);
   const requests = plan(random);
@@ -208,6 +216,9 @@ test(`${REQUESTS} requests across Go, Node and exec functions under random fault
     assert.equal(results.length, REQUESTS, `seed ${seed}: every request was sent once`);
     assert.deepEqual(wrong.slice(0, 20), [], `seed ${seed}: ${wrong.length} requests were answered wrongly (first 20 shown)`);
     assert.ok(killed.size >= 20, `seed ${seed}: the killer ran (${killed.size} kills)`);
+    // The runtime's own books agree: each request ended exactly once, as an outcome or a refusal.
+    const metrics = (await rt.runtime.metrics.render()).body;
+    assert.equal(sumOf(metrics, 'hearth_invocations_total') + sumOf(metrics, 'hearth_rejected_total'), REQUESTS, `seed ${seed}: the runtime counted each request once`);
 
     for (const [name, fn] of Object.entries(FUNCTIONS)) {
       await waitFor(
