@@ -231,7 +231,10 @@ test(`${REQUESTS} requests across Go, Node and exec functions under random fault
         20_000,
       );
     }
-    await waitFor(`seed ${seed}: seeds and stem cells replaced`, () => rt.runtime.seedsReady() === 2 && rt.runtime.stemCellsReady() >= 1, 10_000);
+    await waitFor(`seed ${seed}: seeds and stem cells replaced`, () => rt.runtime.seedsReady() === 2 && rt.runtime.stemCellsReady() >= 1, 10_000).catch((error: Error) => {
+      const said = rt.logged(/seed|stem cell/).slice(-10).join('\n');
+      throw new Error(`${error.message}: ${rt.runtime.seedsReady()} seeds and ${rt.runtime.stemCellsReady()} stem cells ready; the runtime said:\n${said}`);
+    });
     // And the recovered pools serve.
     for (const [name, fn] of Object.entries(FUNCTIONS)) {
       const { body, answer } = fn.normal(REQUESTS);
