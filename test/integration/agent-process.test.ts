@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import { descendantsOf } from '../../agent/probes/coldstart.js';
-import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, freePort, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
 
 const missing = ebpfMissing();
 const HEARTH = path.join(ROOT, 'dist/cli/main.js');
@@ -20,15 +19,6 @@ function skipped(name: string): boolean {
   if (missing === undefined) return false;
   process.stdout.write(`HEARTH-SKIP ${name}: ${missing}\n`);
   return true;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 interface AgentProcess {
