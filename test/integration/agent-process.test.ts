@@ -2,16 +2,16 @@
 // refusal without them, nothing left in the kernel after SIGTERM or SIGKILL, and the
 // bpftrace script seeing the same kernel events as the agent.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import { descendantsOf } from '../../agent/probes/coldstart.js';
-import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, freePort, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
+import { agentFollows, exited, startAgent } from '../helpers/agent-process.js';
+import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
 
 const missing = ebpfMissing();
-const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 // Linux capability numbers: CAP_PERFMON 38, CAP_BPF 39.
 const LEAST_CAPS = (1n << 38n) | (1n << 39n);
 
@@ -19,28 +19,6 @@ function skipped(name: string): boolean {
   if (missing === undefined) return false;
   process.stdout.write(`HEARTH-SKIP ${name}: ${missing}\n`);
   return true;
-}
-
-interface AgentProcess {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-}
-
-/** `hearth agent` in its own process; `capabilities` limits its bounding set (as root, that is what it gets). */
-async function startAgent(rt: TestRuntime, capabilities: string): Promise<AgentProcess> {
-  const port = await freePort();
-  const child = spawn('setpriv', [`--bounding-set=-all${capabilities}`, '--', process.execPath, HEARTH, 'agent', '--runtime', rt.url, '--token', rt.runtime.token, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
 let rt: TestRuntime;
@@ -58,15 +36,9 @@ test.after(async () => {
 
 test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts and samples; SIGTERM detaches everything', async () => {
   if (skipped('agent with least capabilities')) return;
-  const agent = await startAgent(rt, ',+bpf,+perfmon');
+  const agent = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   try {
-    await waitFor('the agent to serve', async () => {
-      try {
-        return (((await (await fetch(`${agent.url}/healthz`)).json()) as { runtimeConnected: boolean }).runtimeConnected);
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor('the agent to serve', () => agentFollows(agent), 20_000);
     const status = fs.readFileSync(`/proc/${agent.child.pid}/status`, 'utf8');
     assert.equal(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`), LEAST_CAPS, 'it runs with exactly CAP_BPF and CAP_PERFMON');
     await waitFor('no warm worker', () => rt.workerPids('upper').length === 0);
@@ -91,19 +63,19 @@ test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts and samples
 
 test('without the capabilities it refuses with one line naming what is missing', async () => {
   if (skipped('agent without capabilities')) return;
-  const agent = await startAgent(rt, '');
+  const agent = await startAgent(rt.url, rt.runtime.token, { capabilities: '' });
   assert.equal(await exited(agent.child), 1);
   assert.match(agent.output(), /^hearth: the agent cannot trace on this host: needs root or CAP_BPF and CAP_PERFMON/m);
 });
 
 test('SIGKILL leaves nothing: the kernel frees its programs, links and maps, and a new agent starts', async () => {
   if (skipped('agent crash cleanup')) return;
-  const first = await startAgent(rt, ',+bpf,+perfmon');
+  const first = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   await waitFor('the agent to load', () => ourBpfPrograms().length > 0, 20_000);
   first.child.kill('SIGKILL');
   await exited(first.child);
   await waitFor('the kernel to free the programs', () => ourBpfPrograms().length === 0, 5000);
-  const second = await startAgent(rt, ',+bpf,+perfmon');
+  const second = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   try {
     await waitFor('the second agent to load', () => ourBpfPrograms().length > 0, 20_000);
   } finally {
