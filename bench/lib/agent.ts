@@ -73,3 +73,8 @@ export function cpuSeconds(pid: number): number {
 export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
+
+/** Open file descriptors of a process. */
+export function fdCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}

@@ -37,6 +37,8 @@ export interface PoolSnapshot {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Consecutive start failures after which requests are refused (503) instead of queued. */
+const REFUSE_AFTER_START_FAILURES = 2;
 const PAGE_SIZE = 4096;
 
 /** Candidate workers of a version being deployed, waiting to prove they start. */
@@ -102,9 +104,7 @@ export class FunctionPool {
       );
     }
     const backoff = this.backoffUntil - nowMs();
-    if (backoff > 0 && this.readyCount() === 0 && this.starting === 0) {
-      return this.refuse(invocation, this.unavailable(backoff));
-    }
+    if (backoff > 0 && this.failingToStart()) return this.refuse(invocation, this.unavailable(backoff));
     this.queue.push(invocation);
     this.scale();
   }
@@ -406,7 +406,16 @@ export class FunctionPool {
       this.scale();
     }, delay);
     this.backoffTimer.unref();
-    if (this.readyCount() === 0 && this.starting === 0) for (const invocation of this.queue.drain()) this.refuse(invocation, this.unavailable(delay));
+    if (this.failingToStart()) for (const invocation of this.queue.drain()) this.refuse(invocation, this.unavailable(delay));
+  }
+
+  /**
+   * Nothing serves and starts keep failing: refuse at once rather than queue. One failure is
+   * not enough (a start killed from outside, or a worker that met a transient error): what is
+   * queued waits for the first retry, within its deadline.
+   */
+  private failingToStart(): boolean {
+    return this.startFailures >= REFUSE_AFTER_START_FAILURES && this.readyCount() === 0 && this.starting === 0;
   }
 
   private recycleGrown(): void {

@@ -66,6 +66,8 @@ export class StemCells {
    * A ready stem cell of this flavour, now bound to the caller's hooks; undefined if none is
    * ready. Its replacement boots once it has answered its first request (or died): a Node
    * boot is ~30 ms of CPU that would otherwise compete with the cold start it is replacing.
+   * A cell that became a pre-warmed worker has no first request to wait for: its replacement
+   * boots when it is ready.
    */
   take(flavour: string, hooks: WorkerHooks): Worker | undefined {
     const entry = this.flavours.get(flavour);
@@ -73,6 +75,10 @@ export class StemCells {
     if (entry === undefined || cell === undefined) return undefined;
     cell.rebind({
       ...hooks,
+      ready: (worker) => {
+        hooks.ready(worker);
+        if (!worker.busy) this.topUp(entry);
+      },
       slotFree: (worker) => {
         hooks.slotFree(worker);
         this.topUp(entry);

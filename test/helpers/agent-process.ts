@@ -1,8 +1,7 @@
-// `hearth agent` in its own process, as operators run it, with a chosen set of capabilities.
+// `hearth agent` in its own process, as operators run it beside a runtime.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
-import { ROOT } from './harness.js';
+import { ROOT, freePort } from './harness.js';
 
 export const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 
@@ -12,30 +11,31 @@ export interface AgentProcess {
   output(): string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * Starts `hearth agent` following the runtime at `runtimeUrl`. `capabilities` limits its
- * bounding set (as root, that is what it gets), e.g. ',+bpf,+perfmon'.
+ * Starts `hearth agent` against the runtime at `runtimeUrl`. `capabilities` (setpriv syntax,
+ * e.g. ',+bpf,+perfmon') limits its bounding set, which as root is what it gets; undefined
+ * leaves them all. `port` defaults to a free one.
  */
-export async function startAgentProcess(runtimeUrl: string, token: string, capabilities: string): Promise<AgentProcess> {
-  const port = await freePort();
-  const child = spawn('setpriv', [`--bounding-set=-all${capabilities}`, '--', process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--token', token, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startAgent(runtimeUrl: string, token: string, options: { capabilities?: string; port?: number } = {}): Promise<AgentProcess> {
+  const port = options.port ?? (await freePort());
+  const agent = [process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--token', token, '--port', String(port)];
+  const [command, ...args] = options.capabilities === undefined ? agent : ['setpriv', `--bounding-set=-all${options.capabilities}`, '--', ...agent];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { child, url: `http://127.0.0.1:${port}`, output: () => output };
 }
 
+/** Whether the agent answers and follows its runtime. */
+export async function agentFollows(agent: AgentProcess): Promise<boolean> {
+  try {
+    return ((await (await fetch(`${agent.url}/healthz`)).json()) as { runtimeConnected: boolean }).runtimeConnected;
+  } catch {
+    return false;
+  }
+}
+
 export function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }

@@ -2,6 +2,7 @@
 // and checks that it leaves nothing behind when it stops.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,6 +178,16 @@ export function makeStateFile(bytes: number, seed = 1): string {
   fs.writeFileSync(`${file}.tmp`, data);
   fs.renameSync(`${file}.tmp`, file);
   return file;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { test } from 'uvu';
 import type { Profile } from '../../agent/profile/model.js';
 import type { FunctionSummary, WorkerList } from '../../shared/api.js';
-import { HEARTH, exited, freePort, startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { HEARTH, exited, startAgent, type AgentProcess } from '../helpers/agent-process.js';
 import { agentCapabilitiesForSetpriv } from '../helpers/deploy.js';
-import { FIXTURES, ebpfMissing, waitFor } from '../helpers/harness.js';
+import { FIXTURES, ebpfMissing, freePort, waitFor } from '../helpers/harness.js';
 
 const missing = ebpfMissing();
 const POD_CAPABILITIES = agentCapabilitiesForSetpriv();
@@ -117,7 +117,7 @@ test.after(async () => {
 
 test('with the pod\'s capabilities the agent probes, times and profiles a runtime in another mount namespace', async () => {
   if (skipped('agent beside a contained runtime')) return;
-  const agent = await startAgentProcess(url, token, POD_CAPABILITIES);
+  const agent = await startAgent(url, token, { capabilities: POD_CAPABILITIES });
   try {
     await following(agent);
     await control('PUT', `/v1/functions/${FUNCTION}`, {
@@ -177,7 +177,7 @@ test('without CAP_SYS_PTRACE the agent cannot open the runtime\'s binaries, and 
   if (skipped('agent without CAP_SYS_PTRACE')) return;
   const withoutPtrace = POD_CAPABILITIES.replace(',+sys_ptrace', '');
   assert.notEqual(withoutPtrace, POD_CAPABILITIES, 'deploy/agent.yaml adds SYS_PTRACE');
-  const agent = await startAgentProcess(url, token, withoutPtrace);
+  const agent = await startAgent(url, token, { capabilities: withoutPtrace });
   try {
     await following(agent);
     const { binary } = await control<FunctionSummary>('GET', `/v1/functions/${FUNCTION}`);

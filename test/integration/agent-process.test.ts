@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import { descendantsOf } from '../../agent/probes/coldstart.js';
-import { exited, startAgentProcess } from '../helpers/agent-process.js';
+import { agentFollows, exited, startAgent } from '../helpers/agent-process.js';
 import { EXAMPLES, ROOT, TestAgent, TestRuntime, ebpfMissing, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
 
 const missing = ebpfMissing();
@@ -36,15 +36,9 @@ test.after(async () => {
 
 test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts and samples; SIGTERM detaches everything', async () => {
   if (skipped('agent with least capabilities')) return;
-  const agent = await startAgentProcess(rt.url, rt.runtime.token, ',+bpf,+perfmon');
+  const agent = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   try {
-    await waitFor('the agent to serve', async () => {
-      try {
-        return (((await (await fetch(`${agent.url}/healthz`)).json()) as { runtimeConnected: boolean }).runtimeConnected);
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor('the agent to serve', () => agentFollows(agent), 20_000);
     const status = fs.readFileSync(`/proc/${agent.child.pid}/status`, 'utf8');
     assert.equal(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`), LEAST_CAPS, 'it runs with exactly CAP_BPF and CAP_PERFMON');
     await waitFor('no warm worker', () => rt.workerPids('upper').length === 0);
@@ -69,19 +63,19 @@ test('with only CAP_BPF and CAP_PERFMON the agent traces cold starts and samples
 
 test('without the capabilities it refuses with one line naming what is missing', async () => {
   if (skipped('agent without capabilities')) return;
-  const agent = await startAgentProcess(rt.url, rt.runtime.token, '');
+  const agent = await startAgent(rt.url, rt.runtime.token, { capabilities: '' });
   assert.equal(await exited(agent.child), 1);
   assert.match(agent.output(), /^hearth: the agent cannot trace on this host: needs root or CAP_BPF and CAP_PERFMON/m);
 });
 
 test('SIGKILL leaves nothing: the kernel frees its programs, links and maps, and a new agent starts', async () => {
   if (skipped('agent crash cleanup')) return;
-  const first = await startAgentProcess(rt.url, rt.runtime.token, ',+bpf,+perfmon');
+  const first = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   await waitFor('the agent to load', () => ourBpfPrograms().length > 0, 20_000);
   first.child.kill('SIGKILL');
   await exited(first.child);
   await waitFor('the kernel to free the programs', () => ourBpfPrograms().length === 0, 5000);
-  const second = await startAgentProcess(rt.url, rt.runtime.token, ',+bpf,+perfmon');
+  const second = await startAgent(rt.url, rt.runtime.token, { capabilities: ',+bpf,+perfmon' });
   try {
     await waitFor('the second agent to load', () => ourBpfPrograms().length > 0, 20_000);
   } finally {

@@ -147,6 +147,26 @@ test('a function that stops starting backs off: 503 with Retry-After and the rea
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('a start killed from outside is retried: the waiting request is served, not refused', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-killed-start-'));
+  const script = path.join(dir, 'worker.sh');
+  fs.writeFileSync(script, `#!/bin/sh\nsleep 0.3\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
+  try {
+    await rt.deploy({ name: 'slow-start', kind: 'exec', entry: script, pool: { min: 0, max: 1, keepAliveMs: 0 } });
+    await waitFor('no slow-start workers', () => rt.workerPids('slow-start').length === 0);
+    const answer = rt.invoke('slow-start', 'served');
+    const starting = await waitFor('a starting worker', () => rt.workerPids('slow-start')[0]);
+    process.kill(starting, 'SIGKILL');
+    const response = await answer;
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.text, 'SERVED');
+    assert.notEqual(response.headers.get('x-hearth-worker'), String(starting));
+    assert.equal(rt.logged(new RegExp(`worker ${starting} was killed by SIGKILL before it was ready \\(failure 1; next start in 100 ms\\)`)).length, 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker killed from outside is replaced to keep pool.min', async () => {
   await waitFor('one idle worker', () => rt.runtime.registry.get('bad')!.snapshot().idle >= 1);
   const [pid] = rt.workerPids('bad');
