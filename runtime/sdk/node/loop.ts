@@ -1,7 +1,7 @@
-import v8 from 'node:v8';
 import * as native from '../../../native/index.js';
 import { Channel } from '../../ipc/channel.js';
 import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, MAX_PAYLOAD, WorkerRole, type Frame, type ProtocolError } from '../../ipc/frame.js';
+import { GcAccounting } from './gc-stats.js';
 import type { Handler, HandlerResult, InvocationContext } from './index.js';
 
 export const SDK_NAME = `node/${process.versions.node}`;
@@ -50,6 +50,7 @@ export class InvokeLoop {
   readonly channel: Channel;
   private inflight = 0;
   private stopping = false;
+  private readonly gc = new GcAccounting();
 
   constructor(
     fd: number,
@@ -124,8 +125,7 @@ export class InvokeLoop {
     const request = decodeJsonPayload(frame);
     let reply: Record<string, unknown>;
     if (request['op'] === 'stats') {
-      const heap = v8.getHeapStatistics();
-      reply = { ok: true, heapBytes: heap.used_heap_size, heapTotalBytes: heap.total_heap_size, heapLimitBytes: heap.heap_size_limit, externalBytes: heap.external_memory, rssBytes: process.memoryUsage.rss(), node: process.versions.node };
+      reply = this.gc.stats();
     } else if (request['op'] === 'gc') {
       reply = { ok: false, error: 'V8 heap limits are fixed when a worker starts; the runtime applies new ones to new workers' };
     } else {
