@@ -7,8 +7,8 @@
 // it under a 256 MiB limit; the GC tuner chooses them).
 //
 // Request: an item id (decimal; any number is taken modulo the item count). Response:
-// {"item": id, "recommendations": [{"id", "score", "via"}, ...]}, the ten best items two
-// and three hops away.
+// {"item": id, "recommendations": [{"id", "score", "via"}, ...]}, the ten best items three
+// hops away, each scored from a feature vector of the items on its path.
 package main
 
 import (
@@ -28,6 +28,8 @@ const (
 	// Hops fan out over the first few related items only, so a request's work stays bounded.
 	fanOut = 6
 	top    = 10
+	// Each candidate is scored from a feature vector of this many values.
+	features = 32
 )
 
 type item struct {
@@ -38,10 +40,11 @@ type item struct {
 }
 
 type candidate struct {
-	path  []*item
-	item  *item
-	score float32
-	via   string
+	features []float32
+	path     []*item
+	item     *item
+	score    float32
+	via      string
 }
 
 type recommendation struct {
@@ -51,6 +54,31 @@ type recommendation struct {
 }
 
 var graph []*item
+
+// weights of the scoring model: a candidate's score is its features' dot product with them.
+var weights = func() (w [features]float32) {
+	for k := range w {
+		w[k] = 1 / float32(k+1)
+	}
+	return w
+}()
+
+// featuresOf describes a candidate c reached through a and b.
+func featuresOf(a, b, c *item) []float32 {
+	f := make([]float32, features)
+	for k := range f {
+		f[k] = a.score*float32(k&3) + b.score*float32(k&5) + c.score*float32(k&7)
+	}
+	return f
+}
+
+func score(f []float32) float32 {
+	var s float32
+	for k, v := range f {
+		s += v * weights[k]
+	}
+	return s
+}
 
 // build makes a deterministic graph: item i's related items come from a xorshift sequence.
 func build(n int) {
@@ -82,7 +110,8 @@ func recommend(id uint64) ([]byte, error) {
 					known.score += c.score / 4
 					continue
 				}
-				seen[c.id] = &candidate{path: []*item{start, a, b, c}, item: c, score: a.score + b.score + c.score, via: a.name + " > " + b.name}
+				f := featuresOf(a, b, c)
+				seen[c.id] = &candidate{features: f, path: []*item{start, a, b, c}, item: c, score: score(f), via: a.name + " > " + b.name}
 			}
 		}
 	}

@@ -1,5 +1,5 @@
 // The GC advisor on a real runtime, with the allocation-heavy Go example under a tight
-// memory limit (128 MiB for a 27 MiB live heap): a naive GOGC raise is OOM-killed there and
+// memory limit (160 MiB for a 30 MiB live heap): a naive GOGC raise is OOM-killed there and
 // the advisor backs off until the kills stop; the advisor's own advice, applied with PATCH,
 // lowers the GC's share of CPU in the very same worker processes, with no OOM kill and
 // every worker's peak under the limit. The GC share comes from the agent's steady-state
@@ -14,7 +14,7 @@ import type { FunctionStats } from '../../shared/api.js';
 import { EXAMPLES, TestAgent, TestRuntime, ebpfMissing } from '../helpers/harness.js';
 import { closedLoop, failed } from '../helpers/load.js';
 
-const LIMIT_MB = 128;
+const LIMIT_MB = 160;
 const BLOCK_MS = 8000;
 /** The advisor's clock and windows shortened to the test's blocks; the policy is the default one. */
 const FAST: Partial<GcPolicyOptions> = { cooldownMs: 2000, shareWindowMs: BLOCK_MS, minProfileSamples: 100 };
@@ -79,7 +79,7 @@ test('GOGC 800 without a memory limit is OOM-killed here; the advisor backs off 
   // The heap grows ~12 MB/s under this load: long enough for it to pass the limit.
   const naive = await load('naive', 16_000);
   const killed = (await client.functionStats('naive')).oomKills;
-  assert.ok(killed >= 1, `GOGC 800 of a 27 MiB heap should pass ${LIMIT_MB} MiB and be killed (${naive.requests} requests, ${failed(naive)} failed)`);
+  assert.ok(killed >= 1, `GOGC 800 of a 30 MiB heap should pass ${LIMIT_MB} MiB and be killed (${naive.requests} requests, ${failed(naive)} failed)`);
   const advice = await advise(advisor, 'naive');
   assert.ok(advice !== undefined, 'an OOM kill gets advice at once');
   assert.match(advice.reason, /OOM-killed: GOGC 800 → \d+/);

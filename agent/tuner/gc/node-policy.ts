@@ -78,9 +78,12 @@ export function adviseNode(inputs: NodeInputs, state: PolicyState, options: GcPo
   const oldLow = oldInForce < old * (1 - options.tolerance);
   figures['oldSpaceMb'] = old;
   if (semi === current && !oldUnsafe && !oldLow && !state.afterOom) return { reason: `${why}; settings stay`, figures };
-  const oldWhy = oldUnsafe
-    ? `old space ${round(oldInForce)} → ${old} MiB, so V8 collects harder before the ${inputs.memoryLimitMb} MiB cgroup limit kills`
-    : `old space ${round(oldInForce)} → ${old} MiB, what the budget of ${round(budgetMb)} MiB leaves`;
+  const oldWhy =
+    semi !== current
+      ? `old space ${round(oldInForce)} → ${old} MiB, what the ${round(budgetMb)} MiB budget leaves beside the young generation`
+      : oldUnsafe
+        ? `old space ${round(oldInForce)} → ${old} MiB, so V8 collects harder before the ${inputs.memoryLimitMb} MiB cgroup limit kills`
+        : `old space ${round(oldInForce)} → ${old} MiB, what the ${round(budgetMb)} MiB budget leaves`;
   return { settings: { maxSemiSpaceMb: semi, maxOldSpaceMb: old }, reason: `${why}; ${oldWhy}.`, figures };
 }
 
