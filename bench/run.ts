@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { agentBench } from './agent.js';
 import { coldstart } from './coldstart.js';
 import { profileBench } from './profile.js';
+import { tunerGc } from './tuner-gc.js';
 import { warm } from './warm.js';
 
 const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
@@ -10,6 +11,7 @@ const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) =>
   warm: (values) => warm({ seconds: Number(values['seconds'] ?? 10), rounds: Number(values['rounds'] ?? 3) }),
   agent: (values) => agentBench({ samples: Number(values['samples'] ?? 300), loadSeconds: Number(values['seconds'] ?? 20) }),
   profile: (values) => profileBench({ rounds: Number(values['rounds'] ?? 8), blockSeconds: Number(values['seconds'] ?? 8), coldSamples: Number(values['samples'] ?? 300) }),
+  'tuner-gc': (values) => tunerGc({ rounds: Number(values['rounds'] ?? 12), blockSeconds: Number(values['seconds'] ?? 6), clients: 2 }),
 };
 
 async function main(): Promise<void> {
