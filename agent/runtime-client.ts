@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { FunctionSummary, RuntimeInfo, WorkerList } from '../shared/api.js';
+import type { FunctionStats, FunctionSummary, RuntimeInfo, WorkerList } from '../shared/api.js';
 import { parseRuntimeEvent, RuntimeEventError, type RuntimeEvent } from '../shared/events.js';
 import { LineSplitter } from '../shared/ndjson.js';
 
@@ -45,6 +45,11 @@ export class RuntimeClient {
   /** The runtime's live workers (of one function, or all), and its seeds and stem cells ready. */
   workers(fn?: string): Promise<WorkerList> {
     return this.get<WorkerList>(fn === undefined ? '/v1/workers' : `/v1/workers?function=${encodeURIComponent(fn)}`);
+  }
+
+  /** Every ready worker's GC and memory figures (GET /v1/functions/NAME/stats), for the GC tuner. */
+  functionStats(name: string, timeoutMs?: number): Promise<FunctionStats> {
+    return this.get<FunctionStats>(`/v1/functions/${encodeURIComponent(name)}/stats${timeoutMs === undefined ? '' : `?timeoutMs=${timeoutMs}`}`);
   }
 
   async functions(): Promise<FunctionSummary[]> {

@@ -5,6 +5,7 @@ import { agentBench } from './agent.js';
 import { coldstart } from './coldstart.js';
 import { profileBench } from './profile.js';
 import { soak } from './soak.js';
+import { tunerGc } from './tuner-gc.js';
 import { warm } from './warm.js';
 
 const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) =>
   profile: (values) => profileBench({ rounds: Number(values['rounds'] ?? 8), blockSeconds: Number(values['seconds'] ?? 8), coldSamples: Number(values['samples'] ?? 300) }),
   // --seconds: how long peak throughput is measured before the soak.
   soak: (values) => soak({ minutes: Number(values['minutes'] ?? 10), peakSeconds: Number(values['seconds'] ?? 20) }),
+  'tuner-gc': (values) => tunerGc({ rounds: Number(values['rounds'] ?? 12), blockSeconds: Number(values['seconds'] ?? 6), clients: 2 }),
 };
 
 async function main(): Promise<void> {

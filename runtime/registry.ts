@@ -98,17 +98,20 @@ export class Registry {
 
   /**
    * Changes GC settings. Go workers apply them live through a control message (no restart);
-   * Node's heap limits are fixed at start, so Node functions roll to a new version.
+   * Node's heap limits are fixed at start, so Node functions roll to a new version whose
+   * workers are all ready before the old ones stop taking requests.
    */
   configureGc(name: string, gc: GcSpec): Promise<FunctionInfo> {
     return this.serialise(name, async () => {
       const pool = this.require(name);
       const { spec, artifact, state } = pool.current;
-      const updated: FunctionSpec = { ...spec, gc: { ...spec.gc, ...gc } };
+      // The pool settings in force (perhaps changed by PATCH) carry over, not the manifest's.
+      const updated: FunctionSpec = { ...spec, pool: { ...pool.settings }, gc: { ...spec.gc, ...gc } };
       if (spec.kind === 'node') {
         const flags = { ...artifact, nodeFlags: nodeFlags(updated) };
         if (state !== undefined) this.deps.store.acquire(state);
-        return this.install(updated, flags, state, () => undefined);
+        // As many new workers as are running start before the switch, so capacity never dips.
+        return this.install(updated, flags, state, () => undefined, Math.max(1, Math.min(pool.liveWorkers, pool.settings.max)));
       }
       const version: FunctionVersion = { version: pool.current.version, spec: updated, artifact, state };
       pool.current = version;
@@ -153,7 +156,7 @@ export class Registry {
   }
 
   /** Starts one worker of the new version; only if it becomes ready does the version go live. */
-  private async install(spec: FunctionSpec, artifact: Artifact, state: StateBlob | undefined, progress: (message: string) => void): Promise<FunctionInfo> {
+  private async install(spec: FunctionSpec, artifact: Artifact, state: StateBlob | undefined, progress: (message: string) => void, workers = 1): Promise<FunctionInfo> {
     const version: FunctionVersion = { version: this.nextVersion++, spec, artifact, state };
     const announced = this.deps.events.publish({
       type: 'function_prepared',
@@ -168,9 +171,9 @@ export class Registry {
     await this.deps.probeGate.wait(announced, `function ${spec.name} version ${version.version}`);
     const existing = this.pools.get(spec.name);
     const pool = existing ?? new FunctionPool(version, this.deps);
-    progress(`starting a worker of version ${version.version}`);
+    progress(`starting ${workers === 1 ? 'a worker' : `${workers} workers`} of version ${version.version}`);
     try {
-      await pool.prepare(version);
+      await pool.prepare(version, workers);
     } catch (error) {
       if (state !== undefined) this.deps.store.release(state);
       if (existing === undefined) await pool.remove('its first version failed to start');

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import type { RuntimeInfo } from '../../shared/api.js';
+import type { FunctionStats, RuntimeInfo } from '../../shared/api.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
@@ -10,6 +10,7 @@ import { Checker, parseFunction, parseGc, show } from '../manifest/parse.js';
 import type { FunctionKind, GcSpec, PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
 import type { ToolProfiles } from '../profile-tools/runs.js';
+import { DEFAULT_STATS_TIMEOUT_MS, MAX_STATS_TIMEOUT_MS, gatherFunctionStats } from './function-stats.js';
 import { parseJsonBody, readBody, respondWithProgress, sendError, sendJson } from './respond.js';
 import { serveToolProfiles, startToolProfile } from './tool-profiles.js';
 
@@ -82,6 +83,12 @@ export function handleControl(context: ControlContext, method: string, parts: st
       req.resume();
       return void context.registry.remove(name!).then(
         () => sendJson(res, 200, { removed: name }),
+        (error) => sendError(res, error),
+      );
+    case 'GET functions/:name/stats':
+      req.resume();
+      return void functionStats(context, name!, query).then(
+        (stats) => sendJson(res, 200, stats),
         (error) => sendError(res, error),
       );
     case 'PUT functions/:name/state':
@@ -167,6 +174,18 @@ export function parseConfigurePatch(body: unknown, current: PoolSpec, kind: Func
   }
   if (patch['gc'] !== undefined) result.gc = parseGc(check, patch['gc'], kind, 'gc');
   return result;
+}
+
+/** GET /v1/functions/{name}/stats[?timeoutMs=N]: every ready worker's GC and memory figures. */
+async function functionStats(context: ControlContext, name: string, query: URLSearchParams): Promise<FunctionStats> {
+  const raw = query.get('timeoutMs');
+  const timeoutMs = raw === null ? DEFAULT_STATS_TIMEOUT_MS : Number(raw);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_STATS_TIMEOUT_MS) {
+    throw new HearthError('HEARTH_ERR_BAD_REQUEST', `timeoutMs must be an integer from 1 to ${MAX_STATS_TIMEOUT_MS} (got ${JSON.stringify(raw)})`, { details: { field: 'timeoutMs' } });
+  }
+  const pool = context.registry.get(name);
+  if (pool === undefined) throw missing(name);
+  return gatherFunctionStats(pool, timeoutMs);
 }
 
 /** PUT /v1/functions/{name}/state: the body (Content-Length required) becomes the function's new state version. */

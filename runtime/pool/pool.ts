@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { SpawnReason } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import { HearthError } from '../../shared/errors.js';
@@ -9,6 +8,7 @@ import type { Outcome, RuntimeMetrics } from '../metrics.js';
 import type { StateStore } from '../state/store.js';
 import { settle, type Invocation } from '../supervisor/invocation.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
+import { privateMemoryBytes } from '../supervisor/proc-usage.js';
 import type { ExitInfo, LaunchSpec, Worker, WorkerHooks } from '../supervisor/worker.js';
 import { WaitQueue } from './queue.js';
 import { SideWorker } from './side-worker.js';
@@ -39,7 +39,6 @@ export interface PoolSnapshot {
 const MAX_BACKOFF_MS = 30_000;
 /** Consecutive start failures after which requests are refused (503) instead of queued. */
 const REFUSE_AFTER_START_FAILURES = 2;
-const PAGE_SIZE = 4096;
 
 /** Candidate workers of a version being deployed, waiting to prove they start. */
 interface Candidate {
@@ -56,6 +55,8 @@ interface Candidate {
 export class FunctionPool {
   current: FunctionVersion;
   settings: PoolSpec;
+  /** Workers of this function the kernel's OOM killer ended, over every version. */
+  oomKills = 0;
   private readonly workers = new Set<Worker>();
   private available: Worker[] = [];
   private readonly queue = new WaitQueue<Invocation>();
@@ -109,8 +110,26 @@ export class FunctionPool {
     this.scale();
   }
 
-  /** Starts a worker of a new version and resolves once it is ready; the current version keeps serving meanwhile. */
-  prepare(version: FunctionVersion): Promise<Worker> {
+  /**
+   * Starts `count` workers of a new version and resolves once all are ready; the current
+   * version keeps serving meanwhile. If one fails, the others are retired and the version
+   * is refused.
+   */
+  async prepare(version: FunctionVersion, count = 1): Promise<void> {
+    const started = Array.from({ length: count }, () => this.candidate(version));
+    const outcomes = await Promise.allSettled(started);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed === undefined) return;
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') outcome.value.retire(`another worker of version ${version.version} failed to start`);
+    throw failed.reason;
+  }
+
+  /** How many workers of the current version are running or starting: what a roll to a new version replaces. */
+  get liveWorkers(): number {
+    return this.liveCount();
+  }
+
+  private candidate(version: FunctionVersion): Promise<Worker> {
     return new Promise((resolve, reject) => {
       const worker = this.spawn('validate', version);
       if (worker === undefined) {
@@ -423,7 +442,7 @@ export class FunctionPool {
     if (limitMb <= 0) return;
     for (const worker of this.workers) {
       if (worker.status !== 'ready') continue;
-      const privateMb = privateMemoryMb(worker.pid);
+      const privateMb = privateMemoryBytes(worker.pid) / 1048576;
       if (privateMb > limitMb) {
         this.deps.log.info(`worker ${worker.pid} of ${this.name} uses ${privateMb.toFixed(0)} MiB of private memory (> recycleMemoryMb ${limitMb}); recycling it`);
         worker.retire('memory growth');
@@ -516,6 +535,7 @@ export class FunctionPool {
   private recordExit(worker: Worker, info: ExitInfo): void {
     const { events, metrics, store, log } = this.deps;
     if (worker.state !== undefined) store.release(worker.state);
+    if (info.oomKilled) this.oomKills++;
     events.publish({
       type: 'worker_exit',
       function: this.name,
@@ -555,14 +575,4 @@ function exitCategory(info: ExitInfo): string {
   if (/timeout/.test(info.reason)) return 'timeout';
   if (/bad frame/.test(info.reason)) return 'protocol';
   return 'crash';
-}
-
-/** Private resident memory (RSS minus shared pages, which include the mapped state). */
-function privateMemoryMb(pid: number): number {
-  try {
-    const [, resident, shared] = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ').map(Number);
-    return (((resident ?? 0) - (shared ?? 0)) * PAGE_SIZE) / 1048576;
-  } catch {
-    return 0;
-  }
 }

@@ -17,6 +17,8 @@ export interface WorkerCgroup {
   setMemoryLimit(megabytes: number): void;
   /** OOM kills recorded in this group so far. */
   oomKills(): number;
+  /** Memory charged to the group now, in bytes. */
+  currentBytes(): number;
   /** Highest memory use seen, in bytes. */
   peakBytes(): number;
   remove(): void;
@@ -118,6 +120,9 @@ class V1Group implements WorkerCgroup {
   oomKills(): number {
     return readKeyed(path.join(this.dir, 'memory.oom_control'), 'oom_kill');
   }
+  currentBytes(): number {
+    return readNumber(path.join(this.dir, 'memory.usage_in_bytes'));
+  }
   peakBytes(): number {
     return readNumber(path.join(this.dir, 'memory.max_usage_in_bytes'));
   }
@@ -139,6 +144,9 @@ class V2Group implements WorkerCgroup {
   }
   oomKills(): number {
     return readKeyed(path.join(this.dir, 'memory.events'), 'oom_kill');
+  }
+  currentBytes(): number {
+    return readNumber(path.join(this.dir, 'memory.current'));
   }
   peakBytes(): number {
     return readNumber(path.join(this.dir, 'memory.peak'));

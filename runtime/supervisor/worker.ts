@@ -182,8 +182,8 @@ export class Worker {
     for (const invocation of this.inflight.values()) if (invocation.deadline <= now) this.timedOut(invocation);
   }
 
-  /** Sends a control request (gc, stats) and waits for the reply. */
-  control(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** Sends a control request (gc, stats) and waits for the reply, at most `timeoutMs`. */
+  control(request: Record<string, unknown>, timeoutMs = CONTROL_TIMEOUT_MS): Promise<Record<string, unknown>> {
     if (this.status !== 'ready' && this.status !== 'draining') {
       return Promise.reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.id} is ${this.status}`));
     }
@@ -191,11 +191,17 @@ export class Worker {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.controls.delete(id);
-        reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} did not answer control request ${JSON.stringify(request)} within ${CONTROL_TIMEOUT_MS} ms`));
-      }, CONTROL_TIMEOUT_MS);
+        reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} did not answer control request ${JSON.stringify(request)} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.controls.set(id, { resolve, reject, timer });
       this.channel.send(FrameType.CONTROL, id, Buffer.from(JSON.stringify(request)));
     });
+  }
+
+  /** Memory charged to the worker's cgroup now and at most so far, in bytes; undefined without cgroups. */
+  memory(): { currentBytes: number; peakBytes: number } | undefined {
+    if (this.cgroup === undefined || this.status === 'exited') return undefined;
+    return { currentBytes: this.cgroup.currentBytes(), peakBytes: this.cgroup.peakBytes() };
   }
 
   /** Specialises a stem cell: its function's code and state travel in one message. */

@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
-import v8 from 'node:v8';
 import * as native from '../../../native/index.js';
 import { Channel } from '../../ipc/channel.js';
 import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, frameTypeName, MAX_PAYLOAD, ProtocolError, WorkerRole, type Frame } from '../../ipc/frame.js';
+import { GcAccounting } from './gc-stats.js';
 import type { Handler, HandlerResult, InvocationContext } from './index.js';
 
 export const SDK_NAME = `node/${process.versions.node}`;
@@ -51,6 +51,7 @@ export class InvokeLoop {
   readonly channel: Channel;
   private inflight = 0;
   private stopping = false;
+  private readonly gc = new GcAccounting();
 
   constructor(
     endpoint: number | Duplex,
@@ -126,8 +127,7 @@ export class InvokeLoop {
     const request = decodeJsonPayload(frame);
     let reply: Record<string, unknown>;
     if (request['op'] === 'stats') {
-      const heap = v8.getHeapStatistics();
-      reply = { ok: true, heapBytes: heap.used_heap_size, heapTotalBytes: heap.total_heap_size, heapLimitBytes: heap.heap_size_limit, externalBytes: heap.external_memory, rssBytes: process.memoryUsage.rss(), node: process.versions.node };
+      reply = this.gc.stats();
     } else if (request['op'] === 'gc') {
       reply = { ok: false, error: 'V8 heap limits are fixed when a worker starts; the runtime applies new ones to new workers' };
     } else {
