@@ -7,18 +7,26 @@
  * the runtime's event loop is never blocked.
  *
  * Inherited: fd 0 /dev/null, fd 3 the control socket (a Unix stream socket),
- * fd 4 (optional) the cgroup's cgroup.procs open for writing. Everything else
- * the seed needs arrives in one activation message.
+ * fds 4 to 7 (optional) cgroup.procs files open for writing, one per cgroup
+ * hierarchy the worker is limited by (memory, pids). Everything else the seed
+ * needs arrives in one activation message.
  *
  * Seed -> runtime, one line each:
- *   "R\n"                 ready: in its cgroup, waiting
+ *   "R\n"                 ready: in its cgroups, waiting
  *   "E<errno>:<step>\n"   a step failed (cgroup, recvmsg, message, fds, chdir,
- *                         execve); the seed then exits 127
+ *                         execve, or a sandbox step: setgroups, setresgid,
+ *                         setresuid, pdeathsig, parent, rlimit, no_new_privs,
+ *                         seccomp); the seed then exits 127
  * Runtime -> seed: one activation message (one sendmsg), then it only listens.
- *   u32 length of the whole message, u32 magic 0x31445348 ("HSD1"), little-endian
+ *   u32 length of the whole message, u32 magic 0x32445348 ("HSD2"), little-endian
+ *   u32 uid, u32 gid            the worker's; 0xffffffff keeps the seed's own
+ *   u32 nproc                   RLIMIT_NPROC; 0 leaves it
+ *   u32 flags                   bit 0: the seccomp filter (sandbox.h)
  *   u8  nfds, u8 target[nfds]   the SCM_RIGHTS fds, in order, go to these fds
  *   u16 argc, u16 envc
  *   NUL-terminated strings: file, cwd ("" = stay), argv[argc], env[envc]
+ * After placing the fds, the seed enters the worker sandbox
+ * (native/sandbox/sandbox.h) and changes to cwd as the worker's user, then execs.
  * End of file on the control socket (the runtime closed it) means: exit 0.
  * On a successful execve the control socket closes (it is close-on-exec),
  * which is how the runtime learns that the exec happened.
@@ -28,15 +36,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../sandbox/sandbox.h"
+
 #define CONTROL_FD 3
-#define CGROUP_FD 4
-#define MAGIC 0x31445348u
+#define FIRST_CGROUP_FD 4
+#define LAST_CGROUP_FD 7
+#define MAGIC 0x32445348u
+#define SANDBOX_HEADER 16
 #define MAX_FDS 8
 #define MAX_STRINGS 4096
 #define HIGH_FD 100
@@ -55,12 +68,21 @@ static void fail(int control, int err, const char *step) {
   _exit(127);
 }
 
-static void join_cgroup(void) {
-  if (fcntl(CGROUP_FD, F_GETFD) < 0) return;
+static void join_cgroups(void) {
   char pid[16];
   int n = snprintf(pid, sizeof pid, "%d", getpid());
-  if (write(CGROUP_FD, pid, (size_t)n) != n) fail(CONTROL_FD, errno, "cgroup");
-  close(CGROUP_FD);
+  for (int fd = FIRST_CGROUP_FD; fd <= LAST_CGROUP_FD; fd++) {
+    if (fcntl(fd, F_GETFD) < 0) continue;
+    if (write(fd, pid, (size_t)n) != n) fail(CONTROL_FD, errno, "cgroup");
+    close(fd);
+  }
+}
+
+static uint32_t read_u32(const unsigned char **p) {
+  uint32_t value;
+  memcpy(&value, *p, 4);
+  *p += 4;
+  return value;
 }
 
 /* Reads one activation message: the first read brings the fds and the length;
@@ -106,7 +128,8 @@ static ssize_t receive(int *fds, int *nfds) {
 }
 
 int main(void) {
-  join_cgroup();
+  pid_t runtime = getppid();
+  join_cgroups();
   if (send(CONTROL_FD, "R\n", 2, MSG_NOSIGNAL) != 2) _exit(127);
 
   int fds[MAX_FDS];
@@ -117,11 +140,14 @@ int main(void) {
   /* Parse, bounds-checked: a short or inconsistent message is refused. */
   const unsigned char *p = (const unsigned char *)message + 4;
   const unsigned char *end = (const unsigned char *)message + length;
-  uint32_t magic;
-  if (end - p < 5) fail(CONTROL_FD, EINVAL, "message");
-  memcpy(&magic, p, 4);
-  p += 4;
-  if (magic != MAGIC) fail(CONTROL_FD, EINVAL, "message");
+  if (end - p < 4 + SANDBOX_HEADER + 1) fail(CONTROL_FD, EINVAL, "message");
+  if (read_u32(&p) != MAGIC) fail(CONTROL_FD, EINVAL, "message");
+  struct hearth_sandbox sandbox = { .pdeathsig = SIGKILL, .parent = runtime };
+  sandbox.uid = read_u32(&p);
+  sandbox.gid = read_u32(&p);
+  sandbox.nproc = read_u32(&p);
+  sandbox.flags = read_u32(&p);
+  if (sandbox.flags & ~(uint32_t)HEARTH_SANDBOX_REQUEST_FLAGS) fail(CONTROL_FD, EINVAL, "message");
   int count = *p++;
   if (count != nfds || end - p < count + 4) fail(CONTROL_FD, EINVAL, "message");
   const unsigned char *targets = p;
@@ -165,6 +191,9 @@ int main(void) {
   }
   /* Everything else goes at exec, including the control socket. */
   if (close_range((unsigned)highest + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) fail(control, errno, "fds");
+  const char *step;
+  int err = hearth_sandbox_enter(&sandbox, &step);
+  if (err != 0) fail(control, err, step);
   if (cwd[0] != '\0' && chdir(cwd) != 0) fail(control, errno, "chdir");
   execve(file, argv, envp);
   fail(control, errno, "execve");

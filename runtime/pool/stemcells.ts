@@ -1,4 +1,5 @@
 import { NODE_WORKER_MAIN } from '../build/artifact.js';
+import { DEFAULT_LIMITS } from '../manifest/spec.js';
 import type { EventLog } from '../events.js';
 import type { Logger } from '../../shared/log.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
@@ -141,6 +142,9 @@ export class StemCells {
           env: { ...hearthEnv(STEM_CELL_FUNCTION, id, 1, undefined), HEARTH_ROLE: 'stem' },
           concurrency: 1,
           memoryMb: STEM_MEMORY_MB,
+          pids: DEFAULT_LIMITS.pids,
+          uidPids: DEFAULT_LIMITS.pids,
+          sandbox: { seccomp: false },
           role: 'stem',
         },
         hooks,

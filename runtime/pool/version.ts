@@ -1,4 +1,5 @@
 import type { Artifact } from '../build/artifact.js';
+import type { WorkerIdentity } from '../isolation/identities.js';
 import type { FunctionSpec } from '../manifest/spec.js';
 import { PROTOCOL_VERSION } from '../ipc/frame.js';
 import type { StateBlob } from '../state/store.js';
@@ -11,6 +12,8 @@ export interface FunctionVersion {
   readonly spec: FunctionSpec;
   readonly artifact: Artifact;
   readonly state: StateBlob | undefined;
+  /** Who its workers run as. */
+  readonly identity: WorkerIdentity;
 }
 
 /**
@@ -57,6 +60,9 @@ export function launchFor(version: FunctionVersion, workerId: number): LaunchSpe
     ...(version.state === undefined ? {} : { state: version.state }),
     concurrency: spec.limits.concurrency,
     memoryMb: spec.limits.memoryMb,
+    pids: spec.limits.pids,
+    uidPids: spec.limits.pids * spec.pool.max,
+    sandbox: { ...version.identity, seccomp: spec.isolation.seccomp },
     role: 'worker',
   };
 }

@@ -8,6 +8,8 @@ import { InvokeLoop, SDK_NAME } from './loop.js';
 export interface Specialisation {
   entry: string;
   env: Record<string, string>;
+  /** The function's worker sandbox, entered before its code loads. */
+  sandbox: native.SandboxOptions;
   stateSize: number;
   /** The state fd that came with the message, or -1. */
   stateFd: number;
@@ -73,5 +75,5 @@ export function awaitSpecialisation(ipcFd: number, fail: (message: string) => ne
   if (type === FrameType.SHUTDOWN) process.exit(0);
   if (type !== FrameType.SPECIALISE) fail(`expected SPECIALISE, got frame type ${type}`);
   const message = JSON.parse(received.toString('utf8', HEADER_SIZE, HEADER_SIZE + received.readUInt32LE(0))) as Omit<Specialisation, 'stateFd'>;
-  return { entry: message.entry, env: message.env, stateSize: message.stateSize, stateFd };
+  return { entry: message.entry, env: message.env, sandbox: message.sandbox, stateSize: message.stateSize, stateFd };
 }
