@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import { tokenFile } from '../../shared/local.js';
 import { DEFAULT_WORKER_IDS } from '../../runtime/isolation/identities.js';
 import { BACKENDS } from '../../runtime/state/backend.js';
-import { FIXTURES, TestAgent, TestRuntime, ebpfMissing, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestAgent, TestRuntime, ebpfMissing, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
 
 const HOSTILE = `${FIXTURES}/go-hostile`;
 const VICTIM = `${FIXTURES}/go-misbehave`;
@@ -217,10 +217,10 @@ test('siblings and the runtime: no ptrace, no signals, no memory reads', async (
     assert.equal(await attempt('hostile', `kill:${pids}:0`), 'EPERM', `signal 0 to ${who}`);
     assert.equal(await attempt('hostile', `pidfd-kill:${pids}`), 'EPERM', `pidfd_send_signal to ${who}`);
     assert.equal(await attempt('hostile', `vm-read:${pids}:400000`), 'EPERM', `process_vm_readv of ${who}`);
+    assert.equal(await attempt('hostile', `read-proc:${pids}:mem`), 'EACCES', `/proc/PID/mem of ${who}`);
   }
   for (const pid of [victim!, process.pid, seed]) assert.equal(await attempt('hostile-node', `kill:${pid}:9`), 'EPERM', `SIGKILL to ${pid}, from a stem cell`);
   // The sibling runs as the same user: the SDK made it non-dumpable, so /proc keeps the other out.
-  assert.equal(await attempt('hostile', `read-proc:${hostile.join(',')}:mem`), 'EACCES', 'a same-user sibling\'s memory');
   assert.equal(await attempt('hostile', `read-proc:${hostile.join(',')}:environ`), 'EACCES', 'a same-user sibling\'s environment');
   assert.equal(await attempt('hostile', 'kill:-1:9'), 'EPERM', 'every process it could signal');
   assert.equal(await attempt('hostile', 'kill:0:9'), 'EPERM', 'its process group');
@@ -314,6 +314,28 @@ test('filling its memory gets it OOM-killed in its own cgroup; the others keep s
     assert.equal((await rt.invoke('victim', 'echo:after')).text, 'after');
   } finally {
     await rt.control('DELETE', '/v1/functions/hog');
+  }
+});
+
+test('a function whose code its user cannot reach is refused at deploy, naming the directory in the way', async () => {
+  if (skipped('unreachable code')) return;
+  const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-closed-'));
+  try {
+    const binary = path.join(closed, 'upper');
+    fs.copyFileSync(`${EXAMPLES}/exec-upper/upper`, binary);
+    fs.chmodSync(binary, 0o755);
+    await assert.rejects(rt.deploy({ name: 'closed', kind: 'exec', entry: binary }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'HEARTH_ERR_ISOLATION');
+      assert.match(error.message, new RegExp(`^function closed: its workers run as uid \\d+, gid \\d+, and cannot execute ${binary}: ${closed} \\(mode 0700, owner 0:0\\) does not let it search the directory; make it reachable, or set isolation\\.user$`));
+      return true;
+    });
+    assert.equal(rt.runtime.registry.get('closed'), undefined);
+    await rt.deploy({ name: 'closed', kind: 'exec', entry: binary, isolation: { user: 'runtime' }, pool: { min: 0, max: 1 } });
+    assert.equal((await rt.invoke('closed', 'x')).text, 'X', 'as the runtime\'s own user it runs');
+    assert.equal(rt.logged(/function closed: its workers run as root \(isolation\.user "runtime"\)/).length, 1, 'with a warning');
+    await rt.control('DELETE', '/v1/functions/closed');
+  } finally {
+    fs.rmSync(closed, { recursive: true, force: true });
   }
 });
 
