@@ -35,14 +35,17 @@ export interface SpawnOptions {
 }
 
 /**
- * The worker sandbox (native/sandbox/sandbox.h): the ids to take (absent: keep the current
- * ones), RLIMIT_NPROC (absent or 0: leave it), and whether to install the seccomp filter.
- * no_new_privs and RLIMIT_CORE 0 come with it always.
+ * The ids a worker takes (absent: keep the current ones) and its RLIMIT_NPROC (absent or 0:
+ * leave it), from native/sandbox/sandbox.h.
  */
-export interface SandboxOptions {
+export interface SandboxIds {
   uid?: number;
   gid?: number;
   nproc?: number;
+}
+
+/** The worker sandbox: its ids, and whether to install the seccomp filter. no_new_privs and RLIMIT_CORE 0 come with it always. */
+export interface SandboxOptions extends SandboxIds {
   seccomp: boolean;
 }
 
@@ -64,7 +67,7 @@ interface Addon {
     setsid: boolean,
     sandbox: SandboxOptions | null,
   ): SpawnResult;
-  enterSandbox(sandbox: SandboxOptions, parentPid: number): void;
+  enterSandbox(sandbox: SandboxIds, parentPid: number): void;
   hideFromSiblings(): void;
   watchExit(pidfd: number, onExit: (code: number | null, signal: string | null) => void): void;
   socketpair(): [number, number];
@@ -122,10 +125,11 @@ export function spawn(opts: SpawnOptions): SpawnResult {
 }
 
 /** Enters the worker sandbox in this process, on every thread (a Node stem cell becoming a
- * worker of one function). The parent-death signal (SIGKILL), which a change of ids clears,
- * is armed again for `parentPid`; if that process is already gone, it throws ESRCH (syscall
- * 'parent'). Errors name the failed step as their syscall ('setresuid', 'seccomp', ...). */
-export function enterSandbox(sandbox: SandboxOptions, parentPid: number): void {
+ * worker of one function): its ids and limits. Its seccomp filter it has had since it was
+ * started. The parent-death signal (SIGKILL), which a change of ids clears, is armed again for
+ * `parentPid`; if that process is already gone, it throws ESRCH (syscall 'parent'). Errors
+ * name the failed step as their syscall ('setresuid', 'rlimit', ...). */
+export function enterSandbox(sandbox: SandboxIds, parentPid: number): void {
   addon.enterSandbox(sandbox, parentPid);
 }
 

@@ -60,14 +60,20 @@ export class Registry {
       progress(`preparing ${spec.kind} code from ${spec.entry}`);
       const artifact = await prepareArtifact(spec, this.deps.cacheDir, this.log);
       const identity = this.deps.identities.assign(spec);
-      requireReachable(spec.name, identity, workerFiles(artifact));
-      if (spec.isolation.user === RUNTIME_USER && process.getuid?.() === 0) this.log.warn(`function ${spec.name}: its workers run as root (isolation.user "${RUNTIME_USER}")`);
-      let state: StateBlob | undefined;
-      if (spec.state !== undefined) {
-        progress(`importing state ${spec.state}`);
-        state = await this.deps.store.importFile(spec.state, spec.name, importProgress(progress));
+      try {
+        requireReachable(spec.name, identity, workerFiles(artifact));
+        if (spec.isolation.user === RUNTIME_USER && process.getuid?.() === 0) this.log.warn(`function ${spec.name}: its workers run as root (isolation.user "${RUNTIME_USER}")`);
+        let state: StateBlob | undefined;
+        if (spec.state !== undefined) {
+          progress(`importing state ${spec.state}`);
+          state = await this.deps.store.importFile(spec.state, spec.name, importProgress(progress));
+        }
+        return await this.install(spec, artifact, identity, state, progress);
+      } catch (error) {
+        // A function that never went live gives back the uid it was lent.
+        if (!this.pools.has(spec.name)) this.deps.identities.release(spec.name);
+        throw error;
       }
-      return this.install(spec, artifact, identity, state, progress);
     });
   }
 

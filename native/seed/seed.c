@@ -21,11 +21,15 @@
  *   u32 length of the whole message, u32 magic 0x32445348 ("HSD2"), little-endian
  *   u32 uid, u32 gid            the worker's; 0xffffffff keeps the seed's own
  *   u32 nproc                   RLIMIT_NPROC; 0 leaves it
- *   u32 flags                   bit 0: the seccomp filter (sandbox.h)
+ *   u32 flags                   bit 0: the seccomp filter (sandbox.h), which
+ *                               the seed installed when it started: an
+ *                               activation without it is refused
  *   u8  nfds, u8 target[nfds]   the SCM_RIGHTS fds, in order, go to these fds
  *   u16 argc, u16 envc
  *   NUL-terminated strings: file, cwd ("" = stay), argv[argc], env[envc]
- * After placing the fds, the seed enters the worker sandbox
+ * The seed installs the seccomp filter (with no_new_privs) before it reports
+ * ready, so that a cold start does not wait for the kernel to compile it.
+ * After placing the fds, it enters the rest of the worker sandbox
  * (native/sandbox/sandbox.h) and changes to cwd as the worker's user, then execs.
  * End of file on the control socket (the runtime closed it) means: exit 0.
  * On a successful execve the control socket closes (it is close-on-exec),
@@ -130,6 +134,9 @@ static ssize_t receive(int *fds, int *nfds) {
 int main(void) {
   pid_t runtime = getppid();
   join_cgroups();
+  const char *step;
+  int err = hearth_sandbox_filter(&step);
+  if (err != 0) fail(CONTROL_FD, err, step);
   if (send(CONTROL_FD, "R\n", 2, MSG_NOSIGNAL) != 2) _exit(127);
 
   int fds[MAX_FDS];
@@ -147,7 +154,8 @@ int main(void) {
   sandbox.gid = read_u32(&p);
   sandbox.nproc = read_u32(&p);
   sandbox.flags = read_u32(&p);
-  if (sandbox.flags & ~(uint32_t)HEARTH_SANDBOX_REQUEST_FLAGS) fail(CONTROL_FD, EINVAL, "message");
+  if (sandbox.flags != HEARTH_SANDBOX_SECCOMP) fail(CONTROL_FD, EINVAL, "message");
+  sandbox.flags = 0; /* the filter is in place */
   int count = *p++;
   if (count != nfds || end - p < count + 4) fail(CONTROL_FD, EINVAL, "message");
   const unsigned char *targets = p;
@@ -191,8 +199,7 @@ int main(void) {
   }
   /* Everything else goes at exec, including the control socket. */
   if (close_range((unsigned)highest + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) fail(control, errno, "fds");
-  const char *step;
-  int err = hearth_sandbox_enter(&sandbox, &step);
+  err = hearth_sandbox_enter(&sandbox, &step);
   if (err != 0) fail(control, err, step);
   if (cwd[0] != '\0' && chdir(cwd) != 0) fail(control, errno, "chdir");
   execve(file, argv, envp);

@@ -39,7 +39,7 @@ int hearth_arg_bool(napi_env env, napi_value v, const char *name, int *out);
 char *hearth_arg_string(napi_env env, napi_value v, const char *name);
 
 struct hearth_sandbox;
-/* The sandbox options object ({uid?, gid?, nproc?, seccomp}: seccomp a
+/* The sandbox options object ({uid?, gid?, nproc?, seccomp?}: seccomp a
  * boolean, absent ids kept): 0, or -1 with a TypeError or RangeError thrown. */
 int hearth_arg_sandbox(napi_env env, napi_value v, struct hearth_sandbox *out);
 

@@ -1,7 +1,8 @@
 /* The worker sandbox from JavaScript: the options object the spawn helper
  * takes, enterSandbox(), which a Node stem cell calls when it is specialised
- * to a function (native/sandbox/sandbox.h does the work), and
- * hideFromSiblings(), which every Node worker calls at start. */
+ * to a function (native/sandbox/sandbox.h does the work; the stem cell has
+ * had the filter since it was started), and hideFromSiblings(), which every
+ * Node worker calls at start. */
 #include "hearth.h"
 #include "../sandbox/sandbox.h"
 
@@ -53,17 +54,20 @@ int hearth_arg_sandbox(napi_env env, napi_value v, struct hearth_sandbox *out) {
       get_u32(env, v, "nproc", UINT32_MAX, 0, &out->nproc) != 0)
     return -1;
   napi_value seccomp;
+  napi_valuetype seccomp_type;
   int on = 0;
   if (napi_get_named_property(env, v, "seccomp", &seccomp) != napi_ok ||
-      hearth_arg_bool(env, seccomp, "sandbox.seccomp", &on) != 0)
+      napi_typeof(env, seccomp, &seccomp_type) != napi_ok ||
+      (seccomp_type != napi_undefined && hearth_arg_bool(env, seccomp, "sandbox.seccomp", &on) != 0))
     return -1;
   if (on) out->flags |= HEARTH_SANDBOX_SECCOMP;
   return 0;
 }
 
-/* enterSandbox({uid?, gid?, nproc?, seccomp}, parentPid): every thread of this
- * process takes the ids and the filter; the parent-death signal (SIGKILL) is
- * armed again for parentPid. */
+/* enterSandbox({uid?, gid?, nproc?}, parentPid): every thread of this process
+ * takes the ids; the parent-death signal (SIGKILL) is armed again for
+ * parentPid. The filter cannot be installed here on every thread at once: the
+ * process must have had it since its exec. */
 static napi_value js_enter_sandbox(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -74,6 +78,8 @@ static napi_value js_enter_sandbox(napi_env env, napi_callback_info info) {
   if (hearth_arg_sandbox(env, argv[0], &sandbox) != 0 ||
       hearth_arg_int32(env, argv[1], "parentPid", &parent) != 0)
     return NULL;
+  if (sandbox.flags & HEARTH_SANDBOX_SECCOMP)
+    return hearth_throw_range_error(env, "enterSandbox: a running process gets the filter from the one that started it");
   sandbox.flags |= HEARTH_SANDBOX_ALL_THREADS;
   sandbox.pdeathsig = 9;
   sandbox.parent = parent;

@@ -144,7 +144,8 @@ export class StemCells {
           memoryMb: STEM_MEMORY_MB,
           pids: DEFAULT_LIMITS.pids,
           uidPids: DEFAULT_LIMITS.pids,
-          sandbox: { seccomp: false },
+          // Filtered from birth; its function's ids come with its specialisation (it keeps root's until then, to take them).
+          sandbox: { seccomp: true },
           role: 'stem',
         },
         hooks,

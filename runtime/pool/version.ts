@@ -67,9 +67,13 @@ export function launchFor(version: FunctionVersion, workerId: number): LaunchSpe
   };
 }
 
-/** Functions can use a stem cell only when nothing they need is fixed at Node's start. */
+/**
+ * Functions can use a stem cell only when nothing they need is fixed at Node's start: not
+ * their V8 flags, not their NODE_ or UV_ variables, not the absence of the seccomp filter
+ * (a stem cell has it from its start).
+ */
 export function stemCellFlavour(version: FunctionVersion): string | undefined {
-  if (version.artifact.entry === undefined) return undefined;
+  if (version.artifact.entry === undefined || !version.spec.isolation.seccomp) return undefined;
   if (Object.keys(version.spec.env).some((key) => key.startsWith('NODE_') || key.startsWith('UV_'))) return undefined;
   return (version.artifact.nodeFlags ?? []).join(' ');
 }

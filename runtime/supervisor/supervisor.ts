@@ -69,12 +69,12 @@ export class Supervisor {
     }
     const nodeEnv = this.perfMaps !== undefined && launch.file === NODE_BINARY ? this.perfMaps.withFlags(launch.env) : launch.env;
     const env = Object.entries(nodeEnv).map(([key, value]) => `${key}=${value}`);
-    // A stem cell takes its function's sandbox when it is specialised; until then it keeps the ids it needs to switch.
-    const sandbox = launch.role === 'stem' ? { seccomp: false } : this.sandboxFor(launch);
+    const sandbox = this.sandboxFor(launch);
     let cgroup: WorkerCgroup | undefined;
     let process: WorkerProcess;
     try {
-      const seed = this.seeds.take();
+      // A seed has its filter from its start: a function without one is spawned directly.
+      const seed = sandbox.seccomp ? this.seeds.take() : undefined;
       if (seed !== undefined) {
         cgroup = seed.cgroup;
         cgroup?.setMemoryLimit(launch.memoryMb);
@@ -97,9 +97,11 @@ export class Supervisor {
     return worker;
   }
 
-  /** Specialises a stem cell to `launch`'s function, sandbox included. */
+  /** Specialises a stem cell to `launch`'s function: its ids and limits (it has had the filter since it started). */
   specialise(stemCell: Worker, launch: LaunchSpec, entry: string): void {
-    stemCell.specialise(launch, entry, this.sandboxFor(launch));
+    const { seccomp, ...ids } = this.sandboxFor(launch);
+    if (!seccomp) throw new Error(`function ${launch.fn} runs without the filter: a stem cell cannot become one of its workers`);
+    stemCell.specialise(launch, entry, ids);
   }
 
   /**

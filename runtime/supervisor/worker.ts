@@ -204,8 +204,8 @@ export class Worker {
     });
   }
 
-  /** Specialises a stem cell: its function's code, state and sandbox travel in one message. */
-  specialise(launch: LaunchSpec, entry: string, sandbox: native.SandboxOptions): void {
+  /** Specialises a stem cell: its function's code, state, ids and limits travel in one message. */
+  specialise(launch: LaunchSpec, entry: string, sandbox: native.SandboxIds): void {
     if (this.status !== 'stem') throw new Error(`worker ${this.id} is ${this.status}, not a stem cell`);
     if (!this.channel.idle) throw new Error(`stem cell ${this.id} has unsent output; cannot pass an fd`);
     this.fn = launch.fn;

@@ -132,6 +132,15 @@ test('each function runs as a uid of its own from the range, no groups, no capab
   const [victim] = rt.workerPids('victim');
   uids.add(uidOf(victim!));
   assert.equal(uids.size, 3, 'three functions, three uids');
+  // Seeds (and so the stem cells they start) have the filter from their start, before any activation.
+  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  const seeds = children.filter((pid) => fs.existsSync(`/proc/${pid}/exe`) && fs.readlinkSync(`/proc/${pid}/exe`).endsWith('hearth-seed'));
+  assert.ok(seeds.length > 0, 'ready seeds');
+  for (const seed of seeds) {
+    const status = fs.readFileSync(`/proc/${seed}/status`, 'utf8');
+    assert.match(status, /^Seccomp:\s+2$/m, `seed ${seed} is filtered while it waits`);
+    assert.match(status, /^Uid:\s+0\s/m, `seed ${seed} is still root, to take a function's ids`);
+  }
   const origins = Object.fromEntries(['hostile', 'hostile-node'].map((fn) => [fn, rt.runtime.registry.get(fn)!.listWorkers().map((worker) => worker.origin)]));
   assert.ok(origins['hostile']!.includes('seed'), `the Go workers came from seeds: ${JSON.stringify(origins)}`);
   assert.deepEqual(origins['hostile-node'], ['stem-cell'], 'the Node worker is a specialised stem cell');
@@ -249,7 +258,11 @@ test('the kernel interfaces the filter refuses; and with seccomp off for a funct
   ];
   for (const [call, errno] of refused) assert.equal(await attempt('hostile', call), errno, call);
   await rt.deploy({ name: 'unfiltered', kind: 'go', entry: HOSTILE, isolation: { seccomp: false }, pool: { min: 0, max: 1 } });
+  await rt.deploy({ name: 'unfiltered-node', kind: 'node', entry: `${FIXTURES}/node-hostile.mjs`, isolation: { seccomp: false }, pool: { min: 0, max: 1 } });
   try {
+    // Seeds and stem cells are filtered from their start: such a function's workers are spawned directly.
+    for (const fn of ['unfiltered', 'unfiltered-node']) assert.deepEqual(rt.runtime.registry.get(fn)!.listWorkers().map((worker) => worker.origin), ['spawn'], fn);
+    assert.equal(statusOf(await attempt('unfiltered-node', 'status'))['Seccomp'], '0', 'no filter in Node either');
     const status = statusOf(await attempt('unfiltered', 'status'));
     assert.equal(status['Seccomp'], '0', 'no filter');
     assert.equal(status['NoNewPrivs'], '1', 'no_new_privs stays');
@@ -261,6 +274,7 @@ test('the kernel interfaces the filter refuses; and with seccomp off for a funct
     for (const call of ['unshare', 'setuid0']) assert.equal(await attempt('unfiltered', call), 'EPERM', call);
   } finally {
     await rt.control('DELETE', '/v1/functions/unfiltered');
+    await rt.control('DELETE', '/v1/functions/unfiltered-node');
   }
 });
 

@@ -8,8 +8,8 @@ import { InvokeLoop, SDK_NAME } from './loop.js';
 export interface Specialisation {
   entry: string;
   env: Record<string, string>;
-  /** The function's worker sandbox, entered before its code loads. */
-  sandbox: native.SandboxOptions;
+  /** The function's ids and limits, taken before its code loads (the filter is in place since the stem cell's start). */
+  sandbox: native.SandboxIds;
   stateSize: number;
   /** The state fd that came with the message, or -1. */
   stateFd: number;
