@@ -25,7 +25,7 @@ export interface Activation {
   /** fds to pass, and the fd number each gets in the worker. */
   fds: number[];
   targets: number[];
-  /** The sandbox the seed enters before it execs (no_new_privs and no core dumps come with any). */
+  /** The ids and limits the seed takes before it execs; `seccomp` must be true: a seed has had the filter since it started. */
   sandbox: native.SandboxOptions;
 }
 
