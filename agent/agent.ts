@@ -125,6 +125,7 @@ export class Agent {
     const ui = UiAssets.load(this.options.faroUrl);
     if (ui.missing !== undefined) this.log.warn(`no web UI: ${ui.missing}`);
     this.server = createAgentApi({
+      token: this.options.token,
       store: this.store,
       metrics: this.metrics,
       health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, coldStarts: this.store.total }),

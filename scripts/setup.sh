@@ -74,7 +74,7 @@ fi
 
 # --- native addon (node-gyp against the installed Node's headers; no download) -------------
 addon=native/build/Release/hearth_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/sandbox native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building native/ with node-gyp"
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr

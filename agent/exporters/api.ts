@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WorkerList } from '../../shared/api.js';
 import { HearthError } from '../../shared/errors.js';
+import { authorized } from '../../shared/auth.js';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
 import type { FaroCollector } from './faro-collector.js';
@@ -20,6 +21,8 @@ export interface ProbeStatus {
 }
 
 export interface AgentApiContext extends ProfilesContext {
+  /** The runtime's control token: what a request other than a read (or the UI's telemetry) must carry. */
+  token: string;
   store: RecordStore;
   metrics: AgentMetrics;
   health(): Record<string, unknown>;
@@ -30,7 +33,7 @@ export interface AgentApiContext extends ProfilesContext {
   ui: UiAssets;
 }
 
-const ERROR_CODES: Record<number, string> = { 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
+const ERROR_CODES: Record<number, string> = { 401: 'HEARTH_ERR_UNAUTHORIZED', 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
 
 function error(res: http.ServerResponse, status: number, message: string): void {
   sendJson(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
@@ -39,6 +42,11 @@ function error(res: http.ServerResponse, status: number, message: string): void 
 /**
  * The agent's HTTP API: cold-start records, phase percentiles, exits, probes, the runtime's
  * pools, profiles, metrics, and the web UI; read-only but for the UI's telemetry (POST /collect).
+ * Any other request that is not a GET needs the runtime's token, checked before routing, so a
+ * route that changes something is protected from the moment it exists. /collect takes none:
+ * the page that posts to it has none to give (a token served to the page is served to anyone
+ * who can load it); it only counts and logs, within size and rate limits, and takes only JSON,
+ * which a page of another origin cannot send it without a CORS preflight the agent refuses.
  */
 export function createAgentApi(context: AgentApiContext): http.Server {
   return http.createServer((req, res) => {
@@ -53,6 +61,10 @@ export function createAgentApi(context: AgentApiContext): http.Server {
     }
     if (url.pathname === '/collect' && req.method === 'POST') return context.faro.handle(req, res);
     req.resume();
+    if (req.method !== 'GET' && url.pathname !== '/collect' && !authorized(req, context.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return error(res, 401, `${req.method} ${url.pathname} needs \`Authorization: Bearer <token>\` with the runtime's control token`);
+    }
     if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);
     if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (only /collect takes POST)`);
     const fn = url.searchParams.get('function') ?? undefined;

@@ -16,7 +16,10 @@ export interface AgentProcess {
 /** Starts `hearth agent` on the server with extra arguments, and waits until it follows the runtime. */
 export async function startAgent(server: ServerProcess, args: string[] = []): Promise<AgentProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--token', server.token, '--port', String(port), '--log-level', 'warn', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--port', String(port), '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, HEARTH_TOKEN: server.token },
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { FunctionStats, RuntimeInfo } from '../../shared/api.js';
+import { authorized } from '../../shared/auth.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
@@ -45,16 +45,6 @@ export interface WorkerInfo {
   idleMs: number;
   spawnToReadyMs: number | null;
   stateId: string | null;
-}
-
-/** Constant-time bearer token check. */
-export function authorized(req: http.IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer (.+)$/.exec(header);
-  if (match === null) return false;
-  const given = createHash('sha256').update(match[1]!).digest();
-  const expected = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, expected);
 }
 
 /** Routes under /v1 other than invoke. `parts` is the path split on "/" after "v1". */

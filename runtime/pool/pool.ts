@@ -390,7 +390,7 @@ export class FunctionPool {
         worker = supervisor.start(id, launch, this.hooks);
       } else {
         worker = stemCell;
-        worker.specialise(launch, version.artifact.entry!);
+        supervisor.specialise(worker, launch, version.artifact.entry!);
       }
     } catch (error) {
       const failure = error instanceof HearthError ? error : new HearthError('HEARTH_ERR_SPAWN', `function ${version.spec.name}: ${(error as Error).message}`, { cause: error });

@@ -1,4 +1,5 @@
 import { NODE_WORKER_MAIN } from '../build/artifact.js';
+import { DEFAULT_LIMITS } from '../manifest/spec.js';
 import type { EventLog } from '../events.js';
 import type { Logger } from '../../shared/log.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
@@ -147,6 +148,10 @@ export class StemCells {
           env: { ...hearthEnv(STEM_CELL_FUNCTION, id, 1, undefined), HEARTH_ROLE: 'stem' },
           concurrency: 1,
           memoryMb: STEM_MEMORY_MB,
+          pids: DEFAULT_LIMITS.pids,
+          uidPids: DEFAULT_LIMITS.pids,
+          // Filtered from birth; its function's ids come with its specialisation (it keeps root's until then, to take them).
+          sandbox: { seccomp: true },
           role: 'stem',
         },
         hooks,

@@ -35,6 +35,12 @@ export interface LaunchSpec {
   state?: StateBlob;
   concurrency: number;
   memoryMb: number;
+  /** Most tasks (processes and threads) of one worker. */
+  pids: number;
+  /** Most tasks of all the function's workers together: RLIMIT_NPROC of its uid where no pids cgroup holds them. */
+  uidPids: number;
+  /** The worker sandbox (SECURITY.md): its ids, the seccomp filter. A stem cell enters its function's at specialisation. */
+  sandbox: native.SandboxOptions;
   role: 'worker' | 'stem';
   /**
    * How the worker is asked to stop: by default the SHUTDOWN frame; a worker whose profiler
@@ -204,8 +210,8 @@ export class Worker {
     return { currentBytes: this.cgroup.currentBytes(), peakBytes: this.cgroup.peakBytes() };
   }
 
-  /** Specialises a stem cell: its function's code and state travel in one message. */
-  specialise(launch: LaunchSpec, entry: string): void {
+  /** Specialises a stem cell: its function's code, state, ids and limits travel in one message. */
+  specialise(launch: LaunchSpec, entry: string, sandbox: native.SandboxIds): void {
     if (this.status !== 'stem') throw new Error(`worker ${this.id} is ${this.status}, not a stem cell`);
     if (!this.channel.idle) throw new Error(`stem cell ${this.id} has unsent output; cannot pass an fd`);
     this.fn = launch.fn;
@@ -215,6 +221,7 @@ export class Worker {
     this.status = 'specialising';
     this.spawnedAt = nowMs();
     this.cgroup?.setMemoryLimit(launch.memoryMb);
+    this.cgroup?.setPidsLimit(launch.pids);
     const message = encodeFrame(
       FrameType.SPECIALISE,
       0,
@@ -226,6 +233,7 @@ export class Worker {
           stateSize: launch.state?.size ?? 0,
           stateId: launch.state?.id ?? '',
           concurrency: launch.concurrency,
+          sandbox,
         }),
       ),
     );

@@ -16,11 +16,15 @@ export interface ApiUnderTest {
   close(): Promise<void>;
 }
 
+/** The token the API under test takes for requests other than reads. */
+export const API_TOKEN = 'agent-api-test-token';
+
 export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiAssets; workers?: AgentApiContext['workers'] } = {}): Promise<ApiUnderTest> {
   const logs: string[] = [];
   const log = createLogger('debug', (line) => logs.push(line));
   const metrics = new AgentMetrics(() => ({ emitted: 0, dropped: 0, trackFull: 0, decodeErrors: 0, attached: 0, tracked: 0 }), () => false);
   const server = createAgentApi({
+    token: API_TOKEN,
     store: new RecordStore(),
     metrics,
     health: () => ({ runtimeConnected: false, runtimePid: null, probesAttached: 0, coldStarts: 0 }),

@@ -18,9 +18,10 @@ export interface AgentProcess {
  */
 export async function startAgent(runtimeUrl: string, token: string, options: { capabilities?: string; port?: number } = {}): Promise<AgentProcess> {
   const port = options.port ?? (await freePort());
-  const agent = [process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--token', token, '--port', String(port)];
+  // The token goes in its environment, which only its own user can read, not on its command line.
+  const agent = [process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--port', String(port)];
   const [command, ...args] = options.capabilities === undefined ? agent : ['setpriv', `--bounding-set=-all${options.capabilities}`, '--', ...agent];
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_TOKEN: token } });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

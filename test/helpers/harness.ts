@@ -23,6 +23,17 @@ export const EXAMPLES = path.join(ROOT, 'examples');
 /** Go builds are shared by every suite; Go's cache makes repeated builds cheap. */
 export const TEST_CACHE = path.join(ROOT, '.cache/test');
 
+/**
+ * A fresh temporary directory that every user may search, as /run/hearth and /tmp are:
+ * workers run as a uid of their function's own, and must reach the code (or the profiling
+ * run's directory) that is put there. mkdtemp alone makes it 0700.
+ */
+export function searchableTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
 export interface InvokeResult {
   status: number;
   headers: Headers;
@@ -41,7 +52,7 @@ export class TestRuntime {
   private readonly fdsBefore = resourceFds();
 
   constructor(overrides: Partial<RuntimeOptions> = {}) {
-    this.runBase = overrides.runBase ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
+    this.runBase = overrides.runBase ?? searchableTempDir('hearth-test-run-');
     const verbose = process.env['HEARTH_TEST_LOG'] === '1';
     const logger = createLogger('debug', (line) => {
       this.logs.push(line);

@@ -2,10 +2,9 @@
 // request gets a clear error, the broken worker is replaced, and the runtime keeps serving.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
-import { EXAMPLES, FIXTURES, TestRuntime, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestRuntime, searchableTempDir, waitFor } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 const GO = `${FIXTURES}/go-misbehave`;
@@ -128,7 +127,7 @@ test('a worker whose private memory grows past recycleMemoryMb is recycled', asy
 });
 
 test('a function that stops starting backs off: 503 with Retry-After and the reason, then recovers', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-backoff-'));
+  const dir = searchableTempDir('hearth-backoff-');
   const flag = path.join(dir, 'broken');
   const script = path.join(dir, 'worker.sh');
   fs.writeFileSync(script, `#!/bin/sh\n[ -e ${flag} ] && { echo "cannot start: ${flag} exists" >&2; exit 7; }\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
@@ -148,7 +147,7 @@ test('a function that stops starting backs off: 503 with Retry-After and the rea
 });
 
 test('a start killed from outside is retried: the waiting request is served, not refused', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-killed-start-'));
+  const dir = searchableTempDir('hearth-killed-start-');
   const script = path.join(dir, 'worker.sh');
   fs.writeFileSync(script, `#!/bin/sh\nsleep 0.3\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
   try {

@@ -159,7 +159,7 @@ test('the web UI: a real cold start as a waterfall, pool, percentiles, flamegrap
   assert.ok(metric(counted, 'hearth_agent_faro_items_total{kind="events"}') >= 2);
   assert.ok(metric(counted, 'hearth_agent_faro_items_total{kind="measurements"}') >= 1, 'web vitals');
   assert.equal(metric(counted, 'hearth_agent_faro_items_total{kind="exceptions"}'), 0, 'the page threw nothing');
-  for (const reason of ['too_large', 'rate_limited', 'bad_encoding', 'bad_json', 'bad_payload']) assert.equal(metric(counted, `hearth_agent_faro_rejected_total{reason="${reason}"}`), 0, reason);
+  for (const reason of ['too_large', 'rate_limited', 'bad_content_type', 'bad_encoding', 'bad_json', 'bad_payload']) assert.equal(metric(counted, `hearth_agent_faro_rejected_total{reason="${reason}"}`), 0, reason);
 
   assert.deepEqual(seen.errors, [], 'no console errors');
   assert.deepEqual(seen.elsewhere, [], 'nothing loaded from anywhere but the agent');

@@ -8,6 +8,8 @@ import { InvokeLoop, SDK_NAME } from './loop.js';
 export interface Specialisation {
   entry: string;
   env: Record<string, string>;
+  /** The function's ids and limits, taken before its code loads (the filter is in place since the stem cell's start). */
+  sandbox: native.SandboxIds;
   stateSize: number;
   /** The state fd that came with the message, or -1. */
   stateFd: number;
@@ -86,16 +88,28 @@ export function decodeSpecialisation(received: Buffer, fail: (message: string) =
   if (type !== FrameType.SPECIALISE) fail(`expected SPECIALISE, got ${frameTypeName(type)}`);
   try {
     const message = decodeJsonPayload({ type, id: 0, payload: received.subarray(HEADER_SIZE, HEADER_SIZE + received.readUInt32LE(0)) });
-    const { entry, env, stateSize } = message;
+    const { entry, env, stateSize, sandbox } = message;
     if (typeof entry !== 'string' || entry === '') throw new ProtocolError(`SPECIALISE entry must be a non-empty string (got ${JSON.stringify(entry)})`);
     if (typeof env !== 'object' || env === null || Array.isArray(env)) throw new ProtocolError(`SPECIALISE env must be an object (got ${JSON.stringify(env)})`);
     for (const [name, value] of Object.entries(env)) {
       if (typeof value !== 'string') throw new ProtocolError(`SPECIALISE env.${name} must be a string (got ${JSON.stringify(value)})`);
     }
     if (!Number.isSafeInteger(stateSize) || (stateSize as number) < 0) throw new ProtocolError(`SPECIALISE stateSize must be a non-negative integer (got ${JSON.stringify(stateSize)})`);
-    return { entry, env: env as Record<string, string>, stateSize: stateSize as number };
+    return { entry, env: env as Record<string, string>, sandbox: decodeSandboxIds(sandbox), stateSize: stateSize as number };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     return fail(`bad SPECIALISE from the runtime: ${error.message}`);
   }
+}
+
+/** SPECIALISE's `sandbox`: the worker's uid, gid and RLIMIT_NPROC, each optional, each a u32. */
+function decodeSandboxIds(sandbox: unknown): native.SandboxIds {
+  if (typeof sandbox !== 'object' || sandbox === null || Array.isArray(sandbox)) throw new ProtocolError(`SPECIALISE sandbox must be an object (got ${JSON.stringify(sandbox)})`);
+  const ids: native.SandboxIds = {};
+  for (const [name, value] of Object.entries(sandbox)) {
+    if (name !== 'uid' && name !== 'gid' && name !== 'nproc') throw new ProtocolError(`SPECIALISE sandbox.${name} is not a sandbox field (uid, gid, nproc)`);
+    if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff) throw new ProtocolError(`SPECIALISE sandbox.${name} must be an integer from 0 to 2^32 - 1 (got ${JSON.stringify(value)})`);
+    ids[name] = value as number;
+  }
+  return ids;
 }

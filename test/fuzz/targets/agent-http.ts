@@ -57,6 +57,7 @@ export const target: FuzzTarget = {
       profiler: () => profiler,
       profilerError: () => undefined,
       workers: async () => ({ workers: [], seedsReady: 0, stemCellsReady: 0 }),
+      token: 'fuzz-target-token-0123456789',
       faro: new FaroCollector(metrics, log, { maxBodyBytes: 2048, rate: { perSecond: 1e9, burst: 1e9 } }),
       ui: UiAssets.load(null),
     });
