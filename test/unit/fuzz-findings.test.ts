@@ -51,8 +51,11 @@ test('a stem cell refuses a SPECIALISE that is not JSON or lacks a field, naming
   assert.throws(() => decodeSpecialisation(specialise('{"entry":'), fail), /bad SPECIALISE from the runtime: SPECIALISE payload is not JSON/);
   assert.throws(() => decodeSpecialisation(specialise('null'), fail), /SPECIALISE payload is not a JSON object/);
   assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{"A":1},"stateSize":0}'), fail), /env\.A must be a string \(got 1\)/);
-  assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{},"stateSize":-1}'), fail), /stateSize must be a non-negative integer/);
-  assert.deepEqual(decodeSpecialisation(specialise('{"entry":"/a.js","env":{"A":"b"},"stateSize":4}'), fail), { entry: '/a.js', env: { A: 'b' }, stateSize: 4 });
+  assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{},"stateSize":-1,"sandbox":{}}'), fail), /stateSize must be a non-negative integer/);
+  assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{},"stateSize":0}'), fail), /SPECIALISE sandbox must be an object \(got undefined\)/);
+  assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{},"stateSize":0,"sandbox":{"uid":-1}}'), fail), /SPECIALISE sandbox\.uid must be an integer from 0 to 2\^32 - 1 \(got -1\)/);
+  assert.throws(() => decodeSpecialisation(specialise('{"entry":"/a.js","env":{},"stateSize":0,"sandbox":{"caps":1}}'), fail), /SPECIALISE sandbox\.caps is not a sandbox field/);
+  assert.deepEqual(decodeSpecialisation(specialise('{"entry":"/a.js","env":{"A":"b"},"stateSize":4,"sandbox":{"uid":1900000001,"gid":1900000001}}'), fail), { entry: '/a.js', env: { A: 'b' }, sandbox: { uid: 1900000001, gid: 1900000001 }, stateSize: 4 });
 });
 
 test('a deeply nested value is refused with the field it is in, not a stack overflow', () => {

@@ -48,6 +48,7 @@ function runStemCell(stream: Buffer): 'ok' | 'refused' {
     check(typeof message.entry === 'string' && message.entry !== '', `SPECIALISE accepted with entry ${JSON.stringify(message.entry)}`);
     check(typeof message.env === 'object' && message.env !== null && Object.values(message.env).every((value) => typeof value === 'string'), 'SPECIALISE accepted with an env that is not strings');
     check(Number.isSafeInteger(message.stateSize) && message.stateSize >= 0, `SPECIALISE accepted with stateSize ${JSON.stringify(message.stateSize)}`);
+    check(Object.values(message.sandbox).every((id) => Number.isSafeInteger(id) && id! >= 0 && id! <= 0xffff_ffff), `SPECIALISE accepted with sandbox ${JSON.stringify(message.sandbox)}`);
     return 'ok';
   } catch (error) {
     return refusedWith(error, StemCellExit);
@@ -56,13 +57,13 @@ function runStemCell(stream: Buffer): 'ok' | 'refused' {
 
 export const target: FuzzTarget = {
   maxLength: 8192,
-  dictionary: ['{"op":"stats"}', '{"op":"gc","gogc":50}', '"op"', '"entry"', '"env"', '"stateSize"', '"stateId"', '"concurrency"', '"function"', '"/tmp/fn.js"', '{}', '\u0002\u0000\u0000\u0000'],
+  dictionary: ['{"op":"stats"}', '{"op":"gc","gogc":50}', '"op"', '"entry"', '"env"', '"stateSize"', '"stateId"', '"concurrency"', '"function"', '"sandbox"', '"uid"', '"gid"', '"nproc"', '"/tmp/fn.js"', '{}', '\u0002\u0000\u0000\u0000'],
   seeds() {
     const invoke = encodeFrame(FrameType.INVOKE, 1, Buffer.concat([encodeInvokePrefix(1000), Buffer.from('ping')]));
     const control = encodeFrame(FrameType.CONTROL, 2, Buffer.from('{"op":"stats"}'));
     const gc = encodeFrame(FrameType.CONTROL, 3, Buffer.from('{"op":"gc","gogc":50}'));
     const shutdown = encodeFrame(FrameType.SHUTDOWN, 0);
-    const specialise = encodeFrame(FrameType.SPECIALISE, 0, Buffer.from(JSON.stringify({ function: 'upper', entry: '/srv/fn/index.js', env: { LOG_LEVEL: 'info' }, stateSize: 4096, stateId: 'ab12', concurrency: 1 })));
+    const specialise = encodeFrame(FrameType.SPECIALISE, 0, Buffer.from(JSON.stringify({ function: 'upper', entry: '/srv/fn/index.js', env: { LOG_LEVEL: 'info' }, stateSize: 4096, stateId: 'ab12', concurrency: 1, sandbox: { uid: 1900000001, gid: 1900000001 } })));
     return [Buffer.concat([Buffer.from([0]), invoke, control, gc, invoke, shutdown]), Buffer.concat([Buffer.from([1]), specialise]), Buffer.concat([Buffer.from([1]), shutdown])];
   },
   run(data) {
