@@ -81,6 +81,8 @@ async function stopAgent(agent: AgentProcess): Promise<void> {
 test.before(async () => {
   if (missing !== undefined) return;
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-container-'));
+  // Workers run as their function's own user: they must be able to search down to the build cache.
+  fs.chmodSync(scratch, 0o755);
   const cache = path.join(scratch, 'cache');
   const runDir = path.join(scratch, 'run');
   const tokenFile = path.join(scratch, 'token');
