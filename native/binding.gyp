@@ -9,12 +9,14 @@
         "src/memory.c",
         "src/markers.c",
         "src/isolation.c",
-        "sandbox/sandbox.c"
+        "sandbox/sandbox.c",
+        "src/shared_buffer.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror"],
       "cflags!": ["-O3", "-fomit-frame-pointer"],
-      "cflags_c": ["-std=c11"]
+      "cflags_c": ["-std=c11"],
+      "cflags_cc": ["-std=c++17", "-Wno-unused-parameter"]
     },
     {
       "target_name": "hearth-seed",

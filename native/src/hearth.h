@@ -43,6 +43,12 @@ struct hearth_sandbox;
  * boolean, absent ids kept): 0, or -1 with a TypeError or RangeError thrown. */
 int hearth_arg_sandbox(napi_env env, napi_value v, struct hearth_sandbox *out);
 
+/* A SharedArrayBuffer over [data, data+length); release(data, length, hint) runs when V8
+ * drops it (shared_buffer.cc). */
+napi_value hearth_new_shared_arraybuffer(napi_env env, void *data, size_t length,
+                                         void (*release)(void *data, size_t length, void *hint),
+                                         void *hint);
+
 /* Module parts register their functions on `exports`. */
 napi_status hearth_init_spawn(napi_env env, napi_value exports);
 napi_status hearth_init_fdpass(napi_env env, napi_value exports);

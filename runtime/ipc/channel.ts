@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { encodeHeader, FrameDecoder, HEADER_SIZE, ProtocolError, type Frame, type FrameType } from './frame.js';
+import { encodeHeader, FrameDecoder, HEADER_SIZE, ProtocolError, writeHeader, type Frame, type FrameType } from './frame.js';
 
 /** Frames up to this size are copied into one buffer; larger payloads are written as they are. */
 const COPY_LIMIT = 16 * 1024;
@@ -55,15 +55,14 @@ export class Channel {
     let length = 0;
     for (const part of parts) length += part.length;
     this.cork();
-    const header = encodeHeader(type, id, length);
     if (length > COPY_LIMIT) {
-      this.socket.write(header);
+      this.socket.write(encodeHeader(type, id, length));
       for (const part of parts) if (part.length > 0) this.socket.write(part);
       return;
     }
     // Small frames are copied into one buffer: one queued write instead of several.
     const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
-    header.copy(frame, 0);
+    writeHeader(frame, type, id, length);
     let offset = HEADER_SIZE;
     for (const part of parts) {
       frame.set(part, offset);

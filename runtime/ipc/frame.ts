@@ -52,19 +52,24 @@ export class ProtocolError extends Error {
 
 export function encodeHeader(type: FrameType, id: number, payloadLength: number): Buffer {
   const header = Buffer.allocUnsafe(HEADER_SIZE);
-  header.writeUInt32LE(payloadLength, 0);
-  header.writeUInt8(type, 4);
-  header.writeUInt8(0, 5);
-  header.writeUInt16LE(0, 6);
-  header.writeUInt32LE(id % 0x1_0000_0000, 8);
-  header.writeUInt32LE(Math.floor(id / 0x1_0000_0000), 12);
+  writeHeader(header, type, id, payloadLength);
   return header;
+}
+
+/** Writes a frame header at the start of `target` (which the payload then follows). */
+export function writeHeader(target: Buffer, type: FrameType, id: number, payloadLength: number): void {
+  target.writeUInt32LE(payloadLength, 0);
+  target[4] = type;
+  target[5] = 0;
+  target.writeUInt16LE(0, 6);
+  target.writeUInt32LE(id % 0x1_0000_0000, 8);
+  target.writeUInt32LE(Math.floor(id / 0x1_0000_0000), 12);
 }
 
 /** One buffer holding a whole frame; for small frames, where one write beats two. */
 export function encodeFrame(type: FrameType, id: number, payload: Uint8Array = EMPTY): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-  encodeHeader(type, id, payload.length).copy(frame, 0);
+  writeHeader(frame, type, id, payload.length);
   frame.set(payload, HEADER_SIZE);
   return frame;
 }
@@ -72,8 +77,9 @@ const EMPTY = new Uint8Array(0);
 
 /** The 8 bytes that precede the body in an INVOKE payload. */
 export function encodeInvokePrefix(timeoutMs: number): Buffer {
-  const prefix = Buffer.alloc(8);
+  const prefix = Buffer.allocUnsafe(8);
   prefix.writeUInt32LE(Math.max(0, Math.min(0xffff_ffff, Math.ceil(timeoutMs))), 0);
+  prefix.writeUInt32LE(0, 4);
   return prefix;
 }
 

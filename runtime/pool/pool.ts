@@ -1,4 +1,4 @@
-import type { SpawnReason } from '../../shared/events.js';
+import type { RuntimeEventInput, SpawnReason } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import { HearthError } from '../../shared/errors.js';
 import type { EventLog } from '../events.js';
@@ -500,16 +500,9 @@ export class FunctionPool {
   private onInvocationEnded(worker: Worker, invocation: Invocation, status: number, errorCode?: string): void {
     if (invocation.generated === true) return;
     const { events, metrics } = this.deps;
-    events.publish({
-      type: 'invoke_end',
-      function: this.name,
-      id: invocation.id,
-      workerId: worker.id,
-      pid: worker.pid,
-      cold: invocation.cold,
-      status,
-      ...(errorCode === undefined ? {} : { errorCode }),
-    });
+    const event: Extract<RuntimeEventInput, { type: 'invoke_end' }> = { type: 'invoke_end', function: this.name, id: invocation.id, workerId: worker.id, pid: worker.pid, cold: invocation.cold, status };
+    if (errorCode !== undefined) event.errorCode = errorCode;
+    events.publish(event);
     metrics.invocation(this.name, invocation.cold ? 'cold' : 'warm', outcomeOf(status, errorCode), (nowMs() - invocation.arrivedAt) / 1000);
   }
 

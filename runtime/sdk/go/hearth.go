@@ -65,7 +65,7 @@ func Serve(h Handler, opts ...Option) {
 	State() // mapped before READY so the runtime's readiness means "state in place"
 	hideFromSiblings()
 
-	ipc, err := openIPC(cfg.ipcFD)
+	ipc, err := openIPC(cfg.ipcFD, cfg.concurrency)
 	if err != nil {
 		fatalf("%v", err)
 	}

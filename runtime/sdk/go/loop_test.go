@@ -18,7 +18,7 @@ func echo(_ context.Context, req []byte) ([]byte, error) { return req, nil }
 
 func TestReady(t *testing.T) {
 	rt, wfd := socketpair(t)
-	ipc, _ := openIPC(wfd)
+	ipc, _ := openIPC(wfd, 1)
 	defer ipc.Close()
 	w := newWorker(ipc, echo, 1, newOptions(nil))
 	go w.run(4242, nil)

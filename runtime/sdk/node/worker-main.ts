@@ -43,7 +43,7 @@ function fail(message: string): never {
 }
 
 function mapState(fd: number, size: number): void {
-  const buffer = native.mmap(fd, size, { writable: false, populate: process.env['HEARTH_STATE_POPULATE'] === '1' });
+  const buffer = native.mapState(fd, size, { populate: process.env['HEARTH_STATE_POPULATE'] === '1' });
   internal.setState(buffer);
   stateMappedAt = native.markStateMapped(size);
 }
