@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import type http from 'node:http';
 import type { RuntimeInfo } from '../shared/api.js';
 import { HearthError } from '../shared/errors.js';
 import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import { PHASES, type Phase } from '../shared/phases.js';
-import { checkHost } from './bpf/index.js';
+import { checkHost, uprobeCapabilityMissing } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
 import { FaroCollector } from './exporters/faro-collector.js';
 import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
@@ -14,9 +15,11 @@ import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './prof
 import { PhaseTracker } from './phases/tracker.js';
 import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
+import { ProcessRoot } from './process-root.js';
 import type { PlanOptions } from './probes/targets.js';
 import { RuntimeClient, type Follower } from './runtime-client.js';
 import type { GcAdvisor } from './tuner/gc-advice.js';
+import { createGcAdvisor, gcShareFromProfiler } from './tuner/gc/advisor.js';
 import { DEFAULT_TUNER_OPTIONS, LiveTuner, type LiveTunerOptions } from './tuner/live/live-tuner.js';
 
 export interface AgentOptions {
@@ -33,8 +36,8 @@ export interface AgentOptions {
   faroUrl: string | null;
   /** The live tuner: its mode (on, dry-run, off), policy and windows. */
   tuner: Partial<LiveTunerOptions>;
-  /** GC settings advice the tuner applies (agent/tuner/gc-advice.ts); none: the tuner leaves GC alone. */
-  gcAdvisor?: GcAdvisor;
+  /** GC settings advice the tuner applies (agent/tuner/gc-advice.ts); by default Hearth's advisor (agent/tuner/gc/), null: the tuner leaves GC alone. */
+  gcAdvisor?: GcAdvisor | null;
   logLevel: LogLevel;
   logger?: Logger;
   objectPath?: string;
@@ -93,10 +96,14 @@ export class Agent {
   private server: http.Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private runtimeInfo: RuntimeInfo | undefined;
+  /** Where the runtime's files (and its workers', which share its mount namespace) open from here. */
+  private runtimeRoot = ProcessRoot.OWN;
   private connected = false;
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
   readonly tuner: LiveTuner;
+  /** Whether the log already said why uprobes are refused. */
+  private explainedUprobeRefusal = false;
   url = '';
 
   constructor(readonly options: AgentOptions) {
@@ -119,12 +126,13 @@ export class Agent {
       () => ({ ...(this.probes?.counters() ?? { emitted: 0, dropped: 0, trackFull: 0 }), decodeErrors: this.probes?.decodeErrors ?? 0, attached: this.probes?.attachedCount ?? 0, tracked: this.tracker.tracking.processes }),
       () => this.connected,
     );
+    const gcAdvisor = options.gcAdvisor !== undefined ? options.gcAdvisor : createGcAdvisor({ runtime: this.runtime, gcShare: gcShareFromProfiler(() => this.profiler), log: this.log.child('gc-advisor') });
     this.tuner = new LiveTuner(options.tuner, {
       runtime: this.runtime,
       coldStartPhases: (fn) => measuredColdStart(this.store.stats(fn)),
       registry: this.metrics.registry,
       log: this.log.child('tuner'),
-      ...(options.gcAdvisor === undefined ? {} : { gcAdvisor: options.gcAdvisor }),
+      ...(gcAdvisor === null ? {} : { gcAdvisor }),
     });
   }
 
@@ -146,6 +154,7 @@ export class Agent {
     const ui = UiAssets.load(this.options.faroUrl);
     if (ui.missing !== undefined) this.log.warn(`no web UI: ${ui.missing}`);
     this.server = createAgentApi({
+      token: this.options.token,
       store: this.store,
       metrics: this.metrics,
       health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, coldStarts: this.store.total }),
@@ -155,7 +164,7 @@ export class Agent {
       workers: (fn) => this.runtime.workers(fn),
       faro: new FaroCollector(this.metrics, this.log.child('ui')),
       ui,
-      tuner: { tuner: this.tuner, token: this.options.token },
+      tuner: { tuner: this.tuner },
     });
     const address = await listenAgent(this.server, this.options.host, this.options.port);
     this.url = `http://${address.address}:${address.port}`;
@@ -207,6 +216,11 @@ export class Agent {
   /** A runtime (new, or restarted with a new pid): trace its descendants and its Node binaries. */
   private async adopt(info: RuntimeInfo): Promise<void> {
     this.runtimeInfo = info;
+    this.runtimeRoot = ProcessRoot.of(info.pid);
+    this.log.info(`runtime ${info.pid}: ${this.runtimeRoot.reason}`);
+    if (!fs.existsSync(this.runtimeRoot.path(info.nodeBinary))) {
+      this.log.warn(`the runtime's Node binary ${info.nodeBinary} is not visible to the agent: if the runtime runs in another container, the agent needs the host's PID namespace and CAP_SYS_PTRACE to open its files through /proc/${info.pid}/root (see deploy/agent.yaml)`);
+    }
     const probes = this.probes!;
     probes.setRoots([info.pid]);
     const existing = descendantsOf(info.pid);
@@ -232,7 +246,7 @@ export class Agent {
   /** Sampling needs perf events; without them the agent still measures phases, and says why it does not profile. */
   private startProfiler(options: ProfilerOptions): void {
     try {
-      this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'));
+      this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'), (file) => this.runtimeRoot.path(file));
       this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
       this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start, ${options.steadyHz} Hz after`);
     } catch (error) {
@@ -255,7 +269,7 @@ export class Agent {
   private async plan(binary: string, kind: PlanKind): Promise<void> {
     let status: ProbeStatus;
     try {
-      const plan = await planInWorker(kind, binary, { ...this.options.probes, goSdkMarkers: !this.options.syscalls });
+      const plan = await planInWorker(kind, this.runtimeRoot.path(binary), { ...this.options.probes, goSdkMarkers: !this.options.syscalls });
       if (this.probes === undefined) return;
       const result = this.probes.attachPlan(binary, plan);
       status = { binary, kind, attached: result.attached, missing: result.missing, errors: result.errors };
@@ -268,6 +282,11 @@ export class Agent {
     if (status.errors.length > 0) {
       this.metrics.attachError(kind);
       this.log.warn(`probes on ${binary}: ${status.errors.join('; ')}`);
+      const missing = status.errors.some((error) => /EACCES/.test(error)) ? uprobeCapabilityMissing() : undefined;
+      if (missing !== undefined && !this.explainedUprobeRefusal) {
+        this.explainedUprobeRefusal = true;
+        this.log.warn(missing);
+      }
     }
     this.log.info(`probes on ${binary} (${kind}): ${status.attached.length} attached${status.missing.length > 0 ? `; not in the binary: ${status.missing.join(', ')}` : ''}`);
   }

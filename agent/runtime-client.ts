@@ -1,6 +1,7 @@
 import http from 'node:http';
-import type { FunctionSummary, PoolSettings, RuntimeInfo, WorkerList } from '../shared/api.js';
-import type { RuntimeEvent } from '../shared/events.js';
+import type { FunctionStats, FunctionSummary, PoolSettings, RuntimeInfo, WorkerList } from '../shared/api.js';
+import { parseRuntimeEvent, RuntimeEventError, type RuntimeEvent } from '../shared/events.js';
+import { LineSplitter } from '../shared/ndjson.js';
 
 export interface Follower {
   /** Tells the runtime that every event up to `seq` has been acted on (a holding follower only). */
@@ -24,6 +25,20 @@ export interface FunctionPatch {
   gc?: FunctionSummary['gc'];
 }
 
+/** No runtime event comes near this; a longer line means the stream is not one. */
+const MAX_EVENT_LINE = 1 << 20;
+
+/** The events that `chunk` of GET /v1/events completes; throws RuntimeEventError on a line that is not one. */
+export function decodeEventLines(lines: LineSplitter, chunk: string): RuntimeEvent[] {
+  let complete: string[];
+  try {
+    complete = lines.push(chunk);
+  } catch (error) {
+    throw new RuntimeEventError((error as Error).message);
+  }
+  return complete.map(parseRuntimeEvent);
+}
+
 /** The agent's view of one runtime: its identity, its functions, and its event stream. */
 export class RuntimeClient {
   constructor(
@@ -39,6 +54,11 @@ export class RuntimeClient {
   workers(fn?: string, options: { memory?: boolean } = {}): Promise<WorkerList> {
     const query = [fn === undefined ? '' : `function=${encodeURIComponent(fn)}`, options.memory === true ? 'memory=1' : ''].filter((part) => part !== '').join('&');
     return this.get<WorkerList>(`/v1/workers${query === '' ? '' : `?${query}`}`);
+  }
+
+  /** Every ready worker's GC and memory figures (GET /v1/functions/NAME/stats), for the GC tuner. */
+  functionStats(name: string, timeoutMs?: number): Promise<FunctionStats> {
+    return this.get<FunctionStats>(`/v1/functions/${encodeURIComponent(name)}/stats${timeoutMs === undefined ? '' : `?timeoutMs=${timeoutMs}`}`);
   }
 
   async functions(): Promise<FunctionSummary[]> {
@@ -88,22 +108,18 @@ export class RuntimeClient {
         onState(true);
         delay = 100;
         response.setEncoding('utf8');
-        let pending = '';
+        const lines = new LineSplitter(MAX_EVENT_LINE);
         response.on('data', (chunk: string) => {
-          pending += chunk;
-          let newline: number;
-          while ((newline = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, newline);
-            pending = pending.slice(newline + 1);
-            if (line.trim() === '') continue;
-            let event: RuntimeEvent;
-            try {
-              event = JSON.parse(line) as RuntimeEvent;
-            } catch {
-              current.destroy();
-              broken(`GET /v1/events: a line that is not JSON: ${line.slice(0, 120)}`);
-              return;
-            }
+          let events: RuntimeEvent[];
+          try {
+            events = decodeEventLines(lines, chunk);
+          } catch (error) {
+            if (!(error instanceof RuntimeEventError)) throw error;
+            current.destroy();
+            broken(`GET /v1/events: ${error.message}`);
+            return;
+          }
+          for (const event of events) {
             lastSeq = event.seq;
             onEvent(event);
           }

@@ -10,9 +10,11 @@ import { exportProfile } from '../agent/profile/export/index.js';
 import type { ProfilePhase } from '../agent/profile/model.js';
 import { EXAMPLES_DIR, GIB, LOOKUP_STATE, ensureLookupState } from '../examples/state.js';
 import { readManifestFile } from '../runtime/manifest/parse.js';
+import { RUNTIME_USER, type FunctionSpec } from '../runtime/manifest/spec.js';
 import { Runtime } from '../runtime/runtime.js';
 import { formatBytes } from '../runtime/state/store.js';
 import { intOption, table, type Command } from '../shared/command.js';
+import { HearthError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { SERVE_OPTIONS_HELP, runtimeOptions } from '../runtime/cli/serve.js';
 
@@ -63,6 +65,22 @@ function summariseOrigins(samples: Sample[]): string {
   return [...counts].map(([origin, count]) => `${count} ${origin}`).join(', ');
 }
 
+/**
+ * Deploys an example. In a checkout that other users cannot search (one under /root), the
+ * examples' own users cannot reach their code: the demo then says so and runs them as the
+ * runtime's user, rather than stopping.
+ */
+async function deployExample(runtime: Runtime, spec: FunctionSpec): Promise<void> {
+  const onProgress = (message: string): void => progress(`deploy ${spec.name}: ${message}`);
+  try {
+    await runtime.registry.deploy(spec, { onProgress });
+  } catch (error) {
+    if (!(error instanceof HearthError) || error.code !== 'HEARTH_ERR_ISOLATION' || spec.isolation.user !== undefined) throw error;
+    process.stderr.write(`${error.message}\n  the demo runs ${spec.name} as the runtime's own user instead; in a checkout every user can search (under /opt, say) it runs as a user of its own\n`);
+    await runtime.registry.deploy({ ...spec, isolation: { ...spec.isolation, user: RUNTIME_USER } }, { onProgress });
+  }
+}
+
 function progress(line: string): void {
   process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
 }
@@ -107,7 +125,7 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
     const specs = readManifestFile(path.join(EXAMPLES_DIR, 'hearth.json'));
     for (const spec of specs) {
       const started = performance.now();
-      await runtime.registry.deploy(spec, { onProgress: (message) => progress(`deploy ${spec.name}: ${message}`) });
+      await deployExample(runtime, spec);
       progress(`deployed ${spec.name} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }
 

@@ -21,14 +21,32 @@ export interface SpawnOptions {
   fds: number[];
   /** chdir in the child before exec. */
   cwd?: string;
-  /** An fd open for writing on a cgroup's cgroup.procs: the child moves
-   * itself there before exec, so it is limited from its first instruction. */
-  cgroupProcsFd?: number;
+  /** fds open for writing on cgroup.procs files (one per hierarchy, at most
+   * 4): the child moves itself into each before exec, so it is limited from
+   * its first instruction. */
+  cgroupProcsFds?: number[];
   /** Signal the child gets when the spawning thread dies; default 9
    * (SIGKILL); 0 disables. */
   pdeathsig?: number;
   /** Default true: the child gets its own session and process group. */
   setsid?: boolean;
+  /** The worker sandbox the child enters before its chdir and exec; none when absent. */
+  sandbox?: SandboxOptions;
+}
+
+/**
+ * The ids a worker takes (absent: keep the current ones) and its RLIMIT_NPROC (absent or 0:
+ * leave it), from native/sandbox/sandbox.h.
+ */
+export interface SandboxIds {
+  uid?: number;
+  gid?: number;
+  nproc?: number;
+}
+
+/** The worker sandbox: its ids, and whether to install the seccomp filter. no_new_privs and RLIMIT_CORE 0 come with it always. */
+export interface SandboxOptions extends SandboxIds {
+  seccomp: boolean;
 }
 
 export interface SpawnResult {
@@ -44,10 +62,13 @@ interface Addon {
     env: string[],
     fds: number[],
     cwd: string | null,
-    cgroupProcsFd: number,
+    cgroupProcsFds: number[],
     pdeathsig: number,
     setsid: boolean,
+    sandbox: SandboxOptions | null,
   ): SpawnResult;
+  enterSandbox(sandbox: SandboxIds, parentPid: number): void;
+  hideFromSiblings(): void;
   watchExit(pidfd: number, onExit: (code: number | null, signal: string | null) => void): void;
   socketpair(): [number, number];
   sendWithFds(sock: number, data: Uint8Array, fds: number[]): void;
@@ -56,6 +77,7 @@ interface Addon {
   fallocate(fd: number, length: number): void;
   sealReadOnly(fd: number): void;
   mmap(fd: number, length: number, writable: boolean, populate: boolean): ArrayBuffer;
+  mapState(fd: number, length: number, populate: boolean): SharedArrayBuffer;
   munmap(buffer: ArrayBuffer): void;
   markStateMapped(bytes: number): number;
   markReady(): number;
@@ -96,10 +118,27 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     opts.env,
     opts.fds,
     opts.cwd ?? null,
-    opts.cgroupProcsFd ?? -1,
+    opts.cgroupProcsFds ?? [],
     opts.pdeathsig ?? 9,
     opts.setsid ?? true,
+    opts.sandbox ?? null,
   );
+}
+
+/** Enters the worker sandbox in this process, on every thread (a Node stem cell becoming a
+ * worker of one function): its ids and limits. Its seccomp filter it has had since it was
+ * started. The parent-death signal (SIGKILL), which a change of ids clears, is armed again for
+ * `parentPid`; if that process is already gone, it throws ESRCH (syscall 'parent'). Errors
+ * name the failed step as their syscall ('setresuid', 'rlimit', ...). */
+export function enterSandbox(sandbox: SandboxIds, parentPid: number): void {
+  addon.enterSandbox(sandbox, parentPid);
+}
+
+/** Makes this process non-dumpable (PR_SET_DUMPABLE 0): its /proc files then belong to root, so
+ * a sibling worker running as the same user cannot read its memory or environment through
+ * /proc. An exec resets it: each worker asks for it itself. */
+export function hideFromSiblings(): void {
+  addon.hideFromSiblings();
 }
 
 /** Call onExit once when the child behind pidfd exits: (code, null) for a
@@ -158,15 +197,28 @@ export function mmap(
   length: number,
   opts: { writable: boolean; populate: boolean },
 ): ArrayBuffer {
-  // Node backs external ArrayBuffers with a Buffer, so they share its limit.
+  checkWrappable('mmap', length);
+  return addon.mmap(fd, length, opts.writable, opts.populate);
+}
+
+// Node backs external ArrayBuffers with a Buffer, so they share its limit (V8 aborts past it).
+function checkWrappable(call: string, length: number): void {
   if (length > bufferConstants.MAX_LENGTH) {
     const err = new RangeError(
-      `mmap: length ${length} exceeds the largest ArrayBuffer Node can wrap (${bufferConstants.MAX_LENGTH})`,
+      `${call}: length ${length} exceeds the largest ArrayBuffer Node can wrap (${bufferConstants.MAX_LENGTH})`,
     ) as RangeError & { code: string };
     err.code = 'ERR_OUT_OF_RANGE';
     throw err;
   }
-  return addon.mmap(fd, length, opts.writable, opts.populate);
+}
+
+/** A worker's state: a read-only MAP_SHARED mapping of [0, length) of fd as a
+ * SharedArrayBuffer of exactly length bytes, unmapped when it is collected. Shared
+ * because V8 does not count shared memory as external memory: wrapping 1 GiB in an
+ * ArrayBuffer forced a full GC (5-8 ms) in a worker with a cgroup-sized heap. */
+export function mapState(fd: number, length: number, opts: { populate: boolean }): SharedArrayBuffer {
+  checkWrappable('mapState', length);
+  return addon.mapState(fd, length, opts.populate);
 }
 
 /** Unmap now and detach the ArrayBuffer (byteLength becomes 0, views become

@@ -1,8 +1,8 @@
 import client from 'prom-client';
+import { InvocationMetrics, type Outcome, type StartKind } from './invocation-metrics.js';
 import type { GcSpec } from './manifest/spec.js';
 
-export type StartKind = 'cold' | 'warm';
-export type Outcome = 'ok' | 'handler_error' | 'timeout' | 'crash' | 'rejected';
+export type { Outcome, StartKind };
 export type StartPath = 'scratch' | 'stem_cell';
 
 export interface PoolGauges {
@@ -17,13 +17,11 @@ export interface PoolGauges {
 /** The runtime's Prometheus metrics (GET /metrics). One registry per runtime instance. */
 export class RuntimeMetrics {
   readonly registry = new client.Registry();
-  private readonly invocations: client.Counter<'function' | 'start' | 'outcome'>;
-  private readonly duration: client.Histogram<'function' | 'start'>;
+  private readonly invocations: InvocationMetrics;
   private readonly coldStarts: client.Counter<'function' | 'path'>;
   private readonly spawnToReady: client.Histogram<'function' | 'path'>;
   private readonly workerExits: client.Counter<'function' | 'reason'>;
   private readonly rejected: client.Counter<'function' | 'code'>;
-  private readonly children = new Map<string, { counters: Map<string, client.Counter.Internal>; durations: Record<StartKind, client.Histogram.Internal<'function' | 'start'>> }>();
 
   constructor(
     pools: () => PoolGauges[],
@@ -32,19 +30,7 @@ export class RuntimeMetrics {
   ) {
     this.registry.setDefaultLabels({});
     client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_runtime_' });
-    this.invocations = new client.Counter({
-      name: 'hearth_invocations_total',
-      help: 'Invocations answered, by function, cold or warm start, and outcome.',
-      labelNames: ['function', 'start', 'outcome'],
-      registers: [this.registry],
-    });
-    this.duration = new client.Histogram({
-      name: 'hearth_invocation_duration_seconds',
-      help: 'Time from request arrival to response, by function and cold or warm start.',
-      labelNames: ['function', 'start'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [this.registry],
-    });
+    this.invocations = new InvocationMetrics(this.registry);
     this.coldStarts = new client.Counter({
       name: 'hearth_cold_starts_total',
       help: 'Workers started, by function and path (from scratch or from a stem cell).',
@@ -117,21 +103,9 @@ export class RuntimeMetrics {
     });
   }
 
-  /** Per-invocation recording; label children are looked up once per function, not per call. */
+  /** Per-invocation recording: on the invoke path, so a few increments (InvocationMetrics). */
   invocation(fn: string, start: StartKind, outcome: Outcome, seconds: number): void {
-    let children = this.children.get(fn);
-    if (children === undefined) {
-      children = { counters: new Map(), durations: { cold: this.duration.labels(fn, 'cold'), warm: this.duration.labels(fn, 'warm') } };
-      this.children.set(fn, children);
-    }
-    const key = `${start}/${outcome}`;
-    let counter = children.counters.get(key);
-    if (counter === undefined) {
-      counter = this.invocations.labels(fn, start, outcome);
-      children.counters.set(key, counter);
-    }
-    counter.inc();
-    children.durations[start].observe(seconds);
+    this.invocations.record(fn, start, outcome, seconds);
   }
 
   reject(fn: string, code: string): void {

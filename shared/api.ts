@@ -57,3 +57,41 @@ export interface WorkerList {
   seedsReady: number;
   stemCellsReady: number;
 }
+
+/** One worker in GET /v1/functions/NAME/stats: the runtime's view of it and the SDK's `stats` reply. */
+export interface WorkerStats {
+  pid: number;
+  id: number;
+  /** The function version the worker runs (GET /v1/functions/NAME's `version` is the current one). */
+  version: number;
+  /** idle or busy. */
+  status: string;
+  invocations: number;
+  ageMs: number;
+  /** User plus system CPU of the process and its threads since it started (/proc/PID/stat). */
+  cpuSeconds: number | null;
+  /** Its cgroup's memory now and at most so far; null when limits are not enforced. */
+  memoryBytes: number | null;
+  peakMemoryBytes: number | null;
+  /** Resident memory not shared (what `limits.recycleMemoryMb` is compared with). */
+  privateBytes: number;
+  /** The SDK's `stats` reply (runtime/ipc/PROTOCOL.md), or null when the worker did not answer; `error` says why. */
+  sdk: Record<string, unknown> | null;
+  error?: string;
+}
+
+/** GET /v1/functions/NAME/stats: what a GC tuner needs of a function, gathered from every ready worker. */
+export interface FunctionStats {
+  function: string;
+  kind: 'go' | 'node' | 'exec';
+  version: number;
+  /** Unix ms when the runtime gathered the figures. */
+  unixMs: number;
+  memoryLimitMb: number;
+  recycleMemoryMb: number;
+  /** The GC settings in force (the manifest's `gc`, as changed by PATCH). */
+  gc: { gogc?: number; memoryLimitMb?: number; maxOldSpaceMb?: number; maxSemiSpaceMb?: number };
+  /** Workers of this function killed by the kernel's OOM killer since it was deployed. */
+  oomKills: number;
+  workers: WorkerStats[];
+}

@@ -1,9 +1,9 @@
-// Bearer tokens on the control APIs: the runtime's, and the agent's mutating routes (which
-// take the same token the agent uses to reach the runtime).
+// The bearer token check of both programs' HTTP APIs: the runtime's control API and the
+// agent's mutating requests take the runtime's token.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 
-/** Constant-time bearer token check. */
+/** Whether the request carries `Authorization: Bearer <token>`; compared in constant time (hashes of equal length). */
 export function authorized(req: http.IncomingMessage, token: string): boolean {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer (.+)$/.exec(header);

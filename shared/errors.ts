@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   HEARTH_ERR_RATE_LIMITED: { status: 429, summary: 'the client sent more requests than its rate limit allows' },
   HEARTH_ERR_PROFILE_BUSY: { status: 409, summary: 'a profiling run with a tool is already under way for the function' },
   HEARTH_ERR_PROFILE_TOOL: { status: 500, summary: 'a profiling tool failed to collect or process its data' },
+  HEARTH_ERR_ISOLATION: { status: 400, summary: 'a function\'s workers cannot run as its isolation asks: an unknown user or group, a user the runtime cannot switch to, or code that user cannot read' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -55,3 +55,65 @@ export type RuntimeEvent =
   | (Base<'function_removed'> & { function: string });
 
 export type RuntimeEventInput = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'seq' | 'ts'> : never) : never;
+
+/** A line of GET /v1/events that is not a runtime event. */
+export class RuntimeEventError extends Error {
+  override name = 'RuntimeEventError';
+}
+
+type FieldKind = 'string' | 'number' | 'boolean' | 'number|null' | 'string|null' | 'number[]' | 'string?' | 'number?';
+
+/** The fields a reader relies on, per event type (the types above), beside type, seq and ts. */
+const EVENT_FIELDS: Record<RuntimeEventType, Record<string, FieldKind>> = {
+  spawn_requested: { function: 'string', workerId: 'number', reason: 'string', requestId: 'number?' },
+  worker_spawned: { function: 'string', workerId: 'number', pid: 'number', binary: 'string', origin: 'string' },
+  worker_ready: { function: 'string', workerId: 'number', pid: 'number', spawnToReadyMs: 'number' },
+  invoke_start: { function: 'string', id: 'number', workerId: 'number', pid: 'number', cold: 'boolean', waitedMs: 'number' },
+  invoke_end: { function: 'string', id: 'number', workerId: 'number', pid: 'number', cold: 'boolean', status: 'number', errorCode: 'string?', durationMs: 'number', latencyMs: 'number' },
+  invoke_refused: { function: 'string', id: 'number', status: 'number', errorCode: 'string', waitedMs: 'number' },
+  worker_exit: { function: 'string', workerId: 'number', pid: 'number', code: 'number|null', signal: 'string|null', reason: 'string', inflight: 'number[]', peakMemoryBytes: 'number?', oomKilled: 'boolean' },
+  function_prepared: { function: 'string', version: 'number', kind: 'string', binary: 'string', entry: 'string?' },
+  function_deployed: { function: 'string', version: 'number', stateId: 'string?' },
+  function_removed: { function: 'string' },
+};
+
+function fits(value: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'number|null':
+      return value === null || fits(value, 'number');
+    case 'string|null':
+      return value === null || typeof value === 'string';
+    case 'number[]':
+      return Array.isArray(value) && value.every((item) => fits(item, 'number'));
+    case 'string?':
+      return value === undefined || typeof value === 'string';
+    case 'number?':
+      return value === undefined || fits(value, 'number');
+  }
+}
+
+/** One line of GET /v1/events as a RuntimeEvent; throws RuntimeEventError naming what is wrong. */
+export function parseRuntimeEvent(line: string): RuntimeEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new RuntimeEventError(`not JSON (${(error as Error).message}): ${line.slice(0, 120)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RuntimeEventError(`not a JSON object: ${line.slice(0, 120)}`);
+  const event = value as Record<string, unknown>;
+  const type = event['type'];
+  if (typeof type !== 'string' || !(RUNTIME_EVENT_TYPES as readonly string[]).includes(type)) throw new RuntimeEventError(`unknown event type ${JSON.stringify(type)?.slice(0, 60)}`);
+  if (!Number.isSafeInteger(event['seq']) || (event['seq'] as number) < 1) throw new RuntimeEventError(`${type}: seq must be a positive integer`);
+  if (!fits(event['ts'], 'number')) throw new RuntimeEventError(`${type}: ts must be a number`);
+  for (const [field, kind] of Object.entries(EVENT_FIELDS[type as RuntimeEventType])) {
+    if (!fits(event[field], kind)) throw new RuntimeEventError(`${type} ${event['seq']}: ${field} must be ${kind.replace('?', ' or absent')}`);
+  }
+  return event as unknown as RuntimeEvent;
+}

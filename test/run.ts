@@ -1,10 +1,12 @@
 // Runs every test suite, each in its own process, and prints one summary line:
 // "N passed, N failed" (", N skipped" when any were). Usage: node dist/test/run.js [filter...]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findGo } from '../runtime/build/go.js';
+import { cannotReach } from '../runtime/isolation/access.js';
 
 const DIST_TEST = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(DIST_TEST, '../..');
@@ -89,7 +91,45 @@ async function runGoSuite(): Promise<Tally> {
   return tally;
 }
 
+/** Set in the suites' environment when they run from a view of the checkout (below). */
+const CHECKOUT_VIEW = 'HEARTH_TEST_CHECKOUT_VIEW';
+/** Who the reachability check stands for: a user with no rights of its own, as a worker's is. */
+const NOBODY = 65534;
+
+/**
+ * As root, workers run as users of their own, and read the checkout's code (the SDK, the
+ * addon, test fixtures) as those users. A checkout below a directory other users cannot
+ * search (a 0700 home or mktemp directory) would have every deploy refused, rightly. Then the
+ * suites run from a bind mount of the checkout on a directory anyone can search, made in a
+ * private mount namespace so that the host's mounts stay as they were. Returns the exit code,
+ * or undefined when the checkout is reachable as it is.
+ */
+function runFromReachableView(args: string[]): number | undefined {
+  if (process.getuid?.() !== 0 || process.env[CHECKOUT_VIEW] !== undefined) return undefined;
+  const closed = cannotReach(fileURLToPath(import.meta.url), 'read', NOBODY, NOBODY);
+  if (closed === undefined) return undefined;
+  const view = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-checkout-'));
+  fs.chmodSync(view, 0o755);
+  process.stdout.write(`test: workers run as users of their own and cannot reach this checkout (${closed}); the suites run from a view of it at ${view}, bind-mounted in a private mount namespace\n`);
+  try {
+    const script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"';
+    const result = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', ROOT, view, process.execPath, path.join(view, path.relative(ROOT, fileURLToPath(import.meta.url))), ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, [CHECKOUT_VIEW]: view },
+    });
+    if (result.error !== undefined) throw new Error(`unshare failed: ${result.error.message}`);
+    return result.status ?? 1;
+  } finally {
+    fs.rmdirSync(view);
+  }
+}
+
 async function main(): Promise<void> {
+  const viewExit = runFromReachableView(process.argv.slice(2));
+  if (viewExit !== undefined) {
+    process.exitCode = viewExit;
+    return;
+  }
   const filters = process.argv.slice(2);
   const selected = (name: string): boolean => filters.length === 0 || filters.some((filter) => name.includes(filter));
   const total: Tally = { passed: 0, failed: 0, skipped: 0 };

@@ -6,5 +6,5 @@ export { BpfMap, BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapType, perCpuU64, sumPerCpuU
 export { RingBuffer, type RecordHandler } from './ringbuf.js';
 export { openCpuClock, closePerfEvent } from './perf.js';
 export { onlineCpus, possibleCpus, parseCpuList } from './cpus.js';
-export { checkHost, effectiveCapabilities, type HostCheck } from './preflight.js';
+export { checkHost, uprobeCapabilityMissing, type HostCheck } from './preflight.js';
 export { setSchedulerPolicy } from './libbpf.js';

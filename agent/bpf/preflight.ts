@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, capabilityName, effectiveCapabilities } from '../../shared/capabilities.js';
 
 export type HostCheck = { ok: true; kernel: string; libbpf: string } | { ok: false; missing: string; kernel: string };
 
@@ -11,18 +12,6 @@ const LIBBPF = 'libbpf.so.1';
 const LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
 /** Ring buffers need 5.8 and uprobe BPF cookies 5.15. */
 const MIN_KERNEL: [number, number] = [5, 15];
-
-/** Capability numbers (uapi/linux/capability.h), index = bit in CapEff. */
-const CAPABILITIES = [
-  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'linux_immutable',
-  'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner', 'sys_module', 'sys_rawio', 'sys_chroot',
-  'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice', 'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease',
-  'audit_write', 'audit_control', 'setfcap', 'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read',
-  'perfmon', 'bpf', 'checkpoint_restore',
-];
-const CAP_SYS_ADMIN = 21;
-const CAP_PERFMON = 38;
-const CAP_BPF = 39;
 
 /** One line naming everything missing, or ok with the versions found. */
 export function checkHost(): HostCheck {
@@ -34,9 +23,8 @@ export function checkHost(): HostCheck {
   const caps = effectiveCapabilities();
   // CAP_SYS_ADMIN implies both on kernels that know CAP_BPF (bpf_capable(), perfmon_capable()).
   if (!caps.has(CAP_SYS_ADMIN) && !(caps.has(CAP_BPF) && caps.has(CAP_PERFMON))) {
-    const name = (cap: number): string => `cap_${CAPABILITIES[cap] ?? cap}`;
-    const lacks = [CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN].filter((cap) => !caps.has(cap)).map(name);
-    const has = [...caps].sort((a, b) => a - b).map(name);
+    const lacks = [CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN].filter((cap) => !caps.has(cap)).map(capabilityName);
+    const has = [...caps].sort((a, b) => a - b).map(capabilityName);
     missing.push(`needs root or CAP_BPF and CAP_PERFMON (uid ${process.getuid?.() ?? '?'} lacks ${lacks.join(', ')}; has: ${has.join(', ') || 'no capabilities'})`);
   }
   const version = /^(\d+)\.(\d+)/.exec(kernel);
@@ -49,14 +37,14 @@ export function checkHost(): HostCheck {
   return { ok: true, kernel, libbpf };
 }
 
-/** Effective capability numbers of this process (CapEff in /proc/self/status, a hex mask). */
-export function effectiveCapabilities(): Set<number> {
-  const status = fs.readFileSync('/proc/self/status', 'utf8');
-  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
-  const mask = BigInt(`0x${hex}`);
-  const caps = new Set<number>();
-  for (let bit = 0; bit < 64; bit++) if ((mask >> BigInt(bit)) & 1n) caps.add(bit);
-  return caps;
+/**
+ * Why uprobes are refused (EACCES) when the rest loads: the kernel's uprobe PMU asks for
+ * CAP_SYS_ADMIN (perf_uprobe_event_init: current kernels went back to it from CAP_PERFMON,
+ * since a uprobe writes into the probed process). Undefined when the agent has it.
+ */
+export function uprobeCapabilityMissing(): string | undefined {
+  if (effectiveCapabilities().has(CAP_SYS_ADMIN)) return undefined;
+  return 'this kernel attaches uprobes only for CAP_SYS_ADMIN, which the agent lacks: Go runtime, Node and SDK marker probes are off, and phases come from kernel tracepoints, syscall hooks and the runtime\'s events';
 }
 
 /** The libbpf the dynamic loader would pick, as "path (version)", or undefined. */

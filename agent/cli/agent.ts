@@ -42,12 +42,17 @@ function's pool (warm minimum, pre-warms, keep-alive) from what it measures (--t
 or SIGTERM, then detaches every probe. It runs as a background task (SCHED_BATCH, nice 10):
 workers come first.
 
-Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc);
-see README, "Agent".
+Needs root, or CAP_BPF + CAP_PERFMON (plus read access to the runtime's binaries and /proc),
+and CAP_SYS_ADMIN for uprobes (the Go, Node and SDK probes; without it phases come from kernel
+events only). Beside a runtime in another container (a Kubernetes pod) it also needs the host's
+PID namespace and CAP_SYS_PTRACE: it opens the runtime's files through /proc/PID/root. See
+README, "Agent", SECURITY.md and deploy/agent.yaml.
 
 Options:
   --runtime URL            the runtime to follow (default http://127.0.0.1:8700)
-  --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token file)
+  --token TOKEN            its control token (default $HEARTH_TOKEN, else the local runtime's token
+                           file); on the command line it is visible to every local user, functions
+                           included, in /proc/PID/cmdline: prefer the other two
   --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): the web UI at /,
                            /metrics, /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
                            /v1/pool, /v1/profiles, /v1/gc, /v1/tuner/status, /v1/tuner/decisions,
@@ -87,6 +92,7 @@ Options:
     }
     const level = (values['log-level'] as string | undefined) ?? 'info';
     if (!isLogLevel(level)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--log-level must be debug, info, warn or error (got ${JSON.stringify(level)})`);
+    if (values['token'] !== undefined) process.stderr.write('hearth agent: --token is visible to every local user in /proc/PID/cmdline for as long as the agent runs; pass it in HEARTH_TOKEN, or let the agent read the runtime\'s token file\n');
     const faroUrl = (values['faro-url'] as string | undefined) ?? null;
     if (faroUrl !== null && !isHttpUrl(faroUrl)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--faro-url must be an http or https URL (got ${JSON.stringify(faroUrl)})`);
     const instance = new Agent({

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WorkerList } from '../../shared/api.js';
+import { HearthError } from '../../shared/errors.js';
+import { authorized } from '../../shared/auth.js';
 import { PHASES } from '../../shared/phases.js';
 import type { RecordStore } from '../phases/store.js';
 import type { FaroCollector } from './faro-collector.js';
@@ -8,7 +10,7 @@ import { serveTuner, type TunerApiContext } from './tuner-api.js';
 import type { AgentMetrics } from './metrics.js';
 import { poolView } from './pool-api.js';
 import { serveProfiles, type ProfilesContext } from './profiles-api.js';
-import { sendJson } from './reply.js';
+import { sendError, sendJson } from './reply.js';
 import type { UiAssets } from './ui-assets.js';
 
 export interface ProbeStatus {
@@ -20,6 +22,8 @@ export interface ProbeStatus {
 }
 
 export interface AgentApiContext extends ProfilesContext {
+  /** The runtime's control token: what a request other than a read (or the UI's telemetry) must carry. */
+  token: string;
   store: RecordStore;
   metrics: AgentMetrics;
   health(): Record<string, unknown>;
@@ -32,7 +36,7 @@ export interface AgentApiContext extends ProfilesContext {
   tuner: TunerApiContext;
 }
 
-const ERROR_CODES: Record<number, string> = { 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
+const ERROR_CODES: Record<number, string> = { 401: 'HEARTH_ERR_UNAUTHORIZED', 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
 
 function error(res: http.ServerResponse, status: number, message: string): void {
   sendJson(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
@@ -41,12 +45,30 @@ function error(res: http.ServerResponse, status: number, message: string): void 
 /**
  * The agent's HTTP API: cold-start records, phase percentiles, exits, probes, the runtime's
  * pools, profiles, metrics, the tuner, and the web UI; read-only but for the UI's telemetry
- * (POST /collect) and the tuner's mode (PUT /v1/tuner/mode, with the token).
+ * (POST /collect) and the tuner's mode (PUT /v1/tuner/mode).
+ * Any other request that is not a GET needs the runtime's token, checked before routing, so a
+ * route that changes something is protected from the moment it exists. /collect takes none:
+ * the page that posts to it has none to give (a token served to the page is served to anyone
+ * who can load it); it only counts and logs, within size and rate limits, and takes only JSON,
+ * which a page of another origin cannot send it without a CORS preflight the agent refuses.
  */
 export function createAgentApi(context: AgentApiContext): http.Server {
   return http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent');
+    } catch {
+      // "//host:99999/" and the like: the WHATWG parser reads a leading // as a host, and
+      // throws, which in a request handler would end the agent.
+      req.resume();
+      return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `not a path this API can read: ${JSON.stringify(req.url)}`));
+    }
     if (url.pathname === '/collect' && req.method === 'POST') return context.faro.handle(req, res);
+    if (req.method !== 'GET' && url.pathname !== '/collect' && !authorized(req, context.token)) {
+      req.resume();
+      res.setHeader('www-authenticate', 'Bearer');
+      return error(res, 401, `${req.method} ${url.pathname} needs \`Authorization: Bearer <token>\` with the runtime's control token`);
+    }
     if (serveTuner(context.tuner, req, url, res)) return;
     req.resume();
     if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);

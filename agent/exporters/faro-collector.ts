@@ -11,7 +11,7 @@ import { readBody, sendError } from './reply.js';
 
 export const FARO_ITEM_KINDS = [...FARO_SIGNALS, 'traces'] as const;
 export type FaroItemKind = FaroSignal | 'traces';
-export const FARO_REJECTIONS = ['too_large', 'rate_limited', 'bad_encoding', 'bad_json', 'bad_payload'] as const;
+export const FARO_REJECTIONS = ['too_large', 'rate_limited', 'bad_content_type', 'bad_encoding', 'bad_json', 'bad_payload'] as const;
 export type FaroRejection = (typeof FARO_REJECTIONS)[number];
 
 /** Where accepted items and refusals are counted (the agent's metrics). */
@@ -55,6 +55,9 @@ export class FaroCollector {
         'retry-after': String(Math.ceil(waitMs / 1000)),
       });
     }
+    // Faro's fetch transport sends JSON; a page of another origin can post only form or plain-text bodies without a preflight.
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') return this.refuse(req, res, 'bad_content_type', new HearthError('HEARTH_ERR_BAD_REQUEST', `Content-Type ${JSON.stringify(type)} is not accepted: send application/json, as Faro's fetch transport does`));
     const encoding = req.headers['content-encoding'] ?? 'identity';
     if (encoding !== 'identity') return this.refuse(req, res, 'bad_encoding', new HearthError('HEARTH_ERR_BAD_REQUEST', `Content-Encoding ${encoding} is not accepted: send plain JSON (Faro's requestCompression off)`));
     if (Number(req.headers['content-length'] ?? 0) > this.limits.maxBodyBytes) return this.refuse(req, res, 'too_large', this.tooLarge());

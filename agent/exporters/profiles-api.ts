@@ -34,7 +34,13 @@ export function serveProfiles(context: ProfilesContext, url: URL, res: http.Serv
   if (typeof seconds === 'string') return fail(400, seconds);
   profiler.collect();
   if (url.pathname === '/v1/gc') return json(200, { seconds: seconds ?? 60, functions: profiler.gcShares(seconds ?? 60) });
-  const fn = decodeURIComponent(url.pathname.slice('/v1/profiles/'.length));
+  let fn: string;
+  try {
+    fn = decodeURIComponent(url.pathname.slice('/v1/profiles/'.length));
+  } catch {
+    // A URIError thrown here would escape the request handler and end the agent.
+    return fail(400, `the function name in ${url.pathname} is not valid percent-encoding`);
+  }
   const phase = url.searchParams.get('phase') ?? 'cold';
   if (phase !== 'cold' && phase !== 'steady') return fail(400, `phase must be cold or steady (got ${JSON.stringify(phase)})`);
   const format = url.searchParams.get('format') ?? 'json';

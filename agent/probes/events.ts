@@ -50,6 +50,7 @@ export class EventDecodeError extends Error {
 /** Reads one record; throws EventDecodeError for a record that cannot be one of ours. */
 export function decodeEvent(data: Buffer, offset: number, length: number): KernelEvent {
   if (length < EVENT_SIZE) throw new EventDecodeError(`ring buffer record of ${length} bytes is shorter than an event (${EVENT_SIZE})`);
+  if (offset < 0 || offset + EVENT_SIZE > data.length) throw new EventDecodeError(`ring buffer record at ${offset} runs past the end of the data (${data.length} bytes)`);
   const type = data.readUInt32LE(offset + 8);
   if (type < EventType.FORK || type > EventType.OOM) throw new EventDecodeError(`unknown event type ${type}`);
   const commEnd = data.indexOf(0, offset + 48);

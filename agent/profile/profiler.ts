@@ -32,15 +32,18 @@ export interface ProfilerCounters extends SamplerCounters {
 export class Profiler {
   readonly store: ProfileStore;
   private readonly sampler: Sampler;
-  private readonly symbolizer = new Symbolizer();
+  private readonly symbolizer: Symbolizer;
   private readonly workers = new WorkerDirectory((pid) => this.symbolizer.forget(pid));
   private unattributed = 0;
 
+  /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
   constructor(
     tracked: BpfMap,
     readonly options: ProfilerOptions,
     private readonly log: Logger,
+    openPath?: (file: string) => string,
   ) {
+    this.symbolizer = new Symbolizer(openPath === undefined ? {} : { openPath });
     this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
     this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
   }

@@ -20,7 +20,10 @@ export interface AgentProcess {
  */
 export async function startAgent(server: ServerProcess, args: string[] = []): Promise<AgentProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, `--token=${server.token}`, '--port', String(port), '--log-level', 'warn', '--tuner', 'off', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [HEARTH, 'agent', '--runtime', server.url, '--port', String(port), '--log-level', 'warn', '--tuner', 'off', ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, HEARTH_TOKEN: server.token },
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -76,4 +79,9 @@ export function cpuSeconds(pid: number): number {
 
 export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Open file descriptors of a process. */
+export function fdCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
 }

@@ -34,11 +34,11 @@ export function machine(): Machine {
  * Writes bench/results/<name>.json (the figures under stable keys, plus how they were
  * produced) and <name>.md (a table for people), replacing the previous run's files.
  */
-export function writeResults(name: string, figures: Record<string, unknown>, table: { headers: string[]; rows: (string | number)[][] }, notes: string[]): void {
+export function writeResults(name: string, figures: Record<string, unknown>, table: { headers: string[]; rows: (string | number)[][] }, notes: string[], command?: string): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   // The options it ran with, when this benchmark was named on the command line.
   const args = process.argv.slice(2);
-  const command = `npm run bench -- ${args.includes(name) ? args.join(' ') : name}`;
+  command ??= `npm run bench -- ${args.includes(name) ? args.join(' ') : name}`;
   const meta = { benchmark: name, date: new Date().toISOString(), command, machine: machine() };
   fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), JSON.stringify({ ...figures, meta }, null, 2) + '\n');
   const m = meta.machine;

@@ -10,15 +10,22 @@ export interface WrkResult {
   errors: number;
 }
 
-/** wrk, from Debian's package, installed on first use (the benchmarks run as root on a fresh host). */
-export function ensureWrk(): void {
+/**
+ * A load generator from Debian's package of the same name, installed on first use (the
+ * benchmarks run as root on a fresh host).
+ */
+export function ensureTool(name: 'wrk' | 'hey', why: string): void {
   try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
-    process.stderr.write('installing wrk (Debian package) for the HTTP benchmarks\n');
-    execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write(`installing ${name} (Debian package) for ${why}\n`);
+    execFileSync('apt-get', ['install', '-y', '-qq', name], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   }
+}
+
+/** wrk, for the HTTP benchmarks. */
+export function ensureWrk(): void {
+  ensureTool('wrk', 'the HTTP benchmarks');
 }
 
 function toMicros(text: string): number {

@@ -18,7 +18,8 @@ export interface BundleFile {
   content: string;
 }
 
-function yaml(comment: string, value: unknown): string {
+/** `value` as YAML after a comment (`#` is added to its first line only). */
+export function yaml(comment: string, value: unknown): string {
   return `# ${comment}\n${stringify(value, { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -314,6 +315,9 @@ int main(void)
 	sigaction(SIGTERM, &sa, NULL);
 
 	map_state();
+	/* Not dumpable: another process of this user (a sibling worker of this
+	 * function) cannot read this one's memory through /proc (SECURITY.md). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	unsigned char ready[8 + sizeof SDK_NAME - 1];
 	put_u16(ready, PROTOCOL_VERSION);

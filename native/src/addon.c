@@ -188,7 +188,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (hearth_init_spawn(env, exports) != napi_ok ||
       hearth_init_fdpass(env, exports) != napi_ok ||
       hearth_init_memory(env, exports) != napi_ok ||
-      hearth_init_markers(env, exports) != napi_ok) {
+      hearth_init_markers(env, exports) != napi_ok ||
+      hearth_init_isolation(env, exports) != napi_ok) {
     hearth_throw_napi_failure(env, "module init");
     return NULL;
   }

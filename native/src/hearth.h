@@ -38,11 +38,23 @@ int hearth_arg_bool(napi_env env, napi_value v, const char *name, int *out);
 /* malloc'd NUL-terminated UTF-8 copy; rejects strings with embedded NULs. */
 char *hearth_arg_string(napi_env env, napi_value v, const char *name);
 
+struct hearth_sandbox;
+/* The sandbox options object ({uid?, gid?, nproc?, seccomp?}: seccomp a
+ * boolean, absent ids kept): 0, or -1 with a TypeError or RangeError thrown. */
+int hearth_arg_sandbox(napi_env env, napi_value v, struct hearth_sandbox *out);
+
+/* A SharedArrayBuffer over [data, data+length); release(data, length, hint) runs when V8
+ * drops it (shared_buffer.cc). */
+napi_value hearth_new_shared_arraybuffer(napi_env env, void *data, size_t length,
+                                         void (*release)(void *data, size_t length, void *hint),
+                                         void *hint);
+
 /* Module parts register their functions on `exports`. */
 napi_status hearth_init_spawn(napi_env env, napi_value exports);
 napi_status hearth_init_fdpass(napi_env env, napi_value exports);
 napi_status hearth_init_memory(napi_env env, napi_value exports);
 napi_status hearth_init_markers(napi_env env, napi_value exports);
+napi_status hearth_init_isolation(napi_env env, napi_value exports);
 
 napi_status hearth_export(napi_env env, napi_value exports, const char *name,
                           napi_callback cb);

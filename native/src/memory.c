@@ -141,49 +141,29 @@ static napi_value js_seal_read_only(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* mmap(fd, length, writable, populate) -> ArrayBuffer of exactly length. */
-static napi_value js_mmap(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  int64_t len;
-  int writable, populate;
-  if (argc < 4 || hearth_arg_int32(env, argv[0], "fd", &fd) != 0 ||
-      hearth_arg_int64(env, argv[1], "length", &len) != 0 ||
-      hearth_arg_bool(env, argv[2], "writable", &writable) != 0 ||
-      hearth_arg_bool(env, argv[3], "populate", &populate) != 0)
-    return NULL;
-  if (len < 0) return hearth_throw_range_error(env, "length must be >= 0");
-
+/* Maps [0, length) of fd MAP_SHARED (length > 0) and records the mapping. On
+ * failure throws and returns NULL. */
+static struct mapping *map_fd(napi_env env, int32_t fd, int64_t len, int writable,
+                              int populate) {
   char ctx[96];
   snprintf(ctx, sizeof ctx, "fd %d", fd);
   struct stat st;
-  if (fstat(fd, &st) != 0) return hearth_throw_errno(env, errno, "fstat", ctx);
+  if (fstat(fd, &st) != 0) return hearth_throw_errno(env, errno, "fstat", ctx), NULL;
   if (len > (int64_t)st.st_size) {
     snprintf(ctx, sizeof ctx, "fd %d: length %lld exceeds file size %lld", fd,
              (long long)len, (long long)st.st_size);
-    return hearth_throw_errno(env, EINVAL, "mmap", ctx);
+    return hearth_throw_errno(env, EINVAL, "mmap", ctx), NULL;
   }
-
-  napi_value ab;
-  if (len == 0) {
-    void *unused;
-    NAPI_CALL(env, napi_create_arraybuffer(env, 0, &unused, &ab));
-    NAPI_CALL(env, napi_type_tag_object(env, ab, &mmap_tag));
-    return ab;
-  }
-
   /* Huge-page mappings must cover whole huge pages. */
   struct statfs sfs;
-  if (fstatfs(fd, &sfs) != 0) return hearth_throw_errno(env, errno, "fstatfs", ctx);
+  if (fstatfs(fd, &sfs) != 0) return hearth_throw_errno(env, errno, "fstatfs", ctx), NULL;
   size_t page = (unsigned long)sfs.f_type == HEARTH_HUGETLBFS_MAGIC
                     ? (size_t)sfs.f_bsize
                     : (size_t)sysconf(_SC_PAGESIZE);
   size_t mapped = ((size_t)len + page - 1) / page * page;
 
   struct mapping *m = malloc(sizeof *m);
-  if (m == NULL) return hearth_throw_errno(env, ENOMEM, "malloc", ctx);
+  if (m == NULL) return hearth_throw_errno(env, ENOMEM, "malloc", ctx), NULL;
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
   void *addr = mmap(NULL, mapped, prot, flags, fd, 0);
@@ -192,34 +172,67 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
     free(m);
     snprintf(ctx, sizeof ctx, "fd %d, %zu bytes%s", fd, mapped,
              writable ? ", writable" : "");
-    return hearth_throw_errno(env, err, "mmap", ctx);
+    return hearth_throw_errno(env, err, "mmap", ctx), NULL;
   }
   m->addr = addr;
   m->mapped = mapped;
   m->unmapped = 0;
+  m->finalized = NULL;
+  mapping_insert(m);
+  return m;
+}
+
+/* Undoes map_fd when no JS object took the mapping over. */
+static void mapping_discard(struct mapping *m) {
+  pthread_mutex_lock(&mappings_lock);
+  mapping_unlink(m);
+  pthread_mutex_unlock(&mappings_lock);
+  munmap(m->addr, m->mapped);
+  free(m);
+}
+
+static int mmap_args(napi_env env, napi_callback_info info, size_t want, int32_t *fd,
+                     int64_t *len, int *writable, int *populate) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    hearth_throw_napi_failure(env, "napi_get_cb_info");
+    return -1;
+  }
+  if (argc < want || hearth_arg_int32(env, argv[0], "fd", fd) != 0 ||
+      hearth_arg_int64(env, argv[1], "length", len) != 0 ||
+      (writable != NULL && hearth_arg_bool(env, argv[2], "writable", writable) != 0) ||
+      hearth_arg_bool(env, argv[want - 1], "populate", populate) != 0)
+    return -1;
+  if (*len < 0) {
+    hearth_throw_range_error(env, "length must be >= 0");
+    return -1;
+  }
+  return 0;
+}
+
+/* mmap(fd, length, writable, populate) -> ArrayBuffer of exactly length. */
+static napi_value js_mmap(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  int64_t len;
+  int writable, populate;
+  if (mmap_args(env, info, 4, &fd, &len, &writable, &populate) != 0) return NULL;
+
+  napi_value ab;
+  if (len == 0) {
+    void *unused;
+    NAPI_CALL(env, napi_create_arraybuffer(env, 0, &unused, &ab));
+    NAPI_CALL(env, napi_type_tag_object(env, ab, &mmap_tag));
+    return ab;
+  }
+  struct mapping *m = map_fd(env, fd, len, writable, populate);
+  if (m == NULL) return NULL;
   int finalized = 0;
   m->finalized = &finalized;
-  mapping_insert(m);
-
-  /* V8 counts an external ArrayBuffer as memory a GC can reclaim and, for 1 GiB,
-   * starts a full marking cycle on the spot (about 3 ms, then 2-3 ms of GC). A
-   * read-only shared mapping is file memory no GC can reclaim, so take it out of
-   * that count first. (Writable mappings are short-lived import buffers in the
-   * runtime; they keep V8's default accounting.) */
-  if (!writable) {
-    int64_t unused;
-    napi_adjust_external_memory(env, -len, &unused);
-  }
-  napi_status s = napi_create_external_arraybuffer(env, addr, (size_t)len,
+  napi_status s = napi_create_external_arraybuffer(env, m->addr, (size_t)len,
                                                    mapping_finalize, m, &ab);
   if (s != napi_ok) {
-    if (!finalized) { /* still ours: the finalizer never ran */
-      pthread_mutex_lock(&mappings_lock);
-      mapping_unlink(m);
-      pthread_mutex_unlock(&mappings_lock);
-      munmap(addr, mapped);
-      free(m);
-    }
+    if (!finalized) mapping_discard(m); /* still ours: the finalizer never ran */
     hearth_throw_napi_failure(env, "napi_create_external_arraybuffer");
     return NULL;
   }
@@ -227,6 +240,26 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   m->finalized = NULL;
   NAPI_CALL(env, napi_type_tag_object(env, ab, &mmap_tag));
   return ab;
+}
+
+static void mapping_release(void *data, size_t length, void *hint) {
+  (void)data;
+  (void)length;
+  mapping_finalize(NULL, NULL, hint);
+}
+
+/* mapState(fd, length, populate) -> read-only SharedArrayBuffer of exactly
+ * length, unmapped when V8 drops it (a worker's state lives as long as the
+ * worker). Not counted as external memory: see shared_buffer.cc. */
+static napi_value js_map_state(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  int64_t len;
+  int populate;
+  if (mmap_args(env, info, 3, &fd, &len, NULL, &populate) != 0) return NULL;
+  if (len == 0) return hearth_new_shared_arraybuffer(env, NULL, 0, NULL, NULL);
+  struct mapping *m = map_fd(env, fd, len, 0, populate);
+  if (m == NULL) return NULL;
+  return hearth_new_shared_arraybuffer(env, m->addr, (size_t)len, mapping_release, m);
 }
 
 /* munmap(ab): unmap now instead of at GC, and detach so JS can no longer
@@ -279,7 +312,8 @@ napi_status hearth_init_memory(napi_env env, napi_value exports) {
   if ((s = hearth_export(env, exports, "memfdCreate", js_memfd_create)) != napi_ok ||
       (s = hearth_export(env, exports, "fallocate", js_fallocate)) != napi_ok ||
       (s = hearth_export(env, exports, "sealReadOnly", js_seal_read_only)) != napi_ok ||
-      (s = hearth_export(env, exports, "mmap", js_mmap)) != napi_ok)
+      (s = hearth_export(env, exports, "mmap", js_mmap)) != napi_ok ||
+      (s = hearth_export(env, exports, "mapState", js_map_state)) != napi_ok)
     return s;
   return hearth_export(env, exports, "munmap", js_munmap);
 }

@@ -4,6 +4,7 @@
  * child execs (the same technique as glibc's posix_spawn). Exit is observed
  * through the pidfd with a uv_poll_t, so no SIGCHLD handling is involved. */
 #include "hearth.h"
+#include "../sandbox/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 #endif
 
 #define CHILD_STACK_SIZE (64 * 1024)
+/* cgroup.procs files a child joins: one per hierarchy (memory, pids). */
+#define MAX_CGROUP_FDS 4
 /* Kernel sigset size for rt_sigaction/rt_sigprocmask. */
 #define KSIGSET_SIZE 8
 
@@ -58,6 +61,7 @@ enum step {
   STEP_CGROUP,
   STEP_DUPFD,
   STEP_DUP2,
+  STEP_SANDBOX,
   STEP_CHDIR,
   STEP_EXECVE,
 };
@@ -72,6 +76,7 @@ static const char *const step_syscall[] = {
   [STEP_CGROUP] = "write",
   [STEP_DUPFD] = "fcntl",
   [STEP_DUP2] = "dup2",
+  [STEP_SANDBOX] = "sandbox",
   [STEP_CHDIR] = "chdir",
   [STEP_EXECVE] = "execve",
 };
@@ -88,12 +93,18 @@ struct child_args {
   int nfds;
   int fd_base;
   const char *cwd;
-  int cgroup_fd;
+  int cgroup_fds[MAX_CGROUP_FDS];
+  int ncgroup_fds;
   int pdeathsig;
   int setsid;
   pid_t parent_pid;
+  /* NULL: the child runs as the parent does (a seed, which sandboxes its
+   * worker itself). */
+  const struct hearth_sandbox *sandbox;
   volatile int err;
   volatile int step;
+  /* The sandbox step that failed (a static string). */
+  const char *volatile sandbox_step;
 };
 
 static __attribute__((noreturn)) void child_fail(struct child_args *a,
@@ -132,7 +143,7 @@ static int child_main(void *arg) {
     if (getppid() != a->parent_pid) child_fail(a, STEP_PARENT_GONE, ESRCH);
   }
 
-  if (a->cgroup_fd >= 0) {
+  if (a->ncgroup_fds > 0) {
     char buf[24];
     char *p = buf + sizeof buf;
     unsigned long v = (unsigned long)getpid();
@@ -141,10 +152,12 @@ static int child_main(void *arg) {
       v /= 10;
     } while (v != 0);
     size_t len = (size_t)(buf + sizeof buf - p);
-    ssize_t w;
-    do w = write(a->cgroup_fd, p, len);
-    while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)len) child_fail(a, STEP_CGROUP, w < 0 ? errno : EIO);
+    for (int i = 0; i < a->ncgroup_fds; i++) {
+      ssize_t w;
+      do w = write(a->cgroup_fds[i], p, len);
+      while (w < 0 && errno == EINTR);
+      if (w != (ssize_t)len) child_fail(a, STEP_CGROUP, w < 0 ? errno : EIO);
+    }
   }
 
   /* Move every source above all targets first, so a dup2 into place can
@@ -165,6 +178,15 @@ static int child_main(void *arg) {
    * child gets exactly the fds it was given. Older kernels: the temporaries
    * are CLOEXEC anyway. */
   syscall(SYS_close_range, (unsigned)a->nfds, ~0U, 0U);
+
+  if (a->sandbox != NULL) {
+    const char *step = "sandbox";
+    int err = hearth_sandbox_enter(a->sandbox, &step);
+    if (err != 0) {
+      a->sandbox_step = step;
+      child_fail(a, STEP_SANDBOX, err);
+    }
+  }
 
   if (a->cwd != NULL && chdir(a->cwd) != 0) child_fail(a, STEP_CHDIR, errno);
 
@@ -211,20 +233,25 @@ static char **get_strv(napi_env env, napi_value arr, const char *name) {
   return v;
 }
 
-/* spawnRaw(file, argv, env, fds, cwd|null, cgroupFd, pdeathsig, setsid) */
+/* spawnRaw(file, argv, env, fds, cwd|null, cgroupProcsFds, pdeathsig, setsid,
+ *          sandbox|null) */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) return hearth_throw_type_error(env, "spawn: expected 8 arguments");
+  if (argc < 9) return hearth_throw_type_error(env, "spawn: expected 9 arguments");
 
   napi_value result = NULL;
   char *file = NULL, *cwd = NULL;
   char **cargv = NULL, **cenv = NULL;
   int *fds = NULL, *tmp = NULL;
   void *stack = NULL;
-  int32_t cgroup_fd, pdeathsig;
+  int32_t pdeathsig;
+  int cgroup_fds[MAX_CGROUP_FDS];
+  uint32_t ncgroup_fds = 0;
   int do_setsid;
+  struct hearth_sandbox sandbox;
+  int sandboxed = 0;
   uint32_t nfds = 0;
   bool is_array = false;
   napi_valuetype t;
@@ -273,13 +300,33 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   if (t != napi_null && t != napi_undefined &&
       (cwd = hearth_arg_string(env, argv[4], "cwd")) == NULL)
     goto out;
-  if (hearth_arg_int32(env, argv[5], "cgroupProcsFd", &cgroup_fd) != 0 ||
-      hearth_arg_int32(env, argv[6], "pdeathsig", &pdeathsig) != 0 ||
+  if (napi_is_array(env, argv[5], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[5], &ncgroup_fds) != napi_ok ||
+      ncgroup_fds > MAX_CGROUP_FDS) {
+    hearth_throw_type_error(env, "cgroupProcsFds must be an array of at most 4 fds");
+    goto out;
+  }
+  for (uint32_t i = 0; i < ncgroup_fds; i++) {
+    napi_value el;
+    if (napi_get_element(env, argv[5], i, &el) != napi_ok) {
+      hearth_throw_napi_failure(env, "napi_get_element");
+      goto out;
+    }
+    if (hearth_arg_int32(env, el, "cgroupProcsFds entries", &cgroup_fds[i]) != 0) goto out;
+  }
+  if (hearth_arg_int32(env, argv[6], "pdeathsig", &pdeathsig) != 0 ||
       hearth_arg_bool(env, argv[7], "setsid", &do_setsid) != 0)
     goto out;
   if (pdeathsig < 0 || pdeathsig >= NSIG) {
     hearth_throw_range_error(env, "pdeathsig must be a signal number or 0");
     goto out;
+  }
+  if (napi_typeof(env, argv[8], &t) != napi_ok) goto out;
+  if (t != napi_null && t != napi_undefined) {
+    if (hearth_arg_sandbox(env, argv[8], &sandbox) != 0) goto out;
+    sandbox.pdeathsig = pdeathsig;
+    sandbox.parent = getpid();
+    sandboxed = 1;
   }
 
   stack = malloc(CHILD_STACK_SIZE);
@@ -297,13 +344,16 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
     .nfds = (int)nfds,
     .fd_base = ((int)nfds > max_src ? (int)nfds : max_src) + 8,
     .cwd = cwd,
-    .cgroup_fd = cgroup_fd,
+    .ncgroup_fds = (int)ncgroup_fds,
     .pdeathsig = pdeathsig,
     .setsid = do_setsid,
     .parent_pid = getpid(),
+    .sandbox = sandboxed ? &sandbox : NULL,
     .err = 0,
     .step = STEP_OK,
+    .sandbox_step = NULL,
   };
+  memcpy(a.cgroup_fds, cgroup_fds, sizeof(int) * ncgroup_fds);
 
   /* Block everything (including glibc's internal signals, hence the raw
    * syscall) so no parent handler runs on the child's stack before the
@@ -330,7 +380,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
     }
     close(pidfd);
     char ebuf[128], msg[1024];
-    const char *sys = step_syscall[a.step];
+    const char *sys = a.step == STEP_SANDBOX ? a.sandbox_step : step_syscall[a.step];
     snprintf(msg, sizeof msg, "spawn %s: %s: %s", file, sys,
              strerror_r(a.err, ebuf, sizeof ebuf));
     napi_value error = hearth_make_errno_error(env, a.err, sys, msg, file);

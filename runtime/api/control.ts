@@ -1,16 +1,17 @@
 import type http from 'node:http';
-import type { RuntimeInfo } from '../../shared/api.js';
+import type { FunctionStats, RuntimeInfo } from '../../shared/api.js';
 import { authorized } from '../../shared/auth.js';
 import type { RuntimeEvent, WorkerOrigin } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import type { EventLog } from '../events.js';
 import type { ProbeGate } from '../probe-gate.js';
 import { HearthError } from '../../shared/errors.js';
-import { Checker, parseFunction, parseGc } from '../manifest/parse.js';
-import type { PoolSpec } from '../manifest/spec.js';
+import { Checker, parseFunction, parseGc, show } from '../manifest/parse.js';
+import type { FunctionKind, GcSpec, PoolSpec } from '../manifest/spec.js';
 import type { Registry } from '../registry.js';
 import type { ToolProfiles } from '../profile-tools/runs.js';
-import { pssWithoutStateMb } from '../supervisor/memory.js';
+import { pssWithoutStateMb } from '../supervisor/proc-usage.js';
+import { DEFAULT_STATS_TIMEOUT_MS, MAX_STATS_TIMEOUT_MS, gatherFunctionStats } from './function-stats.js';
 import { parseJsonBody, readBody, respondWithProgress, sendError, sendJson } from './respond.js';
 import { serveToolProfiles, startToolProfile } from './tool-profiles.js';
 
@@ -77,6 +78,12 @@ export function handleControl(context: ControlContext, method: string, parts: st
         () => sendJson(res, 200, { removed: name }),
         (error) => sendError(res, error),
       );
+    case 'GET functions/:name/stats':
+      req.resume();
+      return void functionStats(context, name!, query).then(
+        (stats) => sendJson(res, 200, stats),
+        (error) => sendError(res, error),
+      );
     case 'PUT functions/:name/state':
       return uploadState(context, name!, req, res);
     case 'POST functions/:name/profile':
@@ -136,14 +143,22 @@ async function deploy(context: ControlContext, name: string, body: unknown, req:
 async function configure(context: ControlContext, name: string, body: unknown): Promise<unknown> {
   const pool = context.registry.get(name);
   if (pool === undefined) throw missing(name);
+  const patch = parseConfigurePatch(body, pool.settings, pool.current.spec.kind);
+  let info: unknown = context.registry.describe(pool);
+  if (patch.pool !== undefined) info = context.registry.configurePool(name, patch.pool);
+  if (patch.gc !== undefined) info = await context.registry.configureGc(name, patch.gc);
+  return info;
+}
+
+/** The body of PATCH /v1/functions/{name}: new pool settings (over the current ones) and GC settings for a function of `kind`. */
+export function parseConfigurePatch(body: unknown, current: PoolSpec, kind: FunctionKind): { pool?: PoolSpec; gc?: GcSpec } {
   const check = new Checker({ label: 'request body' });
   const patch = check.object(body, '');
   check.noUnknown(patch, ['pool', 'gc'], '');
-  let info: unknown = context.registry.describe(pool);
+  const result: { pool?: PoolSpec; gc?: GcSpec } = {};
   if (patch['pool'] !== undefined) {
     const given = check.object(patch['pool'], 'pool');
     check.noUnknown(given, ['min', 'max', 'keepAliveMs', 'maxQueued'], 'pool');
-    const current = pool.settings;
     const settings: PoolSpec = {
       min: check.int(given['min'], 'pool.min', current.min, 0, 1024),
       max: check.int(given['max'], 'pool.max', current.max, 1, 1024),
@@ -151,12 +166,22 @@ async function configure(context: ControlContext, name: string, body: unknown): 
       maxQueued: check.int(given['maxQueued'], 'pool.maxQueued', current.maxQueued, 0, 1_000_000),
     };
     if (settings.max < settings.min) check.fail('pool.max', `must be at least pool.min (${settings.min}); got ${settings.max}`);
-    info = context.registry.configurePool(name, settings);
+    result.pool = settings;
   }
-  if (patch['gc'] !== undefined) {
-    info = await context.registry.configureGc(name, parseGc(check, patch['gc'], pool.current.spec.kind, 'gc'));
+  if (patch['gc'] !== undefined) result.gc = parseGc(check, patch['gc'], kind, 'gc');
+  return result;
+}
+
+/** GET /v1/functions/{name}/stats[?timeoutMs=N]: every ready worker's GC and memory figures. */
+async function functionStats(context: ControlContext, name: string, query: URLSearchParams): Promise<FunctionStats> {
+  const raw = query.get('timeoutMs');
+  const timeoutMs = raw === null ? DEFAULT_STATS_TIMEOUT_MS : Number(raw);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_STATS_TIMEOUT_MS) {
+    throw new HearthError('HEARTH_ERR_BAD_REQUEST', `timeoutMs must be an integer from 1 to ${MAX_STATS_TIMEOUT_MS} (got ${JSON.stringify(raw)})`, { details: { field: 'timeoutMs' } });
   }
-  return info;
+  const pool = context.registry.get(name);
+  if (pool === undefined) throw missing(name);
+  return gatherFunctionStats(pool, timeoutMs);
 }
 
 /** PUT /v1/functions/{name}/state: the body (Content-Length required) becomes the function's new state version. */
@@ -226,14 +251,9 @@ function privateMemory(pid: number): Pick<WorkerInfo, 'privateMemoryMb'> {
 function streamEvents(context: ControlContext, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
   const { events } = context;
   req.resume();
-  const since = Number(query.get('since') ?? '0');
-  if (!Number.isSafeInteger(since) || since < 0) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`));
-  const invocations = query.get('invocations') ?? 'all';
-  if (invocations !== 'all' && invocations !== 'cold') return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `invocations must be all or cold (got ${JSON.stringify(invocations)})`));
-  const batchMs = Number(query.get('batchMs') ?? '0');
-  if (!Number.isInteger(batchMs) || batchMs < 0 || batchMs > MAX_EVENT_BATCH_MS) return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `batchMs must be an integer from 0 to ${MAX_EVENT_BATCH_MS} (got ${JSON.stringify(query.get('batchMs'))})`));
-  const follow = flag(query, 'follow');
-  const hold = follow && flag(query, 'hold');
+  const parsed = parseEventsQuery(query);
+  if (parsed instanceof HearthError) return sendError(res, parsed);
+  const { since, invocations, batchMs, follow, hold } = parsed;
   // Everything before `since` and in the backlog below is acknowledged by connecting.
   const holder = hold ? context.probeGate.register(events.lastSeq) : undefined;
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', ...(holder === undefined ? {} : { 'x-hearth-follower': String(holder) }) });
@@ -284,6 +304,26 @@ function streamEvents(context: ControlContext, query: URLSearchParams, req: http
   });
 }
 
+export interface EventsQuery {
+  since: number;
+  invocations: 'all' | 'cold';
+  batchMs: number;
+  follow: boolean;
+  hold: boolean;
+}
+
+/** The query of GET /v1/events, or what is wrong with it. */
+export function parseEventsQuery(query: URLSearchParams): EventsQuery | HearthError {
+  const since = Number(query.get('since') ?? '0');
+  if (!Number.isSafeInteger(since) || since < 0) return new HearthError('HEARTH_ERR_BAD_REQUEST', `since must be a non-negative integer (got ${JSON.stringify(query.get('since'))})`);
+  const invocations = query.get('invocations') ?? 'all';
+  if (invocations !== 'all' && invocations !== 'cold') return new HearthError('HEARTH_ERR_BAD_REQUEST', `invocations must be all or cold (got ${JSON.stringify(invocations)})`);
+  const batchMs = Number(query.get('batchMs') ?? '0');
+  if (!Number.isInteger(batchMs) || batchMs < 0 || batchMs > MAX_EVENT_BATCH_MS) return new HearthError('HEARTH_ERR_BAD_REQUEST', `batchMs must be an integer from 0 to ${MAX_EVENT_BATCH_MS} (got ${JSON.stringify(query.get('batchMs'))})`);
+  const follow = flag(query, 'follow');
+  return { since, invocations, batchMs, follow, hold: follow && flag(query, 'hold') };
+}
+
 function flag(query: URLSearchParams, name: string): boolean {
   const value = query.get(name);
   return value === '1' || value === 'true';
@@ -291,9 +331,15 @@ function flag(query: URLSearchParams, name: string): boolean {
 
 /** POST /v1/followers/{id}/ack {"seq": N}: the follower has acted on every event up to N. */
 function acknowledge(gate: ProbeGate, id: string, body: unknown, res: http.ServerResponse): void {
+  const seq = parseAckBody(body);
   const holder = Number(id);
-  const seq = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).seq : undefined;
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `seq must be a non-negative integer (got ${JSON.stringify(seq)})`);
   if (!Number.isSafeInteger(holder) || !gate.ack(holder, seq)) throw new HearthError('HEARTH_ERR_NOT_FOUND', `no holding event follower ${JSON.stringify(id)} (its stream must be open with hold=1)`);
   sendJson(res, 200, { follower: holder, acked: seq });
+}
+
+/** The `seq` of an acknowledgement body. */
+export function parseAckBody(body: unknown): number {
+  const seq = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).seq : undefined;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `seq must be a non-negative integer (got ${show(seq)})`);
+  return seq;
 }

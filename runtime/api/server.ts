@@ -38,7 +38,9 @@ function route(context: ApiContext, req: http.IncomingMessage, res: http.ServerR
   // The hot path first, without splitting or allocating more than the name.
   if (path.startsWith(INVOKE_PREFIX) && path.endsWith(INVOKE_SUFFIX)) {
     const name = path.slice(INVOKE_PREFIX.length, path.length - INVOKE_SUFFIX.length);
-    if (!FUNCTION_NAME.test(name)) {
+    // A deployed name was checked when it was deployed; only an unknown one is checked here.
+    const pool = context.registry.get(name);
+    if (pool === undefined && !FUNCTION_NAME.test(name)) {
       req.resume();
       return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `${JSON.stringify(decodeSafely(name))} is not a valid function name`));
     }
@@ -46,7 +48,7 @@ function route(context: ApiContext, req: http.IncomingMessage, res: http.ServerR
       req.resume();
       return sendError(res, new HearthError('HEARTH_ERR_METHOD_NOT_ALLOWED', 'invoke a function with POST'), { allow: 'POST' });
     }
-    return handleInvoke(context, name, query, req, res);
+    return handleInvoke(context, name, pool, query, req, res);
   }
   switch (path) {
     case '/healthz':

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ADDON_FILE } from '../../native/index.js';
 import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { WorkerFile } from '../isolation/access.js';
 import type { FunctionSpec } from '../manifest/spec.js';
 import { buildGoPackage, isExecutable } from './go.js';
 import { prepareNodeEntry } from './node.js';
@@ -40,6 +42,17 @@ export async function prepareArtifact(spec: FunctionSpec, cacheDir: string, log:
       return { file: process.execPath, args: [], entry, nodeFlags: nodeFlags(spec) };
     }
   }
+}
+
+/** What a worker of the artifact opens or execs by path, as its own user. */
+export function workerFiles(artifact: Artifact): WorkerFile[] {
+  if (artifact.entry === undefined) return [{ file: artifact.file, access: 'execute' }];
+  return [
+    { file: artifact.file, access: 'execute' },
+    { file: NODE_WORKER_MAIN, access: 'read' },
+    { file: ADDON_FILE, access: 'read' },
+    { file: artifact.entry, access: 'read' },
+  ];
 }
 
 export function nodeFlags(spec: Pick<FunctionSpec, 'gc'>): string[] {

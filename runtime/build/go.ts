@@ -26,7 +26,8 @@ export async function buildGoPackage(dir: string, cacheDir: string, label: strin
   if (go === undefined) {
     throw new HearthError('HEARTH_ERR_BUILD', `${label}: building a Go function needs the go tool, which is not in PATH or ${GO_CANDIDATES.join(', ')}`);
   }
-  const outDir = path.join(cacheDir, 'go');
+  // Absolute: go build runs in the package's directory, and writes -o relative to it.
+  const outDir = path.resolve(cacheDir, 'go');
   fs.mkdirSync(outDir, { recursive: true });
   const temp = path.join(outDir, `.build-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const started = performance.now();

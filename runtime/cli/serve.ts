@@ -5,6 +5,7 @@ import { BACKENDS, type BackendChoice } from '../state/backend.js';
 import { HearthError } from '../../shared/errors.js';
 import { bytesOption, intOption, type Command } from '../../shared/command.js';
 import fs from 'node:fs';
+import { DEFAULT_WORKER_IDS, type IdRange } from '../isolation/identities.js';
 
 const options = {
   manifest: { type: 'string', short: 'm' },
@@ -18,6 +19,7 @@ const options = {
   cache: { type: 'string' },
   'run-dir': { type: 'string' },
   'no-cgroups': { type: 'boolean' },
+  'worker-uids': { type: 'string' },
   'max-body': { type: 'string' },
   'max-state': { type: 'string' },
   'start-timeout': { type: 'string' },
@@ -54,11 +56,24 @@ export function runtimeOptions(values: Record<string, unknown>): RuntimeOptions 
     cacheDir: (values['cache'] as string | undefined) ?? defaults.cacheDir,
     runBase: (values['run-dir'] as string | undefined) ?? defaults.runBase,
     cgroups: values['no-cgroups'] !== true,
+    workerIds: idRangeOption(values['worker-uids'] as string | undefined, defaults.workerIds),
     maxBodyBytes: bytesOption(values, 'max-body', defaults.maxBodyBytes),
     maxStateBytes: bytesOption(values, 'max-state', defaults.maxStateBytes),
     startTimeoutMs: intOption(values, 'start-timeout', defaults.startTimeoutMs, 1),
     logLevel: level,
   };
+}
+
+/** --worker-uids FIRST-LAST: ids from 1 to 2^31 - 1, where no account lives. */
+function idRangeOption(text: string | undefined, fallback: IdRange): IdRange {
+  if (text === undefined) return fallback;
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (match === null || first < 1 || last < first || last > 2 ** 31 - 1) {
+    throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--worker-uids must be FIRST-LAST, from 1 to ${2 ** 31 - 1} (got ${JSON.stringify(text)})`);
+  }
+  return { first, count: last - first + 1 };
 }
 
 export const SERVE_OPTIONS_HELP = `  --host ADDR            address to listen on (default 127.0.0.1; anything else exposes invoke without a token)
@@ -71,9 +86,13 @@ export const SERVE_OPTIONS_HELP = `  --host ADDR            address to listen on
                          0 spawns every worker directly)
   --node-perf-maps       Node workers write V8 perf maps (/tmp/perf-PID.map, removed 10 s after the
                          worker exits), so the agent's CPU profiles name JavaScript frames
-  --cache DIR            build outputs (default $HEARTH_CACHE or ~/.cache/hearth)
+  --cache DIR            build outputs (default $HEARTH_CACHE, else /var/cache/hearth as root, where
+                         workers of other users can reach them, else ~/.cache/hearth)
   --run-dir DIR          per-instance files (default /run/hearth as root)
-  --no-cgroups           do not put workers in memory cgroups (limits then go unenforced)
+  --no-cgroups           do not put workers in memory and pids cgroups (memory limits then go
+                         unenforced; a worker's children can outlive it)
+  --worker-uids A-B      where functions without isolation.user get a uid (and gid) of their own,
+                         as root (default ${DEFAULT_WORKER_IDS.first}-${DEFAULT_WORKER_IDS.first + DEFAULT_WORKER_IDS.count - 1}); no account may live there
   --max-body SIZE        largest request body (default 6MiB)
   --max-state SIZE       largest state file (default and most: 4GiB)
   --start-timeout MS     how long a worker may take to become ready (default 10000)
@@ -85,7 +104,9 @@ export const serve: Command<typeof options> = {
   usage: 'hearth serve [--manifest hearth.json] [options]',
   help: `Runs the Hearth runtime: keeps warm pools of workers, maps each function's state into
 them read-only, and serves the HTTP API until SIGINT or SIGTERM, then stops every worker
-and undoes every host change it made (mounts, huge page reservations, cgroups).
+and undoes every host change it made (mounts, huge page reservations, cgroups). Each
+worker runs in a sandbox: as root, a uid of its function's own; always no_new_privs, a
+seccomp filter, its memory and pids limits (SECURITY.md).
 
 Options:
   -m, --manifest FILE    deploy the functions in FILE (hearth.json) at start

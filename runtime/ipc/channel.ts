@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { encodeHeader, FrameDecoder, HEADER_SIZE, ProtocolError, type Frame, type FrameType } from './frame.js';
+import type { Duplex } from 'node:stream';
+import { encodeHeader, FrameDecoder, HEADER_SIZE, ProtocolError, writeHeader, type Frame, type FrameType } from './frame.js';
 
 /** Frames up to this size are copied into one buffer; larger payloads are written as they are. */
 const COPY_LIMIT = 16 * 1024;
@@ -13,21 +14,21 @@ export interface ChannelEvents {
 }
 
 /**
- * A framed channel over an inherited Unix socket. Frames written during one turn of the
+ * A framed channel over an inherited Unix socket (or, in tests, any byte stream). Frames written during one turn of the
  * event loop go out in one writev: the socket is corked on the first write and uncorked in
  * the loop's check phase (setImmediate), after every I/O callback of that turn has run. A
  * syscall that wakes the peer costs 10-30 µs here, so under load one writev per turn instead
  * of one per request is most of the dispatch cost saved.
  */
 export class Channel {
-  private readonly socket: net.Socket;
+  private readonly socket: net.Socket | Duplex;
   private readonly decoder: FrameDecoder;
   private corked = false;
   private closedReason: string | undefined;
 
-  constructor(fd: number, maxPayload: number, private readonly events: ChannelEvents) {
-    this.socket = new net.Socket({ fd, readable: true, writable: true });
-    this.socket.setNoDelay?.(true);
+  constructor(endpoint: number | Duplex, maxPayload: number, private readonly events: ChannelEvents) {
+    this.socket = typeof endpoint === 'number' ? new net.Socket({ fd: endpoint, readable: true, writable: true }) : endpoint;
+    if (this.socket instanceof net.Socket) this.socket.setNoDelay?.(true);
     this.decoder = new FrameDecoder(maxPayload, (frame) => this.events.frame(frame));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error) => this.close(`socket error: ${error.message}`));
@@ -54,15 +55,14 @@ export class Channel {
     let length = 0;
     for (const part of parts) length += part.length;
     this.cork();
-    const header = encodeHeader(type, id, length);
     if (length > COPY_LIMIT) {
-      this.socket.write(header);
+      this.socket.write(encodeHeader(type, id, length));
       for (const part of parts) if (part.length > 0) this.socket.write(part);
       return;
     }
     // Small frames are copied into one buffer: one queued write instead of several.
     const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
-    header.copy(frame, 0);
+    writeHeader(frame, type, id, length);
     let offset = HEADER_SIZE;
     for (const part of parts) {
       frame.set(part, offset);

@@ -6,6 +6,8 @@ export const SUPPORTED_VERSIONS: readonly number[] = [1];
 export const HEADER_SIZE = 16;
 /** Hard cap of the protocol; a runtime may enforce a lower one. */
 export const MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Ids are at most 2^53 - 1 (Number.MAX_SAFE_INTEGER): the high 32 bits of the u64 at most this. */
+const MAX_ID_HIGH = 0x1f_ffff;
 
 export const FrameType = {
   READY: 1,
@@ -50,19 +52,24 @@ export class ProtocolError extends Error {
 
 export function encodeHeader(type: FrameType, id: number, payloadLength: number): Buffer {
   const header = Buffer.allocUnsafe(HEADER_SIZE);
-  header.writeUInt32LE(payloadLength, 0);
-  header.writeUInt8(type, 4);
-  header.writeUInt8(0, 5);
-  header.writeUInt16LE(0, 6);
-  header.writeUInt32LE(id % 0x1_0000_0000, 8);
-  header.writeUInt32LE(Math.floor(id / 0x1_0000_0000), 12);
+  writeHeader(header, type, id, payloadLength);
   return header;
+}
+
+/** Writes a frame header at the start of `target` (which the payload then follows). */
+export function writeHeader(target: Buffer, type: FrameType, id: number, payloadLength: number): void {
+  target.writeUInt32LE(payloadLength, 0);
+  target[4] = type;
+  target[5] = 0;
+  target.writeUInt16LE(0, 6);
+  target.writeUInt32LE(id % 0x1_0000_0000, 8);
+  target.writeUInt32LE(Math.floor(id / 0x1_0000_0000), 12);
 }
 
 /** One buffer holding a whole frame; for small frames, where one write beats two. */
 export function encodeFrame(type: FrameType, id: number, payload: Uint8Array = EMPTY): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-  encodeHeader(type, id, payload.length).copy(frame, 0);
+  writeHeader(frame, type, id, payload.length);
   frame.set(payload, HEADER_SIZE);
   return frame;
 }
@@ -70,8 +77,9 @@ const EMPTY = new Uint8Array(0);
 
 /** The 8 bytes that precede the body in an INVOKE payload. */
 export function encodeInvokePrefix(timeoutMs: number): Buffer {
-  const prefix = Buffer.alloc(8);
+  const prefix = Buffer.allocUnsafe(8);
   prefix.writeUInt32LE(Math.max(0, Math.min(0xffff_ffff, Math.ceil(timeoutMs))), 0);
+  prefix.writeUInt32LE(0, 4);
   return prefix;
 }
 
@@ -154,6 +162,8 @@ export function decodeJsonPayload(frame: Frame): Record<string, unknown> {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Bytes the started frame needs in all, once its header is in and checked; 0 before. */
+  private needed = 0;
 
   constructor(
     private readonly maxPayload: number,
@@ -174,6 +184,7 @@ export class FrameDecoder {
       data = Buffer.concat(this.chunks, this.buffered);
       this.chunks = [];
       this.buffered = 0;
+      this.needed = 0;
     }
     let offset = 0;
     while (data.length - offset >= HEADER_SIZE) {
@@ -197,9 +208,14 @@ export class FrameDecoder {
   }
 
   private hasWholeFrame(): boolean {
-    if (this.buffered < HEADER_SIZE) return false;
-    const head = this.chunks[0]!.length >= HEADER_SIZE ? this.chunks[0]! : Buffer.concat(this.chunks, HEADER_SIZE);
-    return this.buffered >= HEADER_SIZE + this.checkHeader(head, 0);
+    if (this.needed === 0) {
+      if (this.buffered < HEADER_SIZE) return false;
+      // Checked once per frame: re-joining a header split over many small reads at every
+      // read would make a frame that arrives in n pieces cost n² work.
+      const head = this.chunks[0]!.length >= HEADER_SIZE ? this.chunks[0]! : Buffer.concat(this.chunks.slice(0, HEADER_SIZE), HEADER_SIZE);
+      this.needed = HEADER_SIZE + this.checkHeader(head, 0);
+    }
+    return this.buffered >= this.needed;
   }
 
   private checkHeader(data: Buffer, offset: number): number {
@@ -213,6 +229,9 @@ export class FrameDecoder {
       throw new ProtocolError(`${frameTypeName(type)} frame of ${length} bytes exceeds the limit of ${this.maxPayload}`);
     }
     if (length < minPayload) throw new ProtocolError(`${frameTypeName(type)} frame of ${length} bytes is shorter than ${minPayload}`);
+    if (data.readUInt32LE(offset + 12) > MAX_ID_HIGH) {
+      throw new ProtocolError(`${frameTypeName(type)} frame has id ${data.readBigUInt64LE(offset + 8)}, over the largest id a peer can echo exactly (2^53 - 1)`);
+    }
     return length;
   }
 }

@@ -10,6 +10,8 @@ import {
   type FunctionKind,
   type FunctionSpec,
   type GcSpec,
+  type IsolationSpec,
+  RUNTIME_USER,
 } from './spec.js';
 
 export const FUNCTION_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -17,9 +19,14 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** HEARTH_* variables a manifest may set: options of the SDKs, not the runtime's own. */
 export const SDK_OPTION_VARIABLES = ['HEARTH_SDK_TIMING', 'HEARTH_STATE_POPULATE'];
 const TOP_FIELDS = ['functions', 'version'];
-const FUNCTION_FIELDS = ['name', 'kind', 'entry', 'args', 'state', 'pool', 'limits', 'gc', 'env'];
+const FUNCTION_FIELDS = ['name', 'kind', 'entry', 'args', 'state', 'pool', 'limits', 'gc', 'env', 'isolation'];
 const POOL_FIELDS = ['min', 'max', 'keepAliveMs', 'maxQueued'];
-const LIMIT_FIELDS = ['memoryMb', 'timeoutMs', 'concurrency', 'maxInvocations', 'recycleMemoryMb'];
+const LIMIT_FIELDS = ['memoryMb', 'timeoutMs', 'concurrency', 'maxInvocations', 'recycleMemoryMb', 'pids'];
+const ISOLATION_FIELDS = ['user', 'group', 'seccomp'];
+/** User and group names as useradd(8) allows them. */
+const ACCOUNT_NAME = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
+/** The largest id: 2^32 - 1 is the kernel's "unchanged". */
+const MAX_ID = 2 ** 32 - 2;
 
 /** Where a manifest came from, for error messages and resolving relative paths. */
 export interface ManifestSource {
@@ -101,10 +108,44 @@ function parseFunctionWith(check: Checker, value: unknown, at: string): Function
       concurrency: check.int(limits['concurrency'], join(limitsAt, 'concurrency'), DEFAULT_LIMITS.concurrency, 1, 1024),
       maxInvocations: check.int(limits['maxInvocations'], join(limitsAt, 'maxInvocations'), DEFAULT_LIMITS.maxInvocations, 0, Number.MAX_SAFE_INTEGER),
       recycleMemoryMb,
+      pids: check.int(limits['pids'], join(limitsAt, 'pids'), DEFAULT_LIMITS.pids, 1, 4_194_304),
     },
     gc: parseGc(check, fn['gc'], kind, join(at, 'gc')),
     env: parseEnv(check, fn['env'], join(at, 'env')),
+    isolation: parseIsolation(check, fn['isolation'], join(at, 'isolation')),
   };
+}
+
+function parseIsolation(check: Checker, value: unknown, at: string): IsolationSpec {
+  if (value === undefined) return { seccomp: true };
+  const isolation = check.object(value, at);
+  check.noUnknown(isolation, ISOLATION_FIELDS, at);
+  const result: IsolationSpec = { seccomp: true };
+  if (isolation['user'] !== undefined) result.user = parseAccount(check, isolation['user'], join(at, 'user'), 'user');
+  if (isolation['group'] !== undefined) {
+    if (result.user === RUNTIME_USER) check.fail(join(at, 'group'), `does not apply when user is "${RUNTIME_USER}" (workers keep the runtime's user and group)`);
+    result.group = parseAccount(check, isolation['group'], join(at, 'group'), 'group');
+  }
+  if (isolation['seccomp'] !== undefined) {
+    if (typeof isolation['seccomp'] !== 'boolean') check.fail(join(at, 'seccomp'), `must be true or false (got ${show(isolation['seccomp'])})`);
+    result.seccomp = isolation['seccomp'];
+  }
+  return result;
+}
+
+/** A uid or gid (never 0: root), or a user or group name (resolved at deploy). */
+function parseAccount(check: Checker, value: unknown, field: string, what: 'user' | 'group'): number | string {
+  const runtime = what === 'user' ? `, or "${RUNTIME_USER}" for the runtime's own user` : '';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_ID) check.fail(field, `must be a ${what} id from 1 to ${MAX_ID}, a ${what} name${runtime} (got ${show(value)})`);
+    if (value === 0) check.fail(field, `must not be 0 (root)${what === 'user' ? `: use "${RUNTIME_USER}" to run workers as the runtime's own user` : ''}`);
+    return value;
+  }
+  if (typeof value !== 'string' || !(ACCOUNT_NAME.test(value) || (what === 'user' && value === RUNTIME_USER))) {
+    check.fail(field, `must be a ${what} id, a ${what} name${runtime} (got ${show(value)})`);
+  }
+  if (value === 'root') check.fail(field, `must not be root${what === 'user' ? `: use "${RUNTIME_USER}" to run workers as the runtime's own user` : ''}`);
+  return value;
 }
 
 /** Validates a `gc` object for a function of the given kind. */
@@ -128,7 +169,7 @@ export function parseGc(check: Checker, value: unknown, kind: FunctionKind, at: 
 function parseEnv(check: Checker, value: unknown, at: string): Record<string, string> {
   if (value === undefined) return {};
   const env = check.object(value, at);
-  const result: Record<string, string> = {};
+  const result: Array<[string, string]> = [];
   for (const [key, item] of Object.entries(env)) {
     if (!ENV_NAME.test(key)) check.fail(join(at, key), 'is not a valid environment variable name');
     if (key.startsWith('HEARTH_') && !SDK_OPTION_VARIABLES.includes(key)) {
@@ -136,9 +177,11 @@ function parseEnv(check: Checker, value: unknown, at: string): Record<string, st
     }
     if (typeof item !== 'string') check.fail(join(at, key), `must be a string (got ${show(item)})`);
     if (item.includes('\0')) check.fail(join(at, key), 'must not contain NUL bytes');
-    result[key] = item;
+    result.push([key, item]);
   }
-  return result;
+  // fromEntries defines each name as its own property: an assignment would take a variable
+  // named __proto__ for the object's prototype and drop it.
+  return Object.fromEntries(result);
 }
 
 /** Field checks that throw one HearthError naming the source and the field. */
@@ -215,8 +258,15 @@ function join(at: string, field: string): string {
   return at === '' ? field : `${at}.${field}`;
 }
 
-function show(value: unknown): string {
+/** A value as a short text for an error message; never throws, whatever JSON.parse produced. */
+export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // JSON.parse takes any depth; JSON.stringify recurses and overflows the stack on it.
+    return Array.isArray(value) ? 'an array nested too deeply to show' : 'an object nested too deeply to show';
+  }
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

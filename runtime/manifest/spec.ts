@@ -24,7 +24,25 @@ export interface LimitsSpec {
   maxInvocations: number;
   /** Recycle a worker whose private memory grows past this; 0 = never. */
   recycleMemoryMb: number;
+  /** Most processes and threads one worker may have (the pids cgroup; RLIMIT_NPROC without it). */
+  pids: number;
 }
+
+/** Who a function's workers run as, and under which system call filter (SECURITY.md). */
+export interface IsolationSpec {
+  /**
+   * A uid, a user name, or RUNTIME_USER (the runtime's own user). Absent: a uid of the
+   * function's own when the runtime can switch users (as root), else the runtime's.
+   */
+  user?: number | string;
+  /** A gid or group name. Absent: the named user's primary group, else the same number as the uid. */
+  group?: number | string;
+  /** The worker seccomp filter (native/sandbox/sandbox.c); off only for functions that need more. */
+  seccomp: boolean;
+}
+
+/** `isolation.user` that keeps workers as the runtime's own user. */
+export const RUNTIME_USER = 'runtime';
 
 export interface GcSpec {
   gogc?: number;
@@ -46,6 +64,7 @@ export interface FunctionSpec {
   limits: LimitsSpec;
   gc: GcSpec;
   env: Record<string, string>;
+  isolation: IsolationSpec;
 }
 
 export const DEFAULT_POOL: PoolSpec = { min: 0, max: 4, keepAliveMs: 600_000, maxQueued: 256 };
@@ -54,6 +73,7 @@ export const DEFAULT_LIMITS: Omit<LimitsSpec, 'recycleMemoryMb'> = {
   timeoutMs: 30_000,
   concurrency: 1,
   maxInvocations: 0,
+  pids: 256,
 };
 
 export const GO_GC_FIELDS = ['gogc', 'memoryLimitMb'] as const;

@@ -1,4 +1,4 @@
-import type { SpawnReason } from '../../shared/events.js';
+import type { RuntimeEventInput, SpawnReason } from '../../shared/events.js';
 import { nowMs } from '../clock.js';
 import { HearthError } from '../../shared/errors.js';
 import type { EventLog } from '../events.js';
@@ -7,8 +7,8 @@ import type { PoolSpec } from '../manifest/spec.js';
 import type { Outcome, RuntimeMetrics } from '../metrics.js';
 import type { StateStore } from '../state/store.js';
 import { settle, type Invocation } from '../supervisor/invocation.js';
-import { residentPrivateMb } from '../supervisor/memory.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
+import { privateMemoryBytes } from '../supervisor/proc-usage.js';
 import type { ExitInfo, LaunchSpec, Worker, WorkerHooks } from '../supervisor/worker.js';
 import { WaitQueue } from './queue.js';
 import { SideWorker } from './side-worker.js';
@@ -37,6 +37,8 @@ export interface PoolSnapshot {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Consecutive start failures after which requests are refused (503) instead of queued. */
+const REFUSE_AFTER_START_FAILURES = 2;
 
 /** Candidate workers of a version being deployed, waiting to prove they start. */
 interface Candidate {
@@ -53,6 +55,8 @@ interface Candidate {
 export class FunctionPool {
   current: FunctionVersion;
   settings: PoolSpec;
+  /** Workers of this function the kernel's OOM killer ended, over every version. */
+  oomKills = 0;
   private readonly workers = new Set<Worker>();
   private available: Worker[] = [];
   private readonly queue = new WaitQueue<Invocation>();
@@ -103,15 +107,31 @@ export class FunctionPool {
       );
     }
     const backoff = this.backoffUntil - nowMs();
-    if (backoff > 0 && this.readyCount() === 0 && this.starting === 0) {
-      return this.refuse(invocation, this.unavailable(backoff));
-    }
+    if (backoff > 0 && this.failingToStart()) return this.refuse(invocation, this.unavailable(backoff));
     this.queue.push(invocation);
     this.scale();
   }
 
-  /** Starts a worker of a new version and resolves once it is ready; the current version keeps serving meanwhile. */
-  prepare(version: FunctionVersion): Promise<Worker> {
+  /**
+   * Starts `count` workers of a new version and resolves once all are ready; the current
+   * version keeps serving meanwhile. If one fails, the others are retired and the version
+   * is refused.
+   */
+  async prepare(version: FunctionVersion, count = 1): Promise<void> {
+    const started = Array.from({ length: count }, () => this.candidate(version));
+    const outcomes = await Promise.allSettled(started);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed === undefined) return;
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') outcome.value.retire(`another worker of version ${version.version} failed to start`);
+    throw failed.reason;
+  }
+
+  /** How many workers of the current version are running or starting: what a roll to a new version replaces. */
+  get liveWorkers(): number {
+    return this.liveCount();
+  }
+
+  private candidate(version: FunctionVersion): Promise<Worker> {
     return new Promise((resolve, reject) => {
       const worker = this.spawn('validate', version);
       if (worker === undefined) {
@@ -399,7 +419,7 @@ export class FunctionPool {
         worker = supervisor.start(id, launch, this.hooks);
       } else {
         worker = stemCell;
-        worker.specialise(launch, version.artifact.entry!);
+        supervisor.specialise(worker, launch, version.artifact.entry!);
       }
     } catch (error) {
       const failure = error instanceof HearthError ? error : new HearthError('HEARTH_ERR_SPAWN', `function ${version.spec.name}: ${(error as Error).message}`, { cause: error });
@@ -434,7 +454,16 @@ export class FunctionPool {
       this.scale();
     }, delay);
     this.backoffTimer.unref();
-    if (this.readyCount() === 0 && this.starting === 0) for (const invocation of this.queue.drain()) this.refuse(invocation, this.unavailable(delay));
+    if (this.failingToStart()) for (const invocation of this.queue.drain()) this.refuse(invocation, this.unavailable(delay));
+  }
+
+  /**
+   * Nothing serves and starts keep failing: refuse at once rather than queue. One failure is
+   * not enough (a start killed from outside, or a worker that met a transient error): what is
+   * queued waits for the first retry, within its deadline.
+   */
+  private failingToStart(): boolean {
+    return this.startFailures >= REFUSE_AFTER_START_FAILURES && this.readyCount() === 0 && this.starting === 0;
   }
 
   private recycleGrown(): void {
@@ -442,7 +471,7 @@ export class FunctionPool {
     if (limitMb <= 0) return;
     for (const worker of this.workers) {
       if (worker.status !== 'ready') continue;
-      const privateMb = residentPrivateMb(worker.pid);
+      const privateMb = privateMemoryBytes(worker.pid) / 1048576;
       if (privateMb > limitMb) {
         this.deps.log.info(`worker ${worker.pid} of ${this.name} uses ${privateMb.toFixed(0)} MiB of private memory (> recycleMemoryMb ${limitMb}); recycling it`);
         worker.retire('memory growth');
@@ -508,7 +537,7 @@ export class FunctionPool {
     if (invocation.generated === true) return;
     const { events, metrics } = this.deps;
     const now = nowMs();
-    events.publish({
+    const event: Extract<RuntimeEventInput, { type: 'invoke_end' }> = {
       type: 'invoke_end',
       function: this.name,
       id: invocation.id,
@@ -516,10 +545,11 @@ export class FunctionPool {
       pid: worker.pid,
       cold: invocation.cold,
       status,
-      ...(errorCode === undefined ? {} : { errorCode }),
       durationMs: now - invocation.dispatchedAt,
       latencyMs: now - invocation.arrivedAt,
-    });
+    };
+    if (errorCode !== undefined) event.errorCode = errorCode;
+    events.publish(event);
     metrics.invocation(this.name, invocation.cold ? 'cold' : 'warm', outcomeOf(status, errorCode), (now - invocation.arrivedAt) / 1000);
   }
 
@@ -545,6 +575,7 @@ export class FunctionPool {
   private recordExit(worker: Worker, info: ExitInfo): void {
     const { events, metrics, store, log } = this.deps;
     if (worker.state !== undefined) store.release(worker.state);
+    if (info.oomKilled) this.oomKills++;
     events.publish({
       type: 'worker_exit',
       function: this.name,

@@ -1,4 +1,5 @@
 import { NODE_WORKER_MAIN } from '../build/artifact.js';
+import { DEFAULT_LIMITS } from '../manifest/spec.js';
 import type { EventLog } from '../events.js';
 import type { Logger } from '../../shared/log.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
@@ -66,6 +67,8 @@ export class StemCells {
    * A ready stem cell of this flavour, now bound to the caller's hooks; undefined if none is
    * ready. Its replacement boots once it has answered its first request (or died): a Node
    * boot is ~30 ms of CPU that would otherwise compete with the cold start it is replacing.
+   * A cell that became a pre-warmed worker has no first request to wait for: its replacement
+   * boots when it is ready.
    */
   take(flavour: string, hooks: WorkerHooks): Worker | undefined {
     const entry = this.flavours.get(flavour);
@@ -73,6 +76,10 @@ export class StemCells {
     if (entry === undefined || cell === undefined) return undefined;
     cell.rebind({
       ...hooks,
+      ready: (worker) => {
+        hooks.ready(worker);
+        if (!worker.busy) this.topUp(entry);
+      },
       slotFree: (worker) => {
         hooks.slotFree(worker);
         this.topUp(entry);
@@ -141,6 +148,10 @@ export class StemCells {
           env: { ...hearthEnv(STEM_CELL_FUNCTION, id, 1, undefined), HEARTH_ROLE: 'stem' },
           concurrency: 1,
           memoryMb: STEM_MEMORY_MB,
+          pids: DEFAULT_LIMITS.pids,
+          uidPids: DEFAULT_LIMITS.pids,
+          // Filtered from birth; its function's ids come with its specialisation (it keeps root's until then, to take them).
+          sandbox: { seccomp: true },
           role: 'stem',
         },
         hooks,

@@ -1,4 +1,5 @@
 import type { Artifact } from '../build/artifact.js';
+import type { WorkerIdentity } from '../isolation/identities.js';
 import type { FunctionSpec } from '../manifest/spec.js';
 import { PROTOCOL_VERSION } from '../ipc/frame.js';
 import type { StateBlob } from '../state/store.js';
@@ -11,6 +12,8 @@ export interface FunctionVersion {
   readonly spec: FunctionSpec;
   readonly artifact: Artifact;
   readonly state: StateBlob | undefined;
+  /** Who its workers run as. */
+  readonly identity: WorkerIdentity;
 }
 
 /**
@@ -57,13 +60,20 @@ export function launchFor(version: FunctionVersion, workerId: number): LaunchSpe
     ...(version.state === undefined ? {} : { state: version.state }),
     concurrency: spec.limits.concurrency,
     memoryMb: spec.limits.memoryMb,
+    pids: spec.limits.pids,
+    uidPids: spec.limits.pids * spec.pool.max,
+    sandbox: { ...version.identity, seccomp: spec.isolation.seccomp },
     role: 'worker',
   };
 }
 
-/** Functions can use a stem cell only when nothing they need is fixed at Node's start. */
+/**
+ * Functions can use a stem cell only when nothing they need is fixed at Node's start: not
+ * their V8 flags, not their NODE_ or UV_ variables, not the absence of the seccomp filter
+ * (a stem cell has it from its start).
+ */
 export function stemCellFlavour(version: FunctionVersion): string | undefined {
-  if (version.artifact.entry === undefined) return undefined;
+  if (version.artifact.entry === undefined || !version.spec.isolation.seccomp) return undefined;
   if (Object.keys(version.spec.env).some((key) => key.startsWith('NODE_') || key.startsWith('UV_'))) return undefined;
   return (version.artifact.nodeFlags ?? []).join(' ');
 }

@@ -4,6 +4,7 @@ import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { ToolProfileRequest, ToolProfileRun } from '../../shared/tool-profiles.js';
 import type { Registry } from '../registry.js';
+import { cannotReach } from '../isolation/access.js';
 import { prepareRunDir } from './files.js';
 import { ToolProfileSession } from './session.js';
 
@@ -36,8 +37,16 @@ export class ToolProfiles {
       throw new HearthError('HEARTH_ERR_PROFILE_BUSY', `function ${fn} is already being profiled with ${active.run.tool} (run ${active.run.id}, ${active.run.status})`, { details: { function: fn, run: active.run.id } });
     }
     const id = `${fn}-${++this.started}`;
+    if (request.dir === undefined) fs.mkdirSync(this.deps.baseDir, { recursive: true, mode: 0o711 });
     const dir = request.dir ?? path.join(this.deps.baseDir, id);
     prepareRunDir(dir);
+    // The profiled worker writes its data here as its own user.
+    const { uid, gid } = pool.current.identity;
+    if (uid !== undefined && gid !== undefined) {
+      fs.chownSync(dir, uid, gid);
+      const why = cannotReach(dir, 'execute', uid, gid);
+      if (why !== undefined) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `dir: ${fn}'s workers run as uid ${uid} and cannot reach ${dir}: ${why}`, { details: { field: 'dir' } });
+    }
     const { idle, busy } = pool.snapshot();
     const session = new ToolProfileSession({
       id,

@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ProfileToolName, ToolProfileRun } from '../../shared/tool-profiles.js';
 import type { FunctionPool } from '../pool/pool.js';
 import type { SideWorker } from '../pool/side-worker.js';
-import { newInvocation, type Invocation, type InvokeOutcome } from '../supervisor/invocation.js';
+import { newInvocation, type Invocation, type Settlement } from '../supervisor/invocation.js';
 import type { ExitInfo } from '../supervisor/worker.js';
 import { finishRun, type Finishing } from './finish.js';
 import { listFiles } from './files.js';
@@ -154,7 +154,7 @@ export class ToolProfileSession {
 
   private generatedInvocation(body: Buffer): Invocation {
     const now = nowMs();
-    const done = (outcome: InvokeOutcome): void => {
+    const done = (outcome: Settlement): void => {
       if (outcome.ok || this.loadFailed) return;
       this.loadFailed = true;
       this.say(`the generated request failed (later failures are only counted): ${outcome.error.message}`);

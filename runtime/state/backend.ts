@@ -82,7 +82,8 @@ export class StateBackends {
         this.log.warn(`state ${label}: ${kind} backend failed (${(error as Error).message}); trying the next one`);
       }
     }
-    throw new HearthError('HEARTH_ERR_STATE_NO_SPACE', `no state backend has room for ${label} (${size} bytes)`, {
+    const why = lastError === undefined ? '' : `: ${(lastError as Error).message}`;
+    throw new HearthError('HEARTH_ERR_STATE_NO_SPACE', `no state backend has room for ${label} (${size} bytes)${why}`, {
       cause: lastError,
       details: { bytes: size },
     });
@@ -151,8 +152,16 @@ export class StateBackends {
         }
       }
       case 'thp': {
+        // Allocated now: a full tmpfs must be ENOSPC here, not SIGBUS when the import writes
+        // through its mapping (which kills the runtime).
         const fd = fs.openSync(this.thpDir!, O_TMPFILE | fs.constants.O_RDWR, 0o600);
-        fs.ftruncateSync(fd, fileSize);
+        try {
+          fs.ftruncateSync(fd, fileSize);
+          native.fallocate(fd, fileSize);
+        } catch (error) {
+          fs.closeSync(fd);
+          throw error;
+        }
         return { fd, kind, fileSize, hugePages: 0, sealable: false };
       }
       case 'tmpfs': {

@@ -67,7 +67,12 @@ export class StateStore {
         knownBlob.refs++;
         return knownBlob;
       }
-      const writer = this.begin(before.size, label);
+      let writer: BlobWriter;
+      try {
+        writer = this.begin(before.size, label);
+      } catch (error) {
+        throw inFile(file, error);
+      }
       try {
         let offset = 0;
         while (offset < before.size) {
@@ -248,6 +253,12 @@ class BlobWriter {
       this.log.debug(`discarded the partial import of state ${this.label}`);
     }
   }
+}
+
+/** The same error, its message naming the state file it was about. */
+function inFile(file: string, error: unknown): unknown {
+  if (!(error instanceof HearthError)) return error;
+  return new HearthError(error.code, `state file ${file}: ${error.message}`, { cause: error.cause, details: { ...error.details, file } });
 }
 
 export function formatBytes(bytes: number): string {

@@ -23,7 +23,8 @@ export interface Invocation {
   settled: boolean;
   /** Sent by the runtime itself (a profiling run's generated workload), not by a client: left out of events and metrics. */
   readonly generated?: boolean;
-  readonly done: (outcome: InvokeOutcome) => void;
+  /** Called once with how it ended (the invocation itself comes along, so the hot path allocates no wrapper). */
+  readonly done: (outcome: Settlement, invocation: Invocation) => void;
 }
 
 /** A request that has just arrived, not yet sent to a worker. Every invocation has this one shape (the invoke path is hot). */
@@ -32,14 +33,10 @@ export function newInvocation(request: Pick<Invocation, 'id' | 'fn' | 'body' | '
   return { id, fn, body, arrivedAt, deadline, dispatchedAt: 0, cold: false, startWaitMs: 0, origin: undefined, workerId: 0, pid: 0, settled: false, generated, done };
 }
 
-export type InvokeOutcome =
-  | { ok: true; body: Buffer; invocation: Invocation }
-  | { ok: false; error: HearthError; invocation: Invocation; errorType?: string };
-
 export type Settlement = { ok: true; body: Buffer } | { ok: false; error: HearthError; errorType?: string };
 
 export function settle(invocation: Invocation, outcome: Settlement): void {
   if (invocation.settled) return;
   invocation.settled = true;
-  invocation.done({ ...outcome, invocation } as InvokeOutcome);
+  invocation.done(outcome, invocation);
 }

@@ -7,8 +7,13 @@ import type { Cgroups, WorkerCgroup } from './cgroup.js';
 import { ExitLatch, type ExitListener, type WorkerProcess } from './process.js';
 
 // The activation message of native/seed/seed.c (its header comment is the contract).
-const MAGIC = 0x31445348;
+const MAGIC = 0x32445348;
+/** uid or gid: keep the seed's own. */
+const KEEP_ID = 0xffffffff;
+const SANDBOX_SECCOMP = 1;
 const SEED_MEMORY_MB = 64;
+/** A seed is one process until it execs its worker, whose limit it then gets. */
+const SEED_PIDS = 8;
 const MAX_FAILURES = 3;
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, value]) => [value, name]));
 
@@ -20,17 +25,23 @@ export interface Activation {
   /** fds to pass, and the fd number each gets in the worker. */
   fds: number[];
   targets: number[];
+  /** The ids and limits the seed takes before it execs; `seccomp` must be true: a seed has had the filter since it started. */
+  sandbox: native.SandboxOptions;
 }
 
 export function encodeActivation(activation: Activation): Buffer {
-  const { fds, targets, argv, env } = activation;
+  const { fds, targets, argv, env, sandbox } = activation;
   if (fds.length !== targets.length) throw new RangeError('every passed fd needs a target');
-  const head = Buffer.alloc(8 + 1 + fds.length + 4);
+  const head = Buffer.alloc(24 + 1 + fds.length + 4);
   head.writeUInt32LE(MAGIC, 4);
-  head.writeUInt8(fds.length, 8);
-  targets.forEach((target, index) => head.writeUInt8(target, 9 + index));
-  head.writeUInt16LE(argv.length, 9 + fds.length);
-  head.writeUInt16LE(env.length, 11 + fds.length);
+  head.writeUInt32LE(sandbox.uid ?? KEEP_ID, 8);
+  head.writeUInt32LE(sandbox.gid ?? KEEP_ID, 12);
+  head.writeUInt32LE(sandbox.nproc ?? 0, 16);
+  head.writeUInt32LE(sandbox.seccomp ? SANDBOX_SECCOMP : 0, 20);
+  head.writeUInt8(fds.length, 24);
+  targets.forEach((target, index) => head.writeUInt8(target, 25 + index));
+  head.writeUInt16LE(argv.length, 25 + fds.length);
+  head.writeUInt16LE(env.length, 27 + fds.length);
   const strings = [activation.file, activation.cwd ?? '', ...argv, ...env];
   for (const text of strings) if (text.includes('\0')) throw new RangeError(`NUL byte in ${JSON.stringify(text.slice(0, 40))}`);
   const message = Buffer.concat([head, Buffer.from(strings.join('\0') + '\0', 'utf8')]);
@@ -159,12 +170,11 @@ export class SeedPool {
   private startOne(): boolean {
     const [ours, theirs] = native.socketpair();
     let cgroup: WorkerCgroup | undefined;
-    let procs = -1;
+    let procs: number[] = [];
     try {
-      cgroup = this.cgroups.create(`s${this.nextId++}`, SEED_MEMORY_MB);
-      procs = cgroup?.openProcs() ?? -1;
-      const fds = [this.devNull, this.devNull, this.devNull, theirs];
-      if (procs >= 0) fds.push(procs);
+      cgroup = this.cgroups.create(`s${this.nextId++}`, SEED_MEMORY_MB, SEED_PIDS);
+      procs = cgroup?.openProcs() ?? [];
+      const fds = [this.devNull, this.devNull, this.devNull, theirs, ...procs];
       const { pid, pidfd } = native.spawn({ file: native.SEED_BINARY, argv: ['hearth-seed'], env: [], fds });
       const seed = new Seed(pid, pidfd, ours, cgroup, {
         ready: (ready) => {
@@ -196,7 +206,7 @@ export class SeedPool {
       return false;
     } finally {
       fs.closeSync(theirs);
-      if (procs >= 0) fs.closeSync(procs);
+      for (const fd of procs) fs.closeSync(fd);
     }
   }
 

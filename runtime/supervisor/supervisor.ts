@@ -69,17 +69,20 @@ export class Supervisor {
     }
     const nodeEnv = this.perfMaps !== undefined && launch.file === NODE_BINARY ? this.perfMaps.withFlags(launch.env) : launch.env;
     const env = Object.entries(nodeEnv).map(([key, value]) => `${key}=${value}`);
+    const sandbox = this.sandboxFor(launch);
     let cgroup: WorkerCgroup | undefined;
     let process: WorkerProcess;
     try {
-      const seed = this.seeds.take();
+      // A seed has its filter from its start: a function without one is spawned directly.
+      const seed = sandbox.seccomp ? this.seeds.take() : undefined;
       if (seed !== undefined) {
         cgroup = seed.cgroup;
         cgroup?.setMemoryLimit(launch.memoryMb);
-        seed.activate({ file: launch.file, argv: launch.argv, env, ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }), fds, targets });
+        cgroup?.setPidsLimit(launch.pids);
+        seed.activate({ file: launch.file, argv: launch.argv, env, ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }), fds, targets, sandbox });
         process = seed;
       } else {
-        ({ process, cgroup } = this.spawnDirectly(id, launch, env, fds, targets));
+        ({ process, cgroup } = this.spawnDirectly(id, launch, env, fds, targets, sandbox));
       }
     } catch (error) {
       fs.closeSync(ipcOurs);
@@ -92,6 +95,22 @@ export class Supervisor {
     const worker = new Worker(id, launch, process, { ipc: ipcOurs, output: outOurs }, cgroup, this.context, hooks);
     this.live.add(worker);
     return worker;
+  }
+
+  /** Specialises a stem cell to `launch`'s function: its ids and limits (it has had the filter since it started). */
+  specialise(stemCell: Worker, launch: LaunchSpec, entry: string): void {
+    const { seccomp, ...ids } = this.sandboxFor(launch);
+    if (!seccomp) throw new Error(`function ${launch.fn} runs without the filter: a stem cell cannot become one of its workers`);
+    stemCell.specialise(launch, entry, ids);
+  }
+
+  /**
+   * The sandbox a worker enters. Without a pids controller, a worker with a uid of its own is
+   * bounded through that uid instead: RLIMIT_NPROC counts every task of the function's workers.
+   */
+  private sandboxFor(launch: LaunchSpec): native.SandboxOptions {
+    if (this.cgroups.pidsEnforced || launch.sandbox.uid === undefined) return launch.sandbox;
+    return { ...launch.sandbox, nproc: launch.uidPids };
   }
 
   /** Asks every worker to stop, SIGKILLs the ones still there after the grace period, and waits; then retires the seeds. */
@@ -111,11 +130,18 @@ export class Supervisor {
   }
 
   /** The fallback when no seed is ready: the child joins its cgroup before exec. */
-  private spawnDirectly(id: number, launch: LaunchSpec, env: string[], passed: number[], targets: number[]): { process: WorkerProcess; cgroup: WorkerCgroup | undefined } {
-    const cgroup = this.cgroups.create(`w${id}`, launch.memoryMb);
-    let procs = -1;
+  private spawnDirectly(
+    id: number,
+    launch: LaunchSpec,
+    env: string[],
+    passed: number[],
+    targets: number[],
+    sandbox: native.SandboxOptions,
+  ): { process: WorkerProcess; cgroup: WorkerCgroup | undefined } {
+    const cgroup = this.cgroups.create(`w${id}`, launch.memoryMb, launch.pids);
+    let procs: number[] = [];
     try {
-      procs = cgroup?.openProcs() ?? -1;
+      procs = cgroup?.openProcs() ?? [];
       const fds = [this.context.devNull];
       passed.forEach((fd, index) => (fds[targets[index]!] = fd));
       const { pid, pidfd } = native.spawn({
@@ -124,14 +150,15 @@ export class Supervisor {
         env,
         fds: Array.from(fds, (fd) => fd ?? -1),
         ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }),
-        ...(procs >= 0 ? { cgroupProcsFd: procs } : {}),
+        cgroupProcsFds: procs,
+        sandbox,
       });
       return { process: new DirectProcess(pid, pidfd), cgroup };
     } catch (error) {
       cgroup?.remove();
       throw error;
     } finally {
-      if (procs >= 0) fs.closeSync(procs);
+      for (const fd of procs) fs.closeSync(fd);
     }
   }
 }

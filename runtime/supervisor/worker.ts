@@ -35,6 +35,12 @@ export interface LaunchSpec {
   state?: StateBlob;
   concurrency: number;
   memoryMb: number;
+  /** Most tasks (processes and threads) of one worker. */
+  pids: number;
+  /** Most tasks of all the function's workers together: RLIMIT_NPROC of its uid where no pids cgroup holds them. */
+  uidPids: number;
+  /** The worker sandbox (SECURITY.md): its ids, the seccomp filter. A stem cell enters its function's at specialisation. */
+  sandbox: native.SandboxOptions;
   role: 'worker' | 'stem';
   /**
    * How the worker is asked to stop: by default the SHUTDOWN frame; a worker whose profiler
@@ -182,8 +188,8 @@ export class Worker {
     for (const invocation of this.inflight.values()) if (invocation.deadline <= now) this.timedOut(invocation);
   }
 
-  /** Sends a control request (gc, stats) and waits for the reply. */
-  control(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** Sends a control request (gc, stats) and waits for the reply, at most `timeoutMs`. */
+  control(request: Record<string, unknown>, timeoutMs = CONTROL_TIMEOUT_MS): Promise<Record<string, unknown>> {
     if (this.status !== 'ready' && this.status !== 'draining') {
       return Promise.reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.id} is ${this.status}`));
     }
@@ -191,15 +197,21 @@ export class Worker {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.controls.delete(id);
-        reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} did not answer control request ${JSON.stringify(request)} within ${CONTROL_TIMEOUT_MS} ms`));
-      }, CONTROL_TIMEOUT_MS);
+        reject(new HearthError('HEARTH_ERR_CONTROL', `worker ${this.pid} did not answer control request ${JSON.stringify(request)} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.controls.set(id, { resolve, reject, timer });
       this.channel.send(FrameType.CONTROL, id, Buffer.from(JSON.stringify(request)));
     });
   }
 
-  /** Specialises a stem cell: its function's code and state travel in one message. */
-  specialise(launch: LaunchSpec, entry: string): void {
+  /** Memory charged to the worker's cgroup now and at most so far, in bytes; undefined without cgroups. */
+  memory(): { currentBytes: number; peakBytes: number } | undefined {
+    if (this.cgroup === undefined || this.status === 'exited') return undefined;
+    return { currentBytes: this.cgroup.currentBytes(), peakBytes: this.cgroup.peakBytes() };
+  }
+
+  /** Specialises a stem cell: its function's code, state, ids and limits travel in one message. */
+  specialise(launch: LaunchSpec, entry: string, sandbox: native.SandboxIds): void {
     if (this.status !== 'stem') throw new Error(`worker ${this.id} is ${this.status}, not a stem cell`);
     if (!this.channel.idle) throw new Error(`stem cell ${this.id} has unsent output; cannot pass an fd`);
     this.fn = launch.fn;
@@ -209,6 +221,7 @@ export class Worker {
     this.status = 'specialising';
     this.spawnedAt = nowMs();
     this.cgroup?.setMemoryLimit(launch.memoryMb);
+    this.cgroup?.setPidsLimit(launch.pids);
     const message = encodeFrame(
       FrameType.SPECIALISE,
       0,
@@ -220,6 +233,7 @@ export class Worker {
           stateSize: launch.state?.size ?? 0,
           stateId: launch.state?.id ?? '',
           concurrency: launch.concurrency,
+          sandbox,
         }),
       ),
     );

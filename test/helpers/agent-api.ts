@@ -8,7 +8,7 @@ import { UiAssets } from '../../agent/exporters/ui-assets.js';
 import { RecordStore } from '../../agent/phases/store.js';
 import { RuntimeClient } from '../../agent/runtime-client.js';
 import { LiveTuner } from '../../agent/tuner/live/live-tuner.js';
-import { createLogger } from '../../shared/log.js';
+import { createLogger, type Logger } from '../../shared/log.js';
 
 export interface ApiUnderTest {
   url: string;
@@ -22,14 +22,21 @@ export interface ApiUnderTest {
   close(): Promise<void>;
 }
 
+/** The token the API under test takes for requests other than reads. */
+export const API_TOKEN = 'agent-api-test-token';
+
+/** A tuner that is off, with a runtime that is not there: anything it asks of it fails. */
+export function offlineTuner(metrics: AgentMetrics, log: Logger): LiveTuner {
+  return new LiveTuner({ mode: 'off' }, { runtime: new RuntimeClient('http://127.0.0.1:9', API_TOKEN), coldStartPhases: () => undefined, registry: metrics.registry, log });
+}
+
 export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiAssets; workers?: AgentApiContext['workers'] } = {}): Promise<ApiUnderTest> {
   const logs: string[] = [];
   const log = createLogger('debug', (line) => logs.push(line));
   const metrics = new AgentMetrics(() => ({ emitted: 0, dropped: 0, trackFull: 0, decodeErrors: 0, attached: 0, tracked: 0 }), () => false);
-  const token = 'test-token';
-  // A runtime that is not there: anything the tuner asks of it fails.
-  const tuner = new LiveTuner({ mode: 'off' }, { runtime: new RuntimeClient('http://127.0.0.1:9', token), coldStartPhases: () => undefined, registry: metrics.registry, log });
+  const tuner = offlineTuner(metrics, log);
   const server = createAgentApi({
+    token: API_TOKEN,
     store: new RecordStore(),
     metrics,
     health: () => ({ runtimeConnected: false, runtimePid: null, probesAttached: 0, coldStarts: 0 }),
@@ -39,14 +46,14 @@ export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiA
     workers: options.workers ?? (() => Promise.reject(new Error('no runtime in this test'))),
     faro: new FaroCollector(metrics, log, options.faroLimits),
     ui: options.ui ?? UiAssets.load(null),
-    tuner: { tuner, token },
+    tuner: { tuner },
   });
   const address: AddressInfo = await listenAgent(server, '127.0.0.1', 0);
   return {
     url: `http://127.0.0.1:${address.port}`,
     metrics,
     tuner,
-    token,
+    token: API_TOKEN,
     logs,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -2,6 +2,7 @@
 // and checks that it leaves nothing behind when it stops.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,17 @@ export const EXAMPLES = path.join(ROOT, 'examples');
 /** Go builds are shared by every suite; Go's cache makes repeated builds cheap. */
 export const TEST_CACHE = path.join(ROOT, '.cache/test');
 
+/**
+ * A fresh temporary directory that every user may search, as /run/hearth and /tmp are:
+ * workers run as a uid of their function's own, and must reach the code (or the profiling
+ * run's directory) that is put there. mkdtemp alone makes it 0700.
+ */
+export function searchableTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
 export interface InvokeResult {
   status: number;
   headers: Headers;
@@ -40,7 +52,7 @@ export class TestRuntime {
   private readonly fdsBefore = resourceFds();
 
   constructor(overrides: Partial<RuntimeOptions> = {}) {
-    this.runBase = overrides.runBase ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-run-'));
+    this.runBase = overrides.runBase ?? searchableTempDir('hearth-test-run-');
     const verbose = process.env['HEARTH_TEST_LOG'] === '1';
     const logger = createLogger('debug', (line) => {
       this.logs.push(line);
@@ -177,6 +189,16 @@ export function makeStateFile(bytes: number, seed = 1): string {
   fs.writeFileSync(`${file}.tmp`, data);
   fs.renameSync(`${file}.tmp`, file);
   return file;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

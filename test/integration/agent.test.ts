@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import type { Phase, PhaseSource } from '../../shared/phases.js';
-import { EXAMPLES, FIXTURES, TestAgent, TestRuntime, ebpfMissing, makeStateFile, ourBpfPrograms, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestAgent, TestRuntime, ebpfMissing, makeStateFile, ourBpfPrograms, searchableTempDir, waitFor } from '../helpers/harness.js';
 
 const missing = ebpfMissing();
 let rt: TestRuntime;
@@ -37,7 +36,7 @@ test.before(async () => {
   await rt.deploy({ name: 'go', kind: 'go', entry: `${FIXTURES}/go-misbehave`, state: makeStateFile(1024 * 1024, 21), ...recycle });
   await rt.deploy({ name: 'node', kind: 'node', entry: `${FIXTURES}/node-echo.mjs`, state: makeStateFile(65536, 22), ...recycle });
   await rt.deploy({ name: 'exec', kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper`, state: makeStateFile(4096, 23), ...recycle });
-  strippedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-stripped-'));
+  strippedDir = searchableTempDir('hearth-stripped-');
   execFileSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', path.join(strippedDir, 'misbehave'), '.'], { cwd: `${FIXTURES}/go-misbehave`, env: { ...process.env, CGO_ENABLED: '0' } });
   await rt.deploy({ name: 'stripped', kind: 'go', entry: path.join(strippedDir, 'misbehave'), ...recycle });
 });

@@ -2,10 +2,9 @@
 // request gets a clear error, the broken worker is replaced, and the runtime keeps serving.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
-import { EXAMPLES, FIXTURES, TestRuntime, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TestRuntime, searchableTempDir, waitFor } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 const GO = `${FIXTURES}/go-misbehave`;
@@ -128,7 +127,7 @@ test('a worker whose private memory grows past recycleMemoryMb is recycled', asy
 });
 
 test('a function that stops starting backs off: 503 with Retry-After and the reason, then recovers', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-backoff-'));
+  const dir = searchableTempDir('hearth-backoff-');
   const flag = path.join(dir, 'broken');
   const script = path.join(dir, 'worker.sh');
   fs.writeFileSync(script, `#!/bin/sh\n[ -e ${flag} ] && { echo "cannot start: ${flag} exists" >&2; exit 7; }\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
@@ -145,6 +144,26 @@ test('a function that stops starting backs off: 503 with Retry-After and the rea
   fs.rmSync(flag);
   await waitFor('recovery after the back-off', async () => (await rt.invoke('flaky', 'back')).text === 'BACK', 5000);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a start killed from outside is retried: the waiting request is served, not refused', async () => {
+  const dir = searchableTempDir('hearth-killed-start-');
+  const script = path.join(dir, 'worker.sh');
+  fs.writeFileSync(script, `#!/bin/sh\nsleep 0.3\nexec ${EXAMPLES}/exec-upper/upper\n`, { mode: 0o755 });
+  try {
+    await rt.deploy({ name: 'slow-start', kind: 'exec', entry: script, pool: { min: 0, max: 1, keepAliveMs: 0 } });
+    await waitFor('no slow-start workers', () => rt.workerPids('slow-start').length === 0);
+    const answer = rt.invoke('slow-start', 'served');
+    const starting = await waitFor('a starting worker', () => rt.workerPids('slow-start')[0]);
+    process.kill(starting, 'SIGKILL');
+    const response = await answer;
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.text, 'SERVED');
+    assert.notEqual(response.headers.get('x-hearth-worker'), String(starting));
+    assert.equal(rt.logged(new RegExp(`worker ${starting} was killed by SIGKILL before it was ready \\(failure 1; next start in 100 ms\\)`)).length, 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a worker killed from outside is replaced to keep pool.min', async () => {

@@ -1,12 +1,14 @@
 // Cold and warm invocations of all three kinds of function, with real worker processes.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'uvu';
-import { EXAMPLES, FIXTURES, TestRuntime } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, TEST_CACHE, TestRuntime } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 
 test.before(async () => {
-  rt = await TestRuntime.start({ stemCells: 0 });
+  // A relative cache directory, as `hearth serve --cache .cache` gives: builds must not depend on the cwd.
+  rt = await TestRuntime.start({ stemCells: 0, cacheDir: path.relative(process.cwd(), TEST_CACHE) });
   await rt.deploy({ name: 'go-fn', kind: 'go', entry: `${FIXTURES}/go-misbehave`, pool: { min: 0, max: 2 }, env: { FROM_MANIFEST: 'yes' }, gc: { gogc: 150, memoryLimitMb: 64 } });
   await rt.deploy({ name: 'node-fn', kind: 'node', entry: `${FIXTURES}/node-echo.mjs`, pool: { min: 0, max: 2 }, env: { FROM_MANIFEST: 'yes' } });
   await rt.deploy({ name: 'exec-fn', kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper`, pool: { min: 0, max: 2 } });

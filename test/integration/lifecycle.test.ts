@@ -51,6 +51,22 @@ test('Node cold starts come from a stem cell, specialised with the function\'s s
   }
 });
 
+test('a stem cell that became a pre-warmed worker is replaced before that worker serves anything', async () => {
+  const rt = await TestRuntime.start({ stemCells: 1 });
+  try {
+    await rt.deploy({ name: 'node-a', kind: 'node', entry: NODE, pool: { min: 0, max: 4, keepAliveMs: 0 } });
+    await waitFor('the deploy\'s worker to retire', () => rt.workerPids('node-a').length === 0);
+    await waitFor('a ready stem cell', () => stemReady(rt));
+    // Raising min pre-warms a worker: the stem cell goes to it, with no request to answer.
+    rt.runtime.registry.configurePool('node-a', { min: 1, max: 4, keepAliveMs: 600_000, maxQueued: 256 });
+    await waitFor('the pre-warmed worker', () => rt.runtime.registry.get('node-a')!.snapshot().idle === 1);
+    assert.equal(rt.runtime.registry.get('node-a')!.listWorkers()[0]!.origin, 'stem-cell');
+    await waitFor('a replacement stem cell', () => stemReady(rt), 5000);
+  } finally {
+    await rt.stop();
+  }
+});
+
 function stemReady(rt: TestRuntime): boolean {
   return rt.runtime.stemCellsReady() > 0;
 }

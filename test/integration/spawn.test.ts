@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
-import { EXAMPLES, FIXTURES, ROOT, TEST_CACHE, TestRuntime, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
+import { EXAMPLES, FIXTURES, ROOT, TEST_CACHE, TestRuntime, makeStateFile, searchableTempDir, sleep, waitFor } from '../helpers/harness.js';
 
 const GO = `${FIXTURES}/go-misbehave`;
 
@@ -40,7 +40,7 @@ for (const seeds of [2, 0]) {
   });
 
   test(`${origin}: a binary that cannot be exec'd fails its cold start with the reason`, async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-exec-'));
+    const dir = searchableTempDir('hearth-exec-');
     const binary = path.join(dir, 'upper');
     fs.copyFileSync(`${EXAMPLES}/exec-upper/upper`, binary);
     fs.chmodSync(binary, 0o755);

@@ -1,7 +1,8 @@
 // POST /collect, the agent's Faro receiver, on a real socket: a Faro payload is accepted (202)
-// and counted by kind; a body over the limit (declared or streamed), bad JSON, a payload not of
-// Faro's shape, a compressed body and a client over its rate are refused with a reason that is
-// counted too.
+// and counted by kind; a body over the limit (declared or streamed), a body that is not JSON by
+// its Content-Type (what a page of another origin could send without a preflight), bad JSON, a
+// payload not of Faro's shape, a compressed body and a client over its rate are refused with a
+// reason that is counted too.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'uvu';
@@ -81,8 +82,10 @@ test('too large: 413 when the declared length is over the limit, and when a chun
   assert.equal(metric(await metrics(), 'hearth_agent_faro_rejected_total{reason="too_large"}'), 2);
 });
 
-test('bad JSON, a payload not of Faro\'s shape, a compressed body: 400 with what is wrong', async () => {
+test('not JSON by its type, bad JSON, a payload not of Faro\'s shape, a compressed body: 400 with what is wrong', async () => {
   const cases: [body: string, headers: Record<string, string>, message: RegExp][] = [
+    ['{"meta": {}}', { 'content-type': 'text/plain' }, /^Content-Type "text\/plain" is not accepted: send application\/json/],
+    ['{"meta": {}}', { 'content-type': 'application/x-www-form-urlencoded' }, /^Content-Type "application\/x-www-form-urlencoded" is not accepted/],
     ['{"meta": {', {}, /^the body is not JSON: /],
     ['[]', {}, /^not a Faro payload: the body must be a JSON object/],
     ['{"events": []}', {}, /^not a Faro payload: `meta` must be an object$/],
@@ -104,6 +107,7 @@ test('bad JSON, a payload not of Faro\'s shape, a compressed body: 400 with what
     assert.match(error.message, message, body);
   }
   const text = await metrics();
+  assert.equal(metric(text, 'hearth_agent_faro_rejected_total{reason="bad_content_type"}'), 2);
   assert.equal(metric(text, 'hearth_agent_faro_rejected_total{reason="bad_encoding"}'), 1);
 });
 

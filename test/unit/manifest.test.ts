@@ -31,6 +31,7 @@ test('defaults fill what a function leaves out; relative paths resolve against t
   assert.deepEqual(spec!.limits, { ...DEFAULT_LIMITS, recycleMemoryMb: Math.floor(DEFAULT_LIMITS.memoryMb * 0.9) });
   assert.deepEqual(spec!.gc, {});
   assert.deepEqual(spec!.env, {});
+  assert.deepEqual(spec!.isolation, { seccomp: true });
   const [custom] = parseManifest(JSON.stringify({ functions: [fn({ pool: { min: 2, max: 8, keepAliveMs: 5 }, limits: { memoryMb: 100, timeoutMs: 50, concurrency: 4 }, gc: { gogc: 200, memoryLimitMb: 90 }, env: { A: 'b' } })] }), source);
   assert.deepEqual(custom!.pool, { min: 2, max: 8, keepAliveMs: 5, maxQueued: DEFAULT_POOL.maxQueued });
   assert.equal(custom!.limits.recycleMemoryMb, 90);
@@ -59,6 +60,25 @@ test('each bad field is named with its path in the file', () => {
   fails({ functions: [fn({ env: { A: 1 } })] }, /env\.A: must be a string \(got 1\)/);
   fails({ functions: [fn(), fn({ entry: 'other' })] }, /functions\[1\]\.name: duplicate function name "fn"/);
   fails({ functions: [fn({ args: 'x' })] }, /functions\[0\]\.args: must be an array of strings/);
+});
+
+test('isolation: a uid or user name, a gid or group name, "runtime", the seccomp switch; never root', () => {
+  const isolation = (value: unknown): unknown => parseManifest(JSON.stringify({ functions: [fn({ isolation: value })] }), source)[0]!.isolation;
+  assert.deepEqual(isolation({ user: 1500, group: 'www-data', seccomp: false }), { user: 1500, group: 'www-data', seccomp: false });
+  assert.deepEqual(isolation({ user: 'app' }), { user: 'app', seccomp: true });
+  assert.deepEqual(isolation({ user: 'runtime' }), { user: 'runtime', seccomp: true });
+  assert.equal(parseManifest(JSON.stringify({ functions: [fn({ limits: { pids: 32 } })] }), source)[0]!.limits.pids, 32);
+  fails({ functions: [fn({ isolation: { user: 0 } })] }, /functions\[0\]\.isolation\.user: must not be 0 \(root\): use "runtime" to run workers as the runtime's own user/);
+  fails({ functions: [fn({ isolation: { user: 'root' } })] }, /functions\[0\]\.isolation\.user: must not be root/);
+  fails({ functions: [fn({ isolation: { group: 0 } })] }, /functions\[0\]\.isolation\.group: must not be 0 \(root\)$/);
+  fails({ functions: [fn({ isolation: { user: -1 } })] }, /isolation\.user: must be a user id from 1 to 4294967294, a user name, or "runtime" for the runtime's own user \(got -1\)/);
+  fails({ functions: [fn({ isolation: { user: 2 ** 32 - 1 } })] }, /isolation\.user: must be a user id from 1 to 4294967294/);
+  fails({ functions: [fn({ isolation: { user: 'Bad User' } })] }, /isolation\.user: must be a user id, a user name, or "runtime" for the runtime's own user \(got "Bad User"\)/);
+  fails({ functions: [fn({ isolation: { group: 'runtime:x' } })] }, /isolation\.group: must be a group id, a group name \(got "runtime:x"\)/);
+  fails({ functions: [fn({ isolation: { user: 'runtime', group: 100 } })] }, /isolation\.group: does not apply when user is "runtime"/);
+  fails({ functions: [fn({ isolation: { seccomp: 'off' } })] }, /isolation\.seccomp: must be true or false \(got "off"\)/);
+  fails({ functions: [fn({ isolation: { uid: 5 } })] }, /isolation\.uid: unknown field \(allowed: user, group, seccomp\)/);
+  fails({ functions: [fn({ limits: { pids: 0 } })] }, /functions\[0\]\.limits\.pids: must be between 1 and 4194304 \(got 0\)/);
 });
 
 test('a manifest file that cannot be read says so with its path', () => {

@@ -15,7 +15,7 @@ test('status and decisions of a tuner that is off', async () => {
     const bad = await fetch(`${api.url}/v1/tuner/decisions?limit=0`);
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: { message: string } }).error.message, /^limit must be an integer from 1 to 5000 \(got "0"\)$/);
-    assert.equal((await fetch(`${api.url}/v1/tuner/decisions`, { method: 'DELETE' })).status, 405);
+    assert.equal((await fetch(`${api.url}/v1/tuner/decisions`, { method: 'DELETE', headers: { authorization: `Bearer ${api.token}` } })).status, 405);
     assert.equal((await fetch(`${api.url}/v1/tuner/nothing`)).status, 404);
   } finally {
     await api.close();

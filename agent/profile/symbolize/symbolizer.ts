@@ -20,6 +20,11 @@ export interface SymbolizerOptions {
   procRoot?: string;
   /** Where Node processes write perf-PID.map. */
   perfMapDir?: string;
+  /**
+   * How a path in the processes' mount namespace (a mapped file, a perf map) opens here: as
+   * it is beside them on one host, through /proc/PID/root from another container.
+   */
+  openPath?: (file: string) => string;
 }
 
 export interface ResolveHint {
@@ -60,6 +65,7 @@ export class Symbolizer {
   private readonly kallsymsPath: string;
   private readonly procRoot: string;
   private readonly perfMapDir: string;
+  private readonly openPath: (file: string) => string;
   private readonly processes = new Map<number, ProcessState>();
   /** Undefined until first needed; null when kallsyms could not be read. */
   private kernel: KernelSymbols | null | undefined;
@@ -71,6 +77,7 @@ export class Symbolizer {
     this.kallsymsPath = options.kallsymsPath ?? DEFAULT_KALLSYMS_PATH;
     this.procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
     this.perfMapDir = options.perfMapDir ?? '/tmp';
+    this.openPath = options.openPath ?? ((file) => file);
   }
 
   /**
@@ -93,7 +100,7 @@ export class Symbolizer {
     const frames: Frame[] = [];
     let hinted: BinarySymbols | null | undefined;
     const mainExecutable = (): BinarySymbols | null => {
-      if (hinted === undefined) hinted = hint.binary === undefined || hint.binary === '' ? null : this.load(hint.binary, path.basename(hint.binary));
+      if (hinted === undefined) hinted = hint.binary === undefined || hint.binary === '' ? null : this.load(this.openPath(hint.binary), path.basename(hint.binary));
       return hinted;
     };
     const stack = this.withFramelessLeafCaller(state, user, hint.leafReturn, mainExecutable);
@@ -130,7 +137,7 @@ export class Symbolizer {
     const state: ProcessState = {
       pid,
       snapshot,
-      perfMap: new PerfMap(path.join(this.perfMapDir, `perf-${pid}.map`)),
+      perfMap: new PerfMap(this.openPath(path.join(this.perfMapDir, `perf-${pid}.map`))),
       binaries: new Map(),
       lastMissRefreshMs: undefined,
     };
@@ -188,7 +195,7 @@ export class Symbolizer {
 
   private mappedBinary(state: ProcessState, mapping: Mapping): BinarySymbols | null {
     // A deleted file is still reachable through the process's map_files while it runs.
-    const file = mapping.deleted ? path.join(this.procRoot, String(state.pid), 'map_files', `${mapping.start.toString(16)}-${mapping.end.toString(16)}`) : mapping.path;
+    const file = mapping.deleted ? path.join(this.procRoot, String(state.pid), 'map_files', `${mapping.start.toString(16)}-${mapping.end.toString(16)}`) : this.openPath(mapping.path);
     let symbols = state.binaries.get(file);
     if (symbols === undefined) {
       symbols = this.load(file, path.basename(mapping.path));

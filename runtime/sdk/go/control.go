@@ -32,15 +32,28 @@ type gcReply struct {
 }
 
 type statsReply struct {
-	OK               bool    `json:"ok"`
-	HeapBytes        uint64  `json:"heapBytes"`
-	HeapGoalBytes    uint64  `json:"heapGoalBytes"`
-	GCCycles         uint64  `json:"gcCycles"`
-	GCCPUFraction    float64 `json:"gcCpuFraction"`
-	GoVersion        string  `json:"goVersion"`
-	GOGC             int64   `json:"gogc"`
-	MemoryLimitBytes int64   `json:"memoryLimitBytes"`
-	Goroutines       uint64  `json:"goroutines"`
+	OK            bool    `json:"ok"`
+	HeapBytes     uint64  `json:"heapBytes"`
+	HeapGoalBytes uint64  `json:"heapGoalBytes"`
+	GCCycles      uint64  `json:"gcCycles"`
+	GCCPUFraction float64 `json:"gcCpuFraction"`
+	// What a GC tuner needs, cumulative where it says so, so that a reader
+	// can take differences between two replies:
+	// heap marked live by the last cycle (what GOGC multiplies),
+	HeapLiveBytes uint64 `json:"heapLiveBytes"`
+	// GC roots scanned each cycle (stacks and globals, also in the heap goal),
+	RootsBytes uint64 `json:"rootsBytes"`
+	// memory the runtime holds from the OS (what GOMEMLIMIT bounds),
+	MappedBytes uint64 `json:"mappedBytes"`
+	// cumulative CPU seconds in the GC, and of the program minus idle time,
+	GCCPUSeconds   float64 `json:"gcCpuSeconds"`
+	BusyCPUSeconds float64 `json:"busyCpuSeconds"`
+	// and cumulative bytes allocated on the heap.
+	AllocBytes       uint64 `json:"allocBytes"`
+	GoVersion        string `json:"goVersion"`
+	GOGC             int64  `json:"gogc"`
+	MemoryLimitBytes int64  `json:"memoryLimitBytes"`
+	Goroutines       uint64 `json:"goroutines"`
 }
 
 // control answers one CONTROL payload with a CONTROL_REPLY payload.
@@ -107,6 +120,13 @@ var statsSamples = [...]string{
 	"/gc/gogc:percent",
 	"/gc/gomemlimit:bytes",
 	"/sched/goroutines:goroutines",
+	"/gc/heap/live:bytes",
+	"/gc/scan/globals:bytes",
+	"/gc/scan/stack:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/cpu/classes/idle:cpu-seconds",
+	"/gc/heap/allocs:bytes",
 }
 
 func readStats() statsReply {
@@ -160,8 +180,18 @@ func readStats() statsReply {
 	rep.GOGC = int64(u(5, func() uint64 { return uint64(currentGOGC()) }))
 	rep.MemoryLimitBytes = int64(u(6, func() uint64 { return uint64(debug.SetMemoryLimit(-1)) }))
 	rep.Goroutines = u(7, func() uint64 { return uint64(runtime.NumGoroutine()) })
+	rep.HeapLiveBytes = u(8, func() uint64 { return memStats().HeapAlloc })
+	rep.RootsBytes = u(9, zero) + u(10, zero)
+	rep.MappedBytes = u(11, func() uint64 { return memStats().Sys }) - u(12, func() uint64 { return memStats().HeapReleased })
+	rep.GCCPUSeconds = gcCPU
+	if idle, ok := f(13); ok && ok2 {
+		rep.BusyCPUSeconds = math.Max(0, totalCPU-idle)
+	}
+	rep.AllocBytes = u(14, func() uint64 { return memStats().TotalAlloc })
 	return rep
 }
+
+func zero() uint64 { return 0 }
 
 // currentGOGC reads the GOGC setting without changing it.
 func currentGOGC() int64 {

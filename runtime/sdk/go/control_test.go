@@ -2,6 +2,7 @@ package hearth
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -41,13 +42,42 @@ func TestControlGC(t *testing.T) {
 func TestControlStats(t *testing.T) {
 	w := startWorker(t, 1, echo)
 	r := w.control(9, `{"op":"stats"}`)
-	for _, k := range []string{"ok", "heapBytes", "heapGoalBytes", "gcCycles", "gcCpuFraction", "goVersion", "gogc", "memoryLimitBytes"} {
+	for _, k := range []string{"ok", "heapBytes", "heapGoalBytes", "gcCycles", "gcCpuFraction", "heapLiveBytes", "rootsBytes", "mappedBytes", "gcCpuSeconds", "busyCpuSeconds", "allocBytes", "goVersion", "gogc", "memoryLimitBytes"} {
 		if _, ok := r[k]; !ok {
 			t.Errorf("stats reply has no %q: %v", k, r)
 		}
 	}
 	if r["ok"] != true || r["heapBytes"].(float64) <= 0 || r["heapGoalBytes"].(float64) <= 0 || !strings.HasPrefix(r["goVersion"].(string), "go") {
 		t.Fatalf("stats reply %v", r)
+	}
+	if r["mappedBytes"].(float64) < r["heapBytes"].(float64) || r["allocBytes"].(float64) < r["heapBytes"].(float64) {
+		t.Fatalf("the runtime holds less than its heap, or allocated less than it holds: %v", r)
+	}
+}
+
+// The cumulative figures grow with work, so a tuner can difference two replies.
+func TestControlStatsCumulative(t *testing.T) {
+	w := startWorker(t, 1, echo)
+	before := w.control(1, `{"op":"stats"}`)
+	keep := make([][]byte, 0, 64)
+	for i := 0; i < 200_000; i++ {
+		keep = append(keep, make([]byte, 512))
+		if len(keep) == cap(keep) {
+			keep = keep[:0]
+		}
+	}
+	runtime.GC()
+	after := w.control(2, `{"op":"stats"}`)
+	for _, k := range []string{"allocBytes", "gcCycles", "gcCpuSeconds", "busyCpuSeconds"} {
+		if after[k].(float64) <= before[k].(float64) {
+			t.Errorf("%s did not grow: %v then %v", k, before[k], after[k])
+		}
+	}
+	if after["gcCpuSeconds"].(float64) > after["busyCpuSeconds"].(float64) {
+		t.Errorf("more GC CPU than busy CPU: %v", after)
+	}
+	if after["heapLiveBytes"].(float64) <= 0 || after["heapLiveBytes"].(float64) > after["mappedBytes"].(float64) {
+		t.Errorf("live heap %v outside (0, mapped %v]", after["heapLiveBytes"], after["mappedBytes"])
 	}
 }
 

@@ -126,7 +126,7 @@ type inProcess struct {
 func startWorker(t *testing.T, concurrency int, h Handler, opts ...Option) *inProcess {
 	t.Helper()
 	rt, wfd := socketpair(t)
-	ipc, err := openIPC(wfd)
+	ipc, err := openIPC(wfd, concurrency)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,9 @@ const (
 // shutdown (a SHUTDOWN frame or SIGTERM, once the invocations in flight have
 // answered); the caller's main should then return so the process exits 0.
 //
-// Before announcing READY, Serve maps the state (State). At most
+// Before announcing READY, Serve maps the state (State) and makes the process
+// non-dumpable, so that a sibling worker running as the same user cannot read
+// its memory or environment through /proc. At most
 // HEARTH_CONCURRENCY invocations run at once; with 1, the handler runs on the
 // goroutine that reads the socket. If the channel to the runtime breaks (EOF,
 // a write error, a frame that breaks the protocol) Serve logs the reason to
@@ -61,8 +63,9 @@ func Serve(h Handler, opts ...Option) {
 		fatalf("%v", err)
 	}
 	State() // mapped before READY so the runtime's readiness means "state in place"
+	hideFromSiblings()
 
-	ipc, err := openIPC(cfg.ipcFD)
+	ipc, err := openIPC(cfg.ipcFD, cfg.concurrency)
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -72,6 +75,13 @@ func Serve(h Handler, opts ...Option) {
 	if err := w.run(os.Getpid(), sigterm); err != nil {
 		fatalf("%v", err)
 	}
+}
+
+// hideFromSiblings sets PR_SET_DUMPABLE to 0: /proc/PID then belongs to
+// root, and another process of this user cannot open its mem, environ or fds.
+// An exec resets the flag, which is why the worker sets it itself.
+func hideFromSiblings() {
+	syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0)
 }
 
 func fatalf(format string, args ...any) {

@@ -12,11 +12,16 @@ import (
 	"time"
 )
 
-// openIPC wraps the inherited socket. The fd is kept in blocking mode, out of
-// the netpoller: a blocking read() wakes the reading thread straight from the
-// socket, which made a 100-byte echo round trip about 12 µs instead of 20 µs.
-func openIPC(fd int) (*os.File, error) {
-	if err := syscall.SetNonblock(fd, false); err != nil {
+// openIPC wraps the inherited socket. With one invocation at a time the handler
+// runs on the reading goroutine, and the fd stays in blocking mode, out of the
+// netpoller: a blocking read() wakes the reading thread straight from the
+// socket (a 100-byte echo round trip of about 12 µs instead of 20 µs).
+// With concurrent handlers the fd goes to the netpoller instead: a goroutine
+// blocked in read() would hold the only P (GOMAXPROCS=1 is common for
+// workers) until sysmon took it back 20 µs to 10 ms later, so every handler
+// it started waited that long and then paid a hand-off to another thread.
+func openIPC(fd int, concurrency int) (*os.File, error) {
+	if err := syscall.SetNonblock(fd, concurrency > 1); err != nil {
 		return nil, fmt.Errorf("HEARTH_IPC_FD=%d: %w", fd, err)
 	}
 	return os.NewFile(uintptr(fd), "hearth-ipc"), nil
@@ -39,7 +44,7 @@ func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
 		h:      h,
 		opts:   opts,
 		rd:     bufio.NewReaderSize(ipc, 64<<10),
-		wr:     newFrameWriter(ipc),
+		wr:     newFrameWriter(ipc, concurrency > 1),
 		failed: make(chan error, 1),
 	}
 	w.track.done = make(chan struct{})

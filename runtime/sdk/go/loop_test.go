@@ -18,7 +18,7 @@ func echo(_ context.Context, req []byte) ([]byte, error) { return req, nil }
 
 func TestReady(t *testing.T) {
 	rt, wfd := socketpair(t)
-	ipc, _ := openIPC(wfd)
+	ipc, _ := openIPC(wfd, 1)
 	defer ipc.Close()
 	w := newWorker(ipc, echo, 1, newOptions(nil))
 	go w.run(4242, nil)
@@ -44,8 +44,8 @@ func TestInvokeResult(t *testing.T) {
 	w.expectResult(1, "hello")
 	w.invoke(2, 1000, "")
 	w.expectResult(2, "")
-	w.invoke(1<<63+5, 1000, "big id")
-	w.expectResult(1<<63+5, "big id")
+	w.invoke(maxID, 1000, "largest id")
+	w.expectResult(maxID, "largest id")
 }
 
 func TestLargePayloads(t *testing.T) {

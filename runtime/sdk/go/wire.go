@@ -25,7 +25,8 @@ const protocolVersion = 1
 //	8      8    id       invocation or control request id; 0 where unused
 const (
 	headerSize = 16
-	maxPayload = 64 << 20 // MAX_PAYLOAD
+	maxPayload = 64 << 20  // MAX_PAYLOAD
+	maxID      = 1<<53 - 1 // ids a JavaScript peer can echo exactly
 )
 
 // Frame types.
@@ -111,6 +112,9 @@ func decodeHeader(b []byte) (header, error) {
 	}
 	if r := binary.LittleEndian.Uint16(b[6:8]); r != 0 {
 		return header{}, fmt.Errorf("%s frame has non-zero reserved bits 0x%04x", typeName(h.typ), r)
+	}
+	if h.id > maxID {
+		return header{}, fmt.Errorf("%s frame has id %d, over the largest id a peer can echo exactly (2^53 - 1)", typeName(h.typ), h.id)
 	}
 	if h.length > maxPayload {
 		return header{}, fmt.Errorf("%s frame claims %d payload bytes, over the %d-byte limit", typeName(h.typ), h.length, maxPayload)

@@ -20,12 +20,12 @@ func rawHeader(length uint32, typ, flags uint8, reserved uint16, id uint64) []by
 func TestHeaderRoundTrip(t *testing.T) {
 	for typ := uint8(typeReady); typ <= typeShutdown; typ++ {
 		b := make([]byte, headerSize)
-		putHeader(b, typ, 0x0102030405060708, 4096)
+		putHeader(b, typ, 0x001f030405060708, 4096)
 		h, err := decodeHeader(b)
 		if err != nil {
 			t.Fatalf("%s: %v", typeName(typ), err)
 		}
-		if h.typ != typ || h.id != 0x0102030405060708 || h.length != 4096 {
+		if h.typ != typ || h.id != 0x001f030405060708 || h.length != 4096 {
 			t.Fatalf("%s: decoded %+v", typeName(typ), h)
 		}
 	}
@@ -56,6 +56,7 @@ func TestHeaderRejects(t *testing.T) {
 		{"short ready", rawHeader(0, typeReady, 0, 0, 0), "under the 8-byte minimum"},
 		{"short error", rawHeader(1, typeError, 0, 0, 1), "under the 2-byte minimum"},
 		{"empty control", rawHeader(0, typeControl, 0, 0, 1), "under the 2-byte minimum"},
+		{"id over 2^53-1", rawHeader(8, typeInvoke, 0, 0, maxID+1), "over the largest id"},
 	}
 	for _, c := range cases {
 		_, err := decodeHeader(c.b)
@@ -65,6 +66,9 @@ func TestHeaderRejects(t *testing.T) {
 	}
 	if _, err := decodeHeader(rawHeader(maxPayload, typeResult, 0, 0, 1)); err != nil {
 		t.Errorf("exactly maxPayload: %v", err)
+	}
+	if _, err := decodeHeader(rawHeader(8, typeInvoke, 0, 0, maxID)); err != nil {
+		t.Errorf("id 2^53-1: %v", err)
 	}
 	for _, typ := range []uint8{typeResult, typeShutdown} {
 		if _, err := decodeHeader(rawHeader(0, typ, 0, 0, 0)); err != nil {

@@ -2,6 +2,7 @@ package hearth
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -9,9 +10,12 @@ import (
 
 // frameWriter writes whole frames so that replies from concurrent handlers never
 // interleave on the socket, and coalesces them: while one goroutine is in write(2),
-// frames from others queue behind it and leave in its next write. A write that wakes
-// the runtime costs 10-30 µs on a small VM, so under load one syscall carries many
-// replies instead of one each.
+// frames from others queue behind it and leave in its next write. With concurrent
+// handlers the first reply of a batch also yields once before it writes, so the
+// handlers already runnable (the rest of the INVOKE frames of one read) queue their
+// replies first; with one P that is what makes replies share a write at all. A write
+// that wakes the runtime costs 10-30 µs on a small VM, so under load one syscall
+// carries many replies instead of one each.
 type frameWriter struct {
 	f        *os.File
 	mu       sync.Mutex
@@ -19,11 +23,15 @@ type frameWriter struct {
 	pending  []byte     // whole frames waiting for the current writer
 	spare    []byte
 	flushing bool
-	err      error // the first write error; the channel is broken after it
+	// coalesce: yield before the first write of a batch; scheduled: a goroutine is
+	// in that yield and will write what is queued.
+	coalesce  bool
+	scheduled bool
+	err       error // the first write error; the channel is broken after it
 }
 
-func newFrameWriter(f *os.File) *frameWriter {
-	fw := &frameWriter{f: f}
+func newFrameWriter(f *os.File, coalesce bool) *frameWriter {
+	fw := &frameWriter{f: f, coalesce: coalesce}
 	fw.idle = sync.NewCond(&fw.mu)
 	return fw
 }
@@ -62,8 +70,18 @@ func (fw *frameWriter) write(typ uint8, id uint64, payload []byte) error {
 	fw.pending = append(fw.pending, make([]byte, headerSize)...)
 	putHeader(fw.pending[start:], typ, id, len(payload))
 	fw.pending = append(fw.pending, payload...)
-	if fw.flushing {
-		return nil // the goroutine writing now takes this frame in its next write
+	if fw.flushing || fw.scheduled {
+		return nil // the goroutine writing (or about to) takes this frame in its next write
+	}
+	if fw.coalesce {
+		fw.scheduled = true
+		fw.mu.Unlock()
+		runtime.Gosched()
+		fw.mu.Lock()
+		fw.scheduled = false
+		if fw.flushing || len(fw.pending) == 0 {
+			return fw.err // a large frame's writer took the queue with it
+		}
 	}
 	fw.flushing = true
 	for len(fw.pending) > 0 && fw.err == nil {
@@ -92,7 +110,7 @@ func (fw *frameWriter) finish(err error) {
 // drain waits until every queued frame has been written (or the channel broke).
 func (fw *frameWriter) drain() {
 	fw.mu.Lock()
-	for fw.flushing || (len(fw.pending) > 0 && fw.err == nil) {
+	for fw.flushing || fw.scheduled || (len(fw.pending) > 0 && fw.err == nil) {
 		fw.idle.Wait()
 	}
 	fw.mu.Unlock()

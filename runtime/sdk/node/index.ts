@@ -27,7 +27,7 @@ export type Handler = (request: Buffer, context: InvocationContext) => HandlerRe
 // both keep their state in one process-wide slot, so either copy sees what the other set.
 interface Slot {
   handler: Handler | undefined;
-  state: ArrayBuffer | undefined;
+  state: SharedArrayBuffer | undefined;
 }
 const SLOT = Symbol.for('hearth.sdk.v1');
 const slot: Slot = ((globalThis as Record<symbol, unknown>)[SLOT] as Slot | undefined) ?? ((globalThis as Record<symbol, unknown>)[SLOT] = { handler: undefined, state: undefined } as Slot);
@@ -39,17 +39,17 @@ export function serve(handler: Handler): void {
 }
 
 /**
- * The function's state: a read-only ArrayBuffer over the shared mapping (writing to it
- * faults), or undefined when the function has none. Wrap it in the view you need,
- * e.g. `new DataView(state())`; nothing is copied.
+ * The function's state: a read-only SharedArrayBuffer over the shared mapping (writing to
+ * it faults), or undefined when the function has none. Wrap it in the view you need,
+ * e.g. `new DataView(state())` or `Buffer.from(state(), offset, length)`; nothing is copied.
  */
-export function state(): ArrayBuffer | undefined {
+export function state(): SharedArrayBuffer | undefined {
   return slot.state;
 }
 
 /** Internal: used by the worker bootstrap. */
 export const internal = {
-  setState(buffer: ArrayBuffer | undefined): void {
+  setState(buffer: SharedArrayBuffer | undefined): void {
     slot.state = buffer;
   },
   registeredHandler(): Handler | undefined {

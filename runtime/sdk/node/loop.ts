@@ -1,7 +1,8 @@
-import v8 from 'node:v8';
+import type { Duplex } from 'node:stream';
 import * as native from '../../../native/index.js';
 import { Channel } from '../../ipc/channel.js';
-import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, MAX_PAYLOAD, WorkerRole, type Frame, type ProtocolError } from '../../ipc/frame.js';
+import { decodeInvoke, decodeJsonPayload, encodeReadyPayload, FrameType, frameTypeName, MAX_PAYLOAD, ProtocolError, WorkerRole, type Frame } from '../../ipc/frame.js';
+import { GcAccounting } from './gc-stats.js';
 import type { Handler, HandlerResult, InvocationContext } from './index.js';
 
 export const SDK_NAME = `node/${process.versions.node}`;
@@ -50,13 +51,14 @@ export class InvokeLoop {
   readonly channel: Channel;
   private inflight = 0;
   private stopping = false;
+  private readonly gc = new GcAccounting();
 
   constructor(
-    fd: number,
+    endpoint: number | Duplex,
     private readonly handler: Handler,
     private readonly options: LoopOptions,
   ) {
-    this.channel = new Channel(fd, MAX_PAYLOAD, {
+    this.channel = new Channel(endpoint, MAX_PAYLOAD, {
       frame: (frame) => this.onFrame(frame),
       protocolError: (error) => options.protocolError(error),
       closed: () => options.closed(this.stopping),
@@ -83,7 +85,8 @@ export class InvokeLoop {
       case FrameType.SHUTDOWN:
         return this.stop();
       default:
-        this.options.protocolError(new Error(`unexpected frame type ${frame.type} from the runtime`) as ProtocolError);
+        // Thrown through the channel, which closes itself and reports it like any bad frame.
+        throw new ProtocolError(`the runtime may not send ${frameTypeName(frame.type)} frames to a worker`);
     }
   }
 
@@ -124,8 +127,7 @@ export class InvokeLoop {
     const request = decodeJsonPayload(frame);
     let reply: Record<string, unknown>;
     if (request['op'] === 'stats') {
-      const heap = v8.getHeapStatistics();
-      reply = { ok: true, heapBytes: heap.used_heap_size, heapTotalBytes: heap.total_heap_size, heapLimitBytes: heap.heap_size_limit, externalBytes: heap.external_memory, rssBytes: process.memoryUsage.rss(), node: process.versions.node };
+      reply = this.gc.stats();
     } else if (request['op'] === 'gc') {
       reply = { ok: false, error: 'V8 heap limits are fixed when a worker starts; the runtime applies new ones to new workers' };
     } else {

@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as native from '../../../native/index.js';
 import { Channel } from '../../ipc/channel.js';
-import { encodeFrame, encodeInvokePrefix, encodeReadyPayload, FrameType, HEADER_SIZE, MAX_PAYLOAD, WorkerRole } from '../../ipc/frame.js';
+import { decodeJsonPayload, encodeFrame, encodeInvokePrefix, encodeReadyPayload, FrameType, frameTypeName, HEADER_SIZE, MAX_PAYLOAD, ProtocolError, WorkerRole } from '../../ipc/frame.js';
 import { InvokeLoop, SDK_NAME } from './loop.js';
 
 export interface Specialisation {
   entry: string;
   env: Record<string, string>;
+  /** The function's ids and limits, taken before its code loads (the filter is in place since the stem cell's start). */
+  sandbox: native.SandboxIds;
   stateSize: number;
   /** The state fd that came with the message, or -1. */
   stateFd: number;
@@ -62,16 +64,52 @@ export function awaitSpecialisation(ipcFd: number, fail: (message: string) => ne
   fs.writeSync(ipcFd, encodeFrame(FrameType.READY, 0, encodeReadyPayload({ role: WorkerRole.STEM_CELL, pid: process.pid, sdk: SDK_NAME })));
   let received = Buffer.alloc(0);
   let stateFd = -1;
-  while (received.length < HEADER_SIZE || received.length < HEADER_SIZE + received.readUInt32LE(0)) {
+  for (;;) {
     const { data, fd } = native.recvWithFd(ipcFd, 1 << 20);
     if (fd >= 0) stateFd = fd;
     if (data.length === 0) process.exit(0);
     received = Buffer.concat([received, data]);
     if (received.length >= HEADER_SIZE && received.readUInt32LE(0) > MAX_PAYLOAD) fail('the runtime sent an oversized frame');
+    const message = decodeSpecialisation(received, fail);
+    if (message === 'shutdown') process.exit(0);
+    if (message !== undefined) return { ...message, stateFd };
   }
-  const type = received[4];
-  if (type === FrameType.SHUTDOWN) process.exit(0);
-  if (type !== FrameType.SPECIALISE) fail(`expected SPECIALISE, got frame type ${type}`);
-  const message = JSON.parse(received.toString('utf8', HEADER_SIZE, HEADER_SIZE + received.readUInt32LE(0))) as Omit<Specialisation, 'stateFd'>;
-  return { entry: message.entry, env: message.env, stateSize: message.stateSize, stateFd };
+}
+
+/**
+ * The first frame of what a stem cell has received: its SPECIALISE message, 'shutdown', or
+ * undefined while incomplete. A frame that is neither, or a message with a missing or
+ * mistyped field, ends the stem cell with a message naming what was wrong.
+ */
+export function decodeSpecialisation(received: Buffer, fail: (message: string) => never): Omit<Specialisation, 'stateFd'> | 'shutdown' | undefined {
+  if (received.length < HEADER_SIZE || received.length < HEADER_SIZE + received.readUInt32LE(0)) return undefined;
+  const type = received[4]!;
+  if (type === FrameType.SHUTDOWN) return 'shutdown';
+  if (type !== FrameType.SPECIALISE) fail(`expected SPECIALISE, got ${frameTypeName(type)}`);
+  try {
+    const message = decodeJsonPayload({ type, id: 0, payload: received.subarray(HEADER_SIZE, HEADER_SIZE + received.readUInt32LE(0)) });
+    const { entry, env, stateSize, sandbox } = message;
+    if (typeof entry !== 'string' || entry === '') throw new ProtocolError(`SPECIALISE entry must be a non-empty string (got ${JSON.stringify(entry)})`);
+    if (typeof env !== 'object' || env === null || Array.isArray(env)) throw new ProtocolError(`SPECIALISE env must be an object (got ${JSON.stringify(env)})`);
+    for (const [name, value] of Object.entries(env)) {
+      if (typeof value !== 'string') throw new ProtocolError(`SPECIALISE env.${name} must be a string (got ${JSON.stringify(value)})`);
+    }
+    if (!Number.isSafeInteger(stateSize) || (stateSize as number) < 0) throw new ProtocolError(`SPECIALISE stateSize must be a non-negative integer (got ${JSON.stringify(stateSize)})`);
+    return { entry, env: env as Record<string, string>, sandbox: decodeSandboxIds(sandbox), stateSize: stateSize as number };
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    return fail(`bad SPECIALISE from the runtime: ${error.message}`);
+  }
+}
+
+/** SPECIALISE's `sandbox`: the worker's uid, gid and RLIMIT_NPROC, each optional, each a u32. */
+function decodeSandboxIds(sandbox: unknown): native.SandboxIds {
+  if (typeof sandbox !== 'object' || sandbox === null || Array.isArray(sandbox)) throw new ProtocolError(`SPECIALISE sandbox must be an object (got ${JSON.stringify(sandbox)})`);
+  const ids: native.SandboxIds = {};
+  for (const [name, value] of Object.entries(sandbox)) {
+    if (name !== 'uid' && name !== 'gid' && name !== 'nproc') throw new ProtocolError(`SPECIALISE sandbox.${name} is not a sandbox field (uid, gid, nproc)`);
+    if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 0xffff_ffff) throw new ProtocolError(`SPECIALISE sandbox.${name} must be an integer from 0 to 2^32 - 1 (got ${JSON.stringify(value)})`);
+    ids[name] = value as number;
+  }
+  return ids;
 }

@@ -10,6 +10,8 @@ import { InvokeLoop } from './loop.js';
 import { awaitSpecialisation, warmUp } from './stem.js';
 
 const IPC_FD = intFromEnv('HEARTH_IPC_FD', 3);
+/** The runtime, read at start: a stem cell's parent-death signal is armed for it again after its ids change. */
+const RUNTIME_PID = process.ppid;
 
 // Timing test mode (HEARTH_SDK_TIMING=1): the SDK's own CLOCK_MONOTONIC readings (hrtime is
 // that clock) at start, and from the state-mapped and ready markers (the addon reads the clock
@@ -41,7 +43,7 @@ function fail(message: string): never {
 }
 
 function mapState(fd: number, size: number): void {
-  const buffer = native.mmap(fd, size, { writable: false, populate: process.env['HEARTH_STATE_POPULATE'] === '1' });
+  const buffer = native.mapState(fd, size, { populate: process.env['HEARTH_STATE_POPULATE'] === '1' });
   internal.setState(buffer);
   stateMappedAt = native.markStateMapped(size);
 }
@@ -68,10 +70,16 @@ async function loadHandler(entry: string | undefined): Promise<Handler> {
 }
 
 async function main(): Promise<void> {
+  native.hideFromSiblings();
   if (process.env['HEARTH_ROLE'] === 'stem') {
     await warmUp();
     const specialisation = awaitSpecialisation(IPC_FD, fail);
     clock = startClock(specialisation.env);
+    try {
+      native.enterSandbox(specialisation.sandbox, RUNTIME_PID);
+    } catch (error) {
+      fail(`entering the worker sandbox: ${(error as Error).message}`);
+    }
     Object.assign(process.env, specialisation.env);
     process.env['HEARTH_ENTRY'] = specialisation.entry;
     if (specialisation.stateFd >= 0) {
