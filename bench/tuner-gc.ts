@@ -9,6 +9,7 @@ import { createGcAdvisor } from '../agent/tuner/gc/advisor.js';
 import type { GcAdvice, GcAdvisor, GcSettings } from '../agent/tuner/gc-advice.js';
 import type { FunctionStats } from '../shared/api.js';
 import { RawClient } from './lib/http.js';
+import { refreshTunerGcKeys } from './lib/gc-keys.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -296,4 +297,5 @@ export async function tunerGc(options: GcBenchOptions): Promise<void> {
       `Measurement: ${options.rounds} rounds of ${options.blockSeconds} s blocks, Go and Node in turn, default and tuned alternating which goes first (ABBA). CPU per request: the worker's user + system time (/proc/PID/stat) over the requests it answered in the block. Latency at the client, over every request of every block. Peak memory: the worker's cgroup high-water mark (its whole life, tuning included).`,
     ],
   );
+  refreshTunerGcKeys();
 }

@@ -24,6 +24,7 @@ import { simulate, type SimulationResult } from '../agent/tuner/simulate.js';
 import { readTrace, type Trace } from '../agent/tuner/trace.js';
 import type { Phase } from '../shared/phases.js';
 import { cpuSeconds, startAgent, stopAgent } from './lib/agent.js';
+import { gcKeys } from './lib/gc-keys.js';
 import { writeResults } from './lib/results.js';
 import { ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -173,6 +174,8 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
   figures['policies'] = sample.live;
   figures['traces'] = perTrace;
   figures['targets'] = targets(perTrace as Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures> }>);
+  const gc = gcKeys();
+  if (gc !== undefined) figures['gc'] = gc;
   figures['setup'] = { compression, hours: options.hours, seed: SEED, memory_scale: MEMORY_SCALE, hearth_memory_price_per_mb_s: scaledPrices().memoryPricePerMbSecond, max_workers: MAX_WORKERS, spread: 'poisson' };
   writeResults(
     'tuner',
@@ -182,7 +185,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
       `Thinning: sample20 keeps every arrival but in functions whose busiest minute exceeds 60 (thinned to 60 there); busy10 keeps 1 arrival in 200.`,
       ...notes,
-      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets.`,
+      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
     ],
   );
 }

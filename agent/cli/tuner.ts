@@ -26,8 +26,8 @@ export const tuner: Command<typeof options> = {
   summary: 'the pool tuner: what it decided and why, its log, its mode',
   usage: 'hearth tuner status [--json] | hearth tuner log [--function F] [-n N] [--follow] [--json] | hearth tuner mode on|dry-run|off [--token T]',
   help: `The agent's pool tuner (README, "Tuner") sets each function's warm minimum, pre-warms,
-keep-alive and maximum from what the agent measures, and applies a GC advisor's settings when
-one is plugged in. Every decision is logged with its inputs and reason.
+keep-alive and maximum from what the agent measures, and applies the GC advisor's settings
+(README, "GC tuning"). Every decision is logged with its inputs and reason.
 
   hearth tuner status   the mode and policy; per function the settings it started from (the
                         function's own), those in force, the latest recommendation, the

@@ -14,12 +14,13 @@ export interface AgentProcess {
 /**
  * Starts `hearth agent` against the runtime at `runtimeUrl`. `capabilities` (setpriv syntax,
  * e.g. ',+bpf,+perfmon') limits its bounding set, which as root is what it gets; undefined
- * leaves them all. `port` defaults to a free one.
+ * leaves them all. `port` defaults to a free one. The tuner is off unless `tuner` names a
+ * mode: the tests set the pools they measure.
  */
-export async function startAgent(runtimeUrl: string, token: string, options: { capabilities?: string; port?: number } = {}): Promise<AgentProcess> {
+export async function startAgent(runtimeUrl: string, token: string, options: { capabilities?: string; port?: number; tuner?: 'on' | 'dry-run' | 'off' } = {}): Promise<AgentProcess> {
   const port = options.port ?? (await freePort());
   // The token goes in its environment, which only its own user can read, not on its command line.
-  const agent = [process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--port', String(port)];
+  const agent = [process.execPath, HEARTH, 'agent', '--runtime', runtimeUrl, '--port', String(port), '--tuner', options.tuner ?? 'off'];
   const [command, ...args] = options.capabilities === undefined ? agent : ['setpriv', `--bounding-set=-all${options.capabilities}`, '--', ...agent];
   const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_TOKEN: token } });
   let output = '';

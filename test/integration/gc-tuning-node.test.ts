@@ -29,16 +29,23 @@ function load(ms: number): ReturnType<typeof closedLoop> {
   return closedLoop(`${rt.url}/v1/functions/feed/invoke`, 4, ms, (i) => String(i % 10_000));
 }
 
-/** Scavenge pauses over process CPU of the workers between two readings. */
+/**
+ * Scavenge pauses over process CPU of the workers between two readings: those in both (under
+ * the default flags, V8's heap limit is above the cgroup's, and a worker can be OOM-killed and
+ * replaced in between).
+ */
 function scavengeShare(before: FunctionStats, after: FunctionStats): number {
   let scavenge = 0;
   let cpu = 0;
   for (const worker of after.workers) {
-    const then = before.workers.find((earlier) => earlier.pid === worker.pid)!.sdk as { cpuMs: number; gc: { scavengeMs: number } };
+    const earlier = before.workers.find((candidate) => candidate.pid === worker.pid);
+    if (earlier === undefined) continue;
+    const then = earlier.sdk as { cpuMs: number; gc: { scavengeMs: number } };
     const now = worker.sdk as typeof then;
     scavenge += now.gc.scavengeMs - then.gc.scavengeMs;
     cpu += now.cpuMs - then.cpuMs;
   }
+  assert.ok(cpu > 0, `no worker lived through the block: ${before.workers.map((w) => w.pid)} → ${after.workers.map((w) => w.pid)}`);
   return scavenge / cpu;
 }
 

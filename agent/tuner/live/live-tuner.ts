@@ -1,5 +1,5 @@
 // The live tuner: runs a pool policy (hearth's by default) against the runtime the agent
-// follows, and applies a GC advisor's advice when one is plugged in. It feeds the policy
+// follows, and applies the GC advisor's advice (agent/tuner/gc/). It feeds the policy
 // every invocation from the runtime's event log (arrivals, ends), the agent's measured
 // cold-start phases and each worker's private memory (profiles); asks it for a decision after
 // each batch of events and once a (trace) minute; applies what changed with PATCH
