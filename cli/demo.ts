@@ -211,6 +211,8 @@ async function startAgent(values: Record<string, unknown>, runtime: Runtime, sta
     token: runtime.token,
     port: intOption(values, 'agent-port', defaults.port),
     logger: createLogger('warn'),
+    // The workload empties pools to force cold starts: the tuner only recommends meanwhile.
+    tuner: { mode: 'dry-run' },
   });
   try {
     await agent.start();
