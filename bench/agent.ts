@@ -4,7 +4,7 @@
 // clock; and completeness (every cold start recorded, no event dropped).
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
 import { RawClient } from './lib/http.js';
-import { coldBlock, cpuSeconds, rssMb, startAgent, stopAgent } from './lib/agent.js';
+import { coldBlock, cpuSeconds, rssMb, startAgent, stopAgent, warmUp } from './lib/agent.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -67,12 +67,15 @@ export async function agentBench(options: Options): Promise<void> {
     const rounds = 4 * Math.ceil(options.samples / (2 * block));
     for (let round = 0; round < rounds; round++) {
       const withAgent = round % 4 === 0 || round % 4 === 3;
+      const key = (): string => String(Math.floor(Math.random() * (GIB / 64)));
       if (!withAgent) {
-        detached.push(...(await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))))).ms);
+        await warmUp(server, client, 'lookup', key);
+        detached.push(...(await coldBlock(server, client, block, 'lookup', key)).ms);
         continue;
       }
       const agent = await startAgent(server);
-      const traced = await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))));
+      await warmUp(server, client, 'lookup', key);
+      const traced = await coldBlock(server, client, block, 'lookup', key);
       attached.push(...traced.ms);
       tracedIds.push(...traced.ids);
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -147,7 +150,7 @@ export async function agentBench(options: Options): Promise<void> {
         ],
       },
       [
-        `${attached.length} cold starts of examples/go-lookup (1 GiB state) each way, in blocks of ${block} ordered attached, detached, detached, attached, ...; server-side latency (Server-Timing total). Each attached block starts 1 s after the agent connected.`,
+        `${attached.length} cold starts of examples/go-lookup (1 GiB state) each way, in blocks of ${block} ordered attached, detached, detached, attached, ...; server-side latency (Server-Timing total). Each block, attached or not, follows 3 unmeasured cold starts and 1.5 s (past the agent's first profile collection, where it reads kallsyms and the binary's symbols once in its life).`,
         `Accuracy: |agent boundary - SDK reading| for main.main, state mapped and ready (${errorsUs.length} comparisons).`,
       ],
     );

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from '../agent/profile/model.js';
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
-import { coldBlock, startAgent, stopAgent, type AgentProcess } from './lib/agent.js';
+import { coldBlock, startAgent, stopAgent, warmUp, type AgentProcess } from './lib/agent.js';
 import { RawClient } from './lib/http.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
@@ -139,7 +139,9 @@ export async function profileBench(options: Options): Promise<void> {
     for (let round = 0; cold.on.length < options.coldSamples || cold.off.length < options.coldSamples; round++) {
       const mode = round % 4 === 0 || round % 4 === 3 ? 'on' : 'off';
       const agent = await startAgent(server, mode === 'on' ? [] : AGENT_ARGS.off);
-      cold[mode].push(...(await coldBlock(server, client, block, 'lookup', () => String(Math.floor(Math.random() * (GIB / 64))))).ms);
+      const key = (): string => String(Math.floor(Math.random() * (GIB / 64)));
+      await warmUp(server, client, 'lookup', key);
+      cold[mode].push(...(await coldBlock(server, client, block, 'lookup', key)).ms);
       await stopAgent(agent);
       process.stderr.write(`profile: cold starts ${cold.on.length}/${options.coldSamples} sampled, p50 ${median(cold.on).toFixed(2)} ms sampled vs ${cold.off.length > 0 ? median(cold.off).toFixed(2) : '-'} ms not\n`);
     }
@@ -205,7 +207,7 @@ export async function profileBench(options: Options): Promise<void> {
       },
       [
         `Steady state: test/fixtures/go-cpu, one worker at concurrency 1 kept busy by 2 connections (${BUSY_REQUEST} per request), ${options.rounds} rounds of ${options.blockSeconds} s blocks (agent with --no-profile, 19 Hz, 99 Hz, and --no-profile beside perf record -F 99 -g on the worker), block order rotating per round; loss = 1 - median of each round's ratio to its own off block. The agent samples at 1 kHz in cold-start windows throughout.`,
-        `Cold starts: examples/go-lookup (1 GiB state), ${block}-start blocks with the agent's sampling on (default) and off (--no-profile), ordered ABBA; server-side latency.`,
+        `Cold starts: examples/go-lookup (1 GiB state), ${block}-start blocks with the agent's sampling on (default) and off (--no-profile), ordered ABBA; server-side latency. Each block follows 3 unmeasured cold starts and 1.5 s (past the agent's first profile collection, where it reads kallsyms and the binary's symbols once in its life).`,
         'Split: 10 s of split requests per function at 99 Hz; share of samples in burnMajor among samples in either burn function.',
       ],
     );

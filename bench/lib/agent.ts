@@ -71,6 +71,17 @@ export async function coldBlock(server: ServerProcess, client: RawClient, count:
   return { ms, ids };
 }
 
+/**
+ * Cold starts that are not measured, then a wait past the agent's next profile collection: a
+ * fresh agent parses kallsyms and the binary's symbols at its first one, a cost it pays once
+ * in its life, which blocks of cold starts must not count as the cost of tracing each start.
+ * Done the same way with and without the agent, so both sides start from the same state.
+ */
+export async function warmUp(server: ServerProcess, client: RawClient, fn: string, body: () => string): Promise<void> {
+  await coldBlock(server, client, 3, fn, body);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+}
+
 /** utime + stime of a process, in seconds (USER_HZ is 100 on Linux). */
 export function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
