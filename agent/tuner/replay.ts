@@ -148,3 +148,17 @@ function checkOptions(options: ReplayOptions): void {
   if (!(rateScale > 0 && rateScale <= 1)) throw new RangeError(`replay: rateScale must be in (0, 1]; got ${rateScale}`);
   if (options.maxPerMinute !== undefined && !(options.maxPerMinute >= 1)) throw new RangeError(`replay: maxPerMinute must be at least 1; got ${options.maxPerMinute}`);
 }
+
+/** Calls `send` with each arrival of `schedule` when its time comes: `at` ms after `t0` on the `now` clock. Resolves once every arrival is sent. */
+export function sendOnSchedule<T extends { at: number }>(schedule: readonly T[], t0: number, now: () => number, send: (arrival: T) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let next = 0;
+    const due = (): void => {
+      const elapsed = now() - t0;
+      while (next < schedule.length && schedule[next]!.at <= elapsed) send(schedule[next++]!);
+      if (next === schedule.length) return resolve();
+      setTimeout(due, Math.max(0, schedule[next]!.at - (now() - t0)));
+    };
+    setTimeout(due, Math.max(0, t0 - now()));
+  });
+}

@@ -5,7 +5,7 @@
 // from the runtime's event log.
 import http from 'node:http';
 import path from 'node:path';
-import type { Arrival } from '../../agent/tuner/replay.js';
+import { type Arrival, sendOnSchedule } from '../../agent/tuner/replay.js';
 import type { TraceFunction } from '../../agent/tuner/trace.js';
 import type { RuntimeEvent } from '../../shared/events.js';
 import { RawClient } from './http.js';
@@ -92,16 +92,7 @@ export async function replayLive(server: ServerProcess, names: readonly string[]
     void request.finally(() => inFlight.delete(request));
   };
   const started = Date.now();
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const due = (): void => {
-      const now = monotonicMs() - t0;
-      while (next < schedule.length && schedule[next]!.at <= now) send(schedule[next++]!);
-      if (next === schedule.length) return resolve();
-      setTimeout(due, Math.max(0, schedule[next]!.at - (monotonicMs() - t0)));
-    };
-    setTimeout(due, LEAD_MS);
-  });
+  await sendOnSchedule(schedule, t0, monotonicMs, send);
   await Promise.all(inFlight);
   // Idle time is counted up to the end of the trace.
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + horizonMs - monotonicMs()) + 200));
