@@ -3,7 +3,6 @@
 // compressed, with a progress line on stderr. The examples do their own work: the trace gives
 // when requests arrive, not what they do.
 import path from 'node:path';
-import { formatDuration } from '../agent/tuner/format.js';
 import { monotonicMs } from '../agent/tuner/live/live-tuner.js';
 import { replaySchedule, sendOnSchedule, TRACE_MINUTE_MS, traceSlice } from '../agent/tuner/replay.js';
 import { readTrace, type Trace } from '../agent/tuner/trace.js';
@@ -123,9 +122,9 @@ export async function timedInvoke(url: string, fn: string, body: string): Promis
   return { ms, cold: response.headers.get('x-hearth-start') === 'cold', startMs, origin: response.headers.get('x-hearth-origin') ?? '' };
 }
 
-/** "minutes 0–180 (00:00–03:00 of the trace's day) at 150×: 72 s". */
+/** "trace minutes 0–180 (00:00–03:00 of its day) at 150×, 72 s". */
 export function describeSlice(replay: DemoReplay): string {
   const clock = (minute: number): string => `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
   const end = replay.fromMinute + replay.trace.minutes;
-  return `trace minutes ${replay.fromMinute}–${end} (${clock(replay.fromMinute)}–${end === 1440 ? '24:00' : clock(end)} of its day) at ${replay.compression}×, ${formatDuration((replay.trace.minutes * TRACE_MINUTE_MS) / replay.compression)}`;
+  return `trace minutes ${replay.fromMinute}–${end} (${clock(replay.fromMinute)}–${end === 1440 ? '24:00' : clock(end)} of its day) at ${replay.compression}×, ${Math.round((replay.trace.minutes * TRACE_MINUTE_MS) / replay.compression / 1000)} s`;
 }
