@@ -19,7 +19,7 @@ import { createPolicy, type PolicyName } from '../agent/tuner/policies/by-name.j
 import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
 import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
 import { DEFAULT_TUNER_OPTIONS, eventBatchMs } from '../agent/tuner/live/live-tuner.js';
-import { keptShare, type ReplayOptions, TRACE_MINUTE_MS } from '../agent/tuner/replay.js';
+import { keptShare, replaySchedule, type ReplayOptions, TRACE_MINUTE_MS, traceSlice } from '../agent/tuner/replay.js';
 import { simulate, type SimulationResult } from '../agent/tuner/simulate.js';
 import { readTrace, type Trace } from '../agent/tuner/trace.js';
 import type { Phase } from '../shared/phases.js';
@@ -28,7 +28,7 @@ import { gcKeys } from './lib/gc-keys.js';
 import { writeResults } from './lib/results.js';
 import { ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
-import { firstHours, heldMemoryKb, replayLive, replaySchedule, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
+import { heldMemoryKb, replayLive, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixtures/traces');
@@ -105,7 +105,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
   const perTrace: Record<string, unknown> = {};
   for (const setup of TRACES) {
     const full = readTrace(path.join(TRACES_DIR, setup.folder));
-    const trace = firstHours(full, options.hours);
+    const trace = traceSlice(full, 0, Math.round(options.hours * 60));
     const replay: ReplayOptions = { seed: SEED, compression, spread: 'poisson', rateScale: setup.rateScale, ...(setup.maxPerMinute === undefined ? {} : { maxPerMinute: setup.maxPerMinute }) };
     const schedule = replaySchedule(trace, replay);
     const horizonMs = (trace.minutes * TRACE_MINUTE_MS) / compression;

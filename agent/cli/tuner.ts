@@ -6,7 +6,7 @@ import { formatDuration, round } from '../tuner/format.js';
 import type { TunerDecision } from '../tuner/live/decision-log.js';
 import type { FunctionTunerStatus, TunerStatus } from '../tuner/live/live-tuner.js';
 import { TUNER_MODES } from '../tuner/live/metrics.js';
-import type { RuntimePool } from '../tuner/live/pool-settings.js';
+import { formatPool, formatRecommended } from '../tuner/live/status-format.js';
 import { AGENT_OPTION_HELP, agentBase, agentGet, agentJson, agentRequest } from './agent-api.js';
 
 const options = {
@@ -86,7 +86,7 @@ async function status(base: string, json: boolean): Promise<number> {
     process.stdout.write(current.mode === 'off' ? 'off: no function is tuned (hearth tuner mode on)\n' : 'no functions yet\n');
     return 0;
   }
-  const rows = current.functions.map((fn) => [fn.function, pool(fn.configured), fn.inForce === null ? '-' : pool(fn.inForce), recommended(fn), coldStart(fn), memory(fn), watching(fn)]);
+  const rows = current.functions.map((fn) => [fn.function, formatPool(fn.configured), fn.inForce === null ? '-' : formatPool(fn.inForce), formatRecommended(fn), coldStart(fn), memory(fn), watching(fn)]);
   process.stdout.write(`\n${table(['FUNCTION', 'OWN', 'IN FORCE', 'RECOMMENDED', 'COLD START', 'MEMORY', 'WATCH'], rows)}\n`);
   process.stdout.write('\n(min/max/keep-alive; a pre-warm as +N in T for D)\n');
   for (const fn of current.functions) {
@@ -95,17 +95,6 @@ async function status(base: string, json: boolean): Promise<number> {
     if (fn.gcHeldForMs !== null) process.stdout.write(`  GC advice held for ${formatDuration(fn.gcHeldForMs)} after a rollback\n`);
   }
   return 0;
-}
-
-function pool(settings: RuntimePool): string {
-  return `${settings.min}/${settings.max}/${formatDuration(settings.keepAliveMs)}`;
-}
-
-function recommended(fn: FunctionTunerStatus): string {
-  const rec = fn.recommended;
-  if (rec === null) return '-';
-  const prewarm = rec.prewarm === undefined ? '' : ` +${rec.prewarm.workers} in ${formatDuration(Math.max(0, rec.prewarm.inMs))} for ${formatDuration(rec.prewarm.forMs)}`;
-  return pool(rec) + prewarm;
 }
 
 function coldStart(fn: FunctionTunerStatus): string {

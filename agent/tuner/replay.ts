@@ -8,7 +8,7 @@
 // 'even' spaces them evenly (k + 1/2)/n through the minute: no clumping, and a timer that
 // fires once every N minutes stays exactly periodic.
 
-import { DURATION_PERCENTS, type DurationProfile, type TraceFunction } from './trace.js';
+import { DURATION_PERCENTS, type DurationProfile, type Trace, type TraceFunction } from './trace.js';
 import { type Random, seededRandom, streamSeed } from './random.js';
 
 export const TRACE_MINUTE_MS = 60_000;
@@ -54,6 +54,38 @@ export function* arrivalTimes(fn: TraceFunction, options: ReplayOptions): Genera
     if (spread === 'poisson') offsets.sort();
     for (const offset of offsets) yield (minute + offset) * minuteMs;
   }
+}
+
+/** One request of a replay. */
+export interface Arrival {
+  /** Replay ms from the start. */
+  at: number;
+  /** Index of its function in the trace. */
+  fn: number;
+  /** Execution time, µs of replay time. */
+  durationUs: number;
+}
+
+/** Every function's arrivals and sampled execution times, merged in time order: exactly what the simulator replays with the same options. */
+export function replaySchedule(trace: Trace, options: ReplayOptions): Arrival[] {
+  const arrivals: Arrival[] = [];
+  trace.functions.forEach((fn, index) => {
+    const duration = durationSampler(fn, options);
+    for (const at of arrivalTimes(fn, options)) arrivals.push({ at, fn: index, durationUs: Math.round(duration() * 1000) });
+  });
+  return arrivals.sort((a, b) => a.at - b.at);
+}
+
+/** `minutes` trace minutes from minute `from` (0: the first) of a trace: a shorter run. */
+export function traceSlice(trace: Trace, from: number, minutes: number): Trace {
+  if (!(Number.isInteger(from) && from >= 0 && from < trace.minutes)) throw new RangeError(`replay: the slice must start within the trace's ${trace.minutes} minutes; got minute ${from}`);
+  const end = Math.min(trace.minutes, from + minutes);
+  return { ...trace, minutes: end - from, functions: trace.functions.map((fn) => sliced(fn, from, end)) };
+}
+
+function sliced(fn: TraceFunction, from: number, end: number): TraceFunction {
+  const perMinute = fn.perMinute.slice(from, end);
+  return { ...fn, perMinute, invocations: perMinute.reduce((sum, count) => sum + count, 0) };
 }
 
 /** How many of `count` arrivals survive when each is kept with probability `rate`. */
@@ -115,4 +147,18 @@ function checkOptions(options: ReplayOptions): void {
   const rateScale = options.rateScale ?? 1;
   if (!(rateScale > 0 && rateScale <= 1)) throw new RangeError(`replay: rateScale must be in (0, 1]; got ${rateScale}`);
   if (options.maxPerMinute !== undefined && !(options.maxPerMinute >= 1)) throw new RangeError(`replay: maxPerMinute must be at least 1; got ${options.maxPerMinute}`);
+}
+
+/** Calls `send` with each arrival of `schedule` when its time comes: `at` ms after `t0` on the `now` clock. Resolves once every arrival is sent. */
+export function sendOnSchedule<T extends { at: number }>(schedule: readonly T[], t0: number, now: () => number, send: (arrival: T) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let next = 0;
+    const due = (): void => {
+      const elapsed = now() - t0;
+      while (next < schedule.length && schedule[next]!.at <= elapsed) send(schedule[next++]!);
+      if (next === schedule.length) return resolve();
+      setTimeout(due, Math.max(0, schedule[next]!.at - (now() - t0)));
+    };
+    setTimeout(due, Math.max(0, t0 - now()));
+  });
 }

@@ -5,8 +5,8 @@
 // from the runtime's event log.
 import http from 'node:http';
 import path from 'node:path';
-import { arrivalTimes, durationSampler, type ReplayOptions } from '../../agent/tuner/replay.js';
-import type { Trace, TraceFunction } from '../../agent/tuner/trace.js';
+import { type Arrival, sendOnSchedule } from '../../agent/tuner/replay.js';
+import type { TraceFunction } from '../../agent/tuner/trace.js';
 import type { RuntimeEvent } from '../../shared/events.js';
 import { RawClient } from './http.js';
 import { percentile } from './stats.js';
@@ -14,30 +14,6 @@ import { IdleTime } from './idle-time.js';
 import type { ServerProcess } from './server.js';
 
 export const TRACE_SLEEP = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../bench/functions/trace-sleep');
-
-export interface Arrival {
-  /** Replay ms from the start. */
-  at: number;
-  fn: number;
-  /** Execution time, µs of replay time. */
-  durationUs: number;
-}
-
-/** Every function's arrivals and sampled execution times, merged in time order: exactly what the simulator replays with the same options. */
-export function replaySchedule(trace: Trace, options: ReplayOptions): Arrival[] {
-  const arrivals: Arrival[] = [];
-  trace.functions.forEach((fn, index) => {
-    const duration = durationSampler(fn, options);
-    for (const at of arrivalTimes(fn, options)) arrivals.push({ at, fn: index, durationUs: Math.round(duration() * 1000) });
-  });
-  return arrivals.sort((a, b) => a.at - b.at);
-}
-
-/** The first `hours` of a trace (a shorter run, to try settings out). */
-export function firstHours(trace: Trace, hours: number): Trace {
-  const minutes = Math.min(trace.minutes, Math.round(hours * 60));
-  return { ...trace, minutes, functions: trace.functions.map((fn) => ({ ...fn, perMinute: fn.perMinute.slice(0, minutes) })) };
-}
 
 /** The memory a worker of `fn` holds beside its own: its trace memory divided by the scale, in KiB. */
 export function heldMemoryKb(fn: TraceFunction, memoryScale: number): number {
@@ -116,16 +92,7 @@ export async function replayLive(server: ServerProcess, names: readonly string[]
     void request.finally(() => inFlight.delete(request));
   };
   const started = Date.now();
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const due = (): void => {
-      const now = monotonicMs() - t0;
-      while (next < schedule.length && schedule[next]!.at <= now) send(schedule[next++]!);
-      if (next === schedule.length) return resolve();
-      setTimeout(due, Math.max(0, schedule[next]!.at - (monotonicMs() - t0)));
-    };
-    setTimeout(due, LEAD_MS);
-  });
+  await sendOnSchedule(schedule, t0, monotonicMs, send);
   await Promise.all(inFlight);
   // Idle time is counted up to the end of the trace.
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + horizonMs - monotonicMs()) + 200));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import { TraceFormatError } from '../../agent/tuner/csv.js';
-import { arrivalTimes, durationSampler, TRACE_MINUTE_MS } from '../../agent/tuner/replay.js';
+import { arrivalTimes, durationSampler, replaySchedule, TRACE_MINUTE_MS, traceSlice } from '../../agent/tuner/replay.js';
 import { readTrace, type TraceFunction } from '../../agent/tuner/trace.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -128,6 +128,25 @@ test('durations: within the trace\'s minimum and maximum, compressed, with the t
     const mean = (sum(draws) / draws.length) * 60;
     assert.ok(Math.abs(mean / fn.durations.averageMs - 1) < 0.05, `${prefix}: sampled mean ${mean} ms, trace average ${fn.durations.averageMs} ms`);
   }
+});
+
+test('a slice keeps its minutes and counts; the schedule merges every function\'s arrivals in time order', () => {
+  const trace = readTrace(SAMPLE20);
+  const slice = traceSlice(trace, 60, 120);
+  assert.equal(slice.minutes, 120);
+  const steady = byPrefix(slice.functions, '8752b436');
+  assert.deepEqual(steady.perMinute, byPrefix(trace.functions, '8752b436').perMinute.slice(60, 180));
+  assert.equal(steady.invocations, sum(steady.perMinute));
+  assert.equal(traceSlice(trace, 1400, 120).minutes, 40, 'a slice ends with the trace');
+  assert.throws(() => traceSlice(trace, 1440, 10), /must start within the trace's 1440 minutes/);
+  const picked = { ...slice, functions: ['8752b436', '01f46a0e', '4fc991c5'].map((prefix) => byPrefix(slice.functions, prefix)) };
+  const schedule = replaySchedule(picked, { seed: 42, compression: 120 });
+  assert.equal(schedule.length, sum(picked.functions.map((fn) => fn.invocations)));
+  picked.functions.forEach((fn, i) => assert.equal(schedule.filter((arrival) => arrival.fn === i).length, fn.invocations));
+  schedule.forEach((arrival, i) => {
+    if (i > 0) assert.ok(arrival.at >= schedule[i - 1]!.at);
+    assert.ok(arrival.at < (120 * TRACE_MINUTE_MS) / 120);
+  });
 });
 
 test.run();
