@@ -252,8 +252,6 @@ async function startAgent(values: Record<string, unknown>, runtime: Runtime, com
     // Off until the replay: then on, its windows compressed like the replay's clock, and the GC advisor asked often enough to answer within it.
     tuner: { ...defaults.tuner, mode: 'off', compression, gcEveryMs: DEMO_GC_EVERY_MS },
     logger: createLogger('warn'),
-    // The workload empties pools to force cold starts: the tuner only recommends meanwhile.
-    tuner: { mode: 'dry-run' },
   });
   try {
     await agent.start();
