@@ -16,6 +16,7 @@ import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, waitFor } from '..
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.join(ROOT, 'test-output/ui.png');
+const VIEWPORT_WIDTH = 1280;
 /** The function under test, and one more so that picking a function is a real choice. */
 const FN = 'ui-go';
 const OTHER = 'ui-first';
@@ -87,7 +88,7 @@ test('the web UI: a real cold start as a waterfall, pool, percentiles, flamegrap
   }
   await coldStart(OTHER);
   const record = await coldStart(FN);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: VIEWPORT_WIDTH, height: 1000 } });
   const seen = watch(page, agent.agent.url);
   await page.goto(`${agent.agent.url}/`);
 
@@ -145,7 +146,12 @@ test('the web UI: a real cold start as a waterfall, pool, percentiles, flamegrap
   const profile = (await (await fetch(`${agent.agent.url}/v1/profiles/${FN}?phase=cold`)).json()) as { samples: { stack: { name: string }[] }[] };
   assert.ok(profile.samples.some((sample) => sample.stack.some((frame) => frame.name === 'main.slowInit')), 'the cold-start profile holds the slow init');
   assert.ok(names.length > 0, 'the graph has labelled frames');
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  // The whole page in the viewport, and the frame drawn at that size: a full-page capture
+  // resizes the page as it shoots, and the sandboxed frame may not have repainted by then.
+  await page.setViewportSize({ width: VIEWPORT_WIDTH, height: await page.evaluate(() => document.documentElement.scrollHeight) });
+  await graph.locator('#graph .frame').nth(3).waitFor();
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: SCREENSHOT });
 
   // The page refreshes itself: a larger pool shows without a reload, with its pre-warmed cold start.
   const patched = await rt.control('PATCH', `/v1/functions/${FN}`, { pool: { min: 2 } });
