@@ -379,7 +379,11 @@ export class Worker {
 
   private onControlReply(frame: Frame): void {
     const pending = this.controls.get(frame.id);
-    if (pending === undefined) throw new ProtocolError(`answered control request ${frame.id}, which it was not sent`);
+    if (pending === undefined) {
+      // Ids are handed out in order: one below the next was sent, and its caller gave up on it.
+      if (frame.id >= 1 && frame.id < this.nextControlId) return;
+      throw new ProtocolError(`answered control request ${frame.id}, which it was not sent`);
+    }
     this.controls.delete(frame.id);
     clearTimeout(pending.timer);
     const reply = decodeJsonPayload(frame);

@@ -60,7 +60,8 @@ test('Node: the V8 heap and, from the first request on, the collections since', 
   }
 });
 
-test('a worker too busy to answer within timeoutMs is listed with its error; the others answer', async () => {
+test('a worker too busy to answer within timeoutMs is listed with its error; the others answer; its late answer costs it nothing', async () => {
+  const pids = rt.workerPids('node').sort();
   const busy = rt.invoke('node', 'split:1500');
   await new Promise((resolve) => setTimeout(resolve, 200));
   const started = Date.now();
@@ -71,6 +72,10 @@ test('a worker too busy to answer within timeoutMs is listed with its error; the
   assert.match(silent[0]!.error ?? '', /did not answer control request .* within 100 ms/);
   assert.equal(stats.workers.filter((worker) => worker.sdk !== null).length, 1);
   assert.equal((await busy).status, 200);
+  // The busy worker answers the abandoned request once free: an answer late, not a broken protocol.
+  const again = await statsOf('node');
+  assert.deepEqual(again.workers.map((worker) => worker.pid).sort(), pids, 'the same workers serve');
+  assert.ok(again.workers.every((worker) => worker.sdk !== null), JSON.stringify(again.workers));
 });
 
 test('the route needs the token, checks timeoutMs and the function, and takes only GET', async () => {
