@@ -286,12 +286,27 @@ export function skipWithout(missing: string | undefined): (name: string) => bool
   };
 }
 
+/**
+ * `bpftool KIND show -j`, read again when it fails: it lists ids, then opens each, and an
+ * object the kernel frees in between (an agent just killed) fails the whole listing.
+ */
+function bpftoolList<T>(kind: 'prog' | 'link' | 'map'): T[] {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return JSON.parse(execFileSync('bpftool', [kind, 'show', '-j'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as T[];
+    } catch (error) {
+      if (attempt === 5) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+}
+
 /** What of ours the kernel still has, from bpftool: programs (handle_*, sample_*), their links, and maps (hearth_*). */
 export function ourBpfPrograms(): string[] {
-  const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { id: number; name?: string; map_ids?: number[] }[];
+  const programs = bpftoolList<{ id: number; name?: string; map_ids?: number[] }>('prog');
   const ours = programs.filter((program) => /^(handle|sample)_/.test(program.name ?? ''));
   const ids = new Set(ours.map((program) => program.id));
-  const links = (JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as { prog_id: number }[]).filter((link) => ids.has(link.prog_id));
-  const maps = (JSON.parse(execFileSync('bpftool', ['map', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[]).filter((map) => (map.name ?? '').startsWith('hearth_'));
+  const links = bpftoolList<{ prog_id: number }>('link').filter((link) => ids.has(link.prog_id));
+  const maps = bpftoolList<{ name?: string }>('map').filter((map) => (map.name ?? '').startsWith('hearth_'));
   return [...ours.map((program) => `prog ${program.name}`), ...links.map((link) => `link of prog ${link.prog_id}`), ...maps.map((map) => `map ${map.name}`)];
 }
