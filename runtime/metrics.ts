@@ -29,7 +29,9 @@ export class RuntimeMetrics {
     gcSettings: () => { fn: string; gc: GcSpec }[],
   ) {
     this.registry.setDefaultLabels({});
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_runtime_' });
+    // The event-loop delay histogram samples on a timer; at Node's default of 10 ms it wakes an
+    // idle process 100 times a second. A tenth of that still shows a stalled loop.
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_runtime_', eventLoopMonitoringPrecision: 100 });
     this.invocations = new InvocationMetrics(this.registry);
     this.coldStarts = new client.Counter({
       name: 'hearth_cold_starts_total',

@@ -32,7 +32,9 @@ export class AgentMetrics implements FaroCounters {
   private readonly faroRejectedTotal: client.Counter<'reason'>;
 
   constructor(probes: () => ProbeCounters & { attached: number; tracked: number }, runtimeConnected: () => boolean) {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_agent_' });
+    // The event-loop delay histogram samples on a timer; at Node's default of 10 ms it wakes an
+    // idle process 100 times a second. A tenth of that still shows a stalled loop.
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'hearth_agent_', eventLoopMonitoringPrecision: 100 });
     const buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
     this.phase = new client.Histogram({
       name: 'hearth_coldstart_phase_seconds',
