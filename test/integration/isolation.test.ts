@@ -137,7 +137,13 @@ test('each function runs as a uid of its own from the range, no groups, no capab
   const seeds = children.filter((pid) => fs.existsSync(`/proc/${pid}/exe`) && fs.readlinkSync(`/proc/${pid}/exe`).endsWith('hearth-seed'));
   assert.ok(seeds.length > 0, 'ready seeds');
   for (const seed of seeds) {
-    const status = fs.readFileSync(`/proc/${seed}/status`, 'utf8');
+    // A seed forked a moment ago may not have reached its wait (and its filter) yet; one
+    // activated meanwhile is gone from the list of seeds, and from this check.
+    const status = await waitFor(`seed ${seed} to wait for an activation`, () => {
+      const text = fs.existsSync(`/proc/${seed}/status`) ? fs.readFileSync(`/proc/${seed}/status`, 'utf8') : 'gone';
+      return text === 'gone' || !text.includes('hearth-seed') || /^State:\s+S/m.test(text) ? text : undefined;
+    });
+    if (status === 'gone' || !status.includes('hearth-seed')) continue;
     assert.match(status, /^Seccomp:\s+2$/m, `seed ${seed} is filtered while it waits`);
     assert.match(status, /^Uid:\s+0\s/m, `seed ${seed} is still root, to take a function's ids`);
   }
