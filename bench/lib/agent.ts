@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { RawClient } from './http.js';
 import { HEARTH, ServerProcess, freePort } from './server.js';
+import { processCpuSeconds } from '../../runtime/supervisor/proc-usage.js';
 
 /** A sidecar runs for days: measure it settled, not while it compiles its own code. */
 const AGENT_SETTLE_MS = 1000;
@@ -82,10 +83,11 @@ export async function warmUp(server: ServerProcess, client: RawClient, fn: strin
   await new Promise((resolve) => setTimeout(resolve, 1500));
 }
 
-/** utime + stime of a process, in seconds (USER_HZ is 100 on Linux). */
+/** utime + stime of a process and its threads, in seconds; throws when it is gone. */
 export function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const seconds = processCpuSeconds(pid);
+  if (seconds === undefined) throw new Error(`process ${pid} is gone: no CPU time to read`);
+  return seconds;
 }
 
 export function rssMb(pid: number): number {

@@ -4,14 +4,21 @@ const PAGE_SIZE = 4096;
 /** USER_HZ: the unit of /proc/PID/stat's CPU times, 100 on every Linux ABI Hearth runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** /proc/PID/NAME, or undefined when the process is gone. */
+function procFile(pid: number, name: string): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Private resident memory (RSS minus shared pages, which include the mapped state), in bytes; 0 when the process is gone. */
 export function privateMemoryBytes(pid: number): number {
-  try {
-    const [, resident, shared] = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ').map(Number);
-    return ((resident ?? 0) - (shared ?? 0)) * PAGE_SIZE;
-  } catch {
-    return 0;
-  }
+  const statm = procFile(pid, 'statm');
+  if (statm === undefined) return 0;
+  const [, resident, shared] = statm.split(' ').map(Number);
+  return ((resident ?? 0) - (shared ?? 0)) * PAGE_SIZE;
 }
 
 /**
@@ -22,24 +29,16 @@ export function privateMemoryBytes(pid: number): number {
  * when the process is gone.
  */
 export function pssWithoutStateMb(pid: number): number | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = procFile(pid, 'smaps_rollup');
+  if (text === undefined) return undefined;
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
   return (field('Pss_Anon') + field('Pss_File')) / 1024;
 }
 
 /** User plus system CPU time of a process and all its threads, in seconds; undefined when it is gone. */
 export function processCpuSeconds(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const stat = procFile(pid, 'stat');
+  if (stat === undefined) return undefined;
   // The command name may hold spaces and parentheses; the fields after it do not.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
