@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import type { Frame } from '../../agent/profile/model.js';
+import { AddressTable, newestWins } from '../../agent/profile/symbolize/address-table.js';
 import { Memo } from '../../agent/profile/symbolize/memo.js';
 import { demangle, jitFrame, KernelSymbols, parseProcMaps, Symbolizer } from '../../agent/profile/symbolize/index.js';
 import { findGo } from '../../runtime/build/go.js';
@@ -318,7 +319,32 @@ test('perf map: JIT frames get readable names, and lines appended later are pick
   assert.equal(at(0x7f01fc043590n).name, 'foo /srv/app/main.mjs:12', 'a known address is not re-read');
   assert.equal(at(0x7f01fc070000n).name, '[unknown]');
   assert.equal(at(0x7f01fc043590n).name, 'reused /srv/app/main.mjs:50', 'the next read takes the later line');
+  // Reused at other boundaries: newer code starting before an older entry hides the overlapped part of it.
+  fs.appendFileSync(file, '7f01fc043500 100 JS:*shifted /srv/app/main.mjs:60:1\n');
+  assert.equal(at(0x7f01fc071000n).name, '[unknown]');
+  assert.equal(at(0x7f01fc043590n).name, 'shifted /srv/app/main.mjs:60', 'an older entry starting inside newer code does not name it');
+  assert.equal(at(0x7f01fc043610n).name, 'reused /srv/app/main.mjs:50', 'the older entry keeps what no newer one covers');
   assert.deepEqual(jitFrame('Builtin:ArrayPrototypePush'), { name: 'Builtin:ArrayPrototypePush', module: '[jit]', kind: 'js' });
+});
+
+test('newestWins: every address belongs to the newest range covering it, against a brute-force check', () => {
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let round = 0; round < 50; round++) {
+    const ranges = Array.from({ length: 1 + random(40) }, (_, order) => ({ start: random(500), size: random(80), value: order }));
+    const pieces = newestWins(ranges);
+    const sorted = [...pieces].sort((a, b) => a.start - b.start);
+    sorted.forEach((piece, i) => assert.ok(i === 0 || sorted[i - 1]!.start + sorted[i - 1]!.size <= piece.start, 'pieces are disjoint'));
+    const table = new AddressTable(pieces, () => false);
+    for (let address = 0; address < 600; address++) {
+      let newest: number | undefined;
+      for (const range of ranges) if (address >= range.start && address < range.start + Math.max(range.size, 1)) newest = range.value;
+      assert.equal(table.find(address), newest, `round ${round}, address ${address}`);
+    }
+  }
 });
 
 test('perf map: a real Node process\'s JIT code, in its anonymous mappings', async () => {

@@ -55,6 +55,43 @@ export class AddressTable<T> {
 }
 
 /**
+ * Ranges given oldest first, cut so that each address belongs to the newest range covering it:
+ * a JIT's code space is reused at other boundaries than before, and an older range starting
+ * inside newer code must not name it. Returns disjoint pieces (a range may become several);
+ * a range without a size is taken as one byte.
+ */
+export function newestWins<T>(ranges: readonly AddressRange<T>[]): AddressRange<T>[] {
+  const pieces: AddressRange<T>[] = [];
+  // Disjoint covered intervals, sorted by start (so by end too).
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let r = ranges.length - 1; r >= 0; r--) {
+    const range = ranges[r]!;
+    const end = range.start + Math.max(range.size, 1);
+    // First covered interval ending after this range starts.
+    let lo = 0;
+    let hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid]! <= range.start) lo = mid + 1;
+      else hi = mid;
+    }
+    let cursor = range.start;
+    let last = lo;
+    for (; last < starts.length && starts[last]! < end; last++) {
+      if (starts[last]! > cursor) pieces.push({ start: cursor, size: starts[last]! - cursor, value: range.value });
+      cursor = Math.max(cursor, ends[last]!);
+    }
+    if (cursor < end) pieces.push({ start: cursor, size: end - cursor, value: range.value });
+    const mergedStart = Math.min(range.start, starts[lo] ?? range.start);
+    const mergedEnd = Math.max(end, last > lo ? ends[last - 1]! : end);
+    starts.splice(lo, last - lo, mergedStart);
+    ends.splice(lo, last - lo, mergedEnd);
+  }
+  return pieces;
+}
+
+/**
  * Whether alias `a` names a function better than alias `b` at the same address: the public name
  * over internal ones (glibc exports weak `getpid` and global `__getpid` at one address), so the
  * name with fewer leading underscores, then the wider binding (rank 0 global, 1 weak, 2 local),

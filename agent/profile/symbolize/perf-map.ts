@@ -3,11 +3,11 @@
 // JIT-compiled code, appended as the process compiles. Names look like
 // `JS:*foo /app/x.js:12:3` (older V8: `LazyCompile:*foo /app/x.js:12`), where the tag says
 // what the code is and the mark its tier (* optimised, ~ interpreted, ^ baseline, + Maglev).
-// When code space is reused, a later line for the same address wins.
+// When code space is reused, a later line wins over every earlier one it overlaps.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Frame } from '../model.js';
-import { AddressTable, type AddressRange } from './address-table.js';
+import { AddressTable, newestWins, type AddressRange } from './address-table.js';
 
 export const JIT_MODULE = '[jit]';
 
@@ -22,11 +22,6 @@ const JS_TAG = /^(?:JS|LazyCompile|Function|Script|Eval|InterpretedFunction):[*~
 const LOCATIONS = [/^(.*?) ?((?:\/|file:|node:|https?:).*?):(\d+)(?::\d+)?$/, /^(.*?) ?(\S+?):(\d+)(?::\d+)?$/];
 const READ_CHUNK = 1 << 20;
 
-interface PerfMapEntry {
-  frame: Frame;
-  /** Line order: the later of two entries at one address is the current code. */
-  order: number;
-}
 
 /** A readable frame for a perf map name: `foo /app/x.js:12` with file and line, tags and tier marks dropped. */
 export function jitFrame(rawName: string): Frame {
@@ -46,8 +41,8 @@ export function jitFrame(rawName: string): Frame {
  * file goes away (the runtime removes it after the process exits).
  */
 export class PerfMap {
-  private readonly entries: AddressRange<PerfMapEntry>[] = [];
-  private table = new AddressTable<PerfMapEntry>([], () => false);
+  private readonly entries: AddressRange<Frame>[] = [];
+  private table = new AddressTable<Frame>([], () => false);
   private readBytes = 0;
   private inode: bigint | undefined;
 
@@ -56,8 +51,8 @@ export class PerfMap {
   /** The JIT frame holding `address`, reading new lines first when it is not known yet. */
   frameAt(address: number): Frame | undefined {
     const known = this.table.find(address);
-    if (known !== undefined || !this.readNewLines()) return known?.frame;
-    return this.table.find(address)?.frame;
+    if (known !== undefined || !this.readNewLines()) return known;
+    return this.table.find(address);
   }
 
   /** Reads lines appended since the last read; true when there were any. */
@@ -86,7 +81,8 @@ export class PerfMap {
     } finally {
       fs.closeSync(fd);
     }
-    this.table = new AddressTable(this.entries, (a, b) => a.order > b.order);
+    // Pieces are disjoint: no two start at one address.
+    this.table = new AddressTable(newestWins(this.entries), () => false);
     return true;
   }
 
@@ -97,7 +93,7 @@ export class PerfMap {
       // output, and the rest of it is still worth reading.
       if (match === null) continue;
       const [, start, size, name] = match as unknown as [string, string, string, string];
-      this.entries.push({ start: parseInt(start, 16), size: parseInt(size, 16), value: { frame: jitFrame(name), order: this.entries.length } });
+      this.entries.push({ start: parseInt(start, 16), size: parseInt(size, 16), value: jitFrame(name) });
     }
   }
 }
