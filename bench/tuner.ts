@@ -118,7 +118,8 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const measured: Trace = { ...trace, functions: trace.functions.map((fn, i) => ({ ...fn, memoryMb: Number.isFinite(memoryMb[i]!) ? memoryMb[i]! : heldMemoryKb(fn, MEMORY_SCALE) / 1024 })) };
     const phases = measuredPhases(trace, names, runs);
     const live = Object.fromEntries(POLICIES.map((policy, i) => [policy.key, liveFigures(runs[i]!, measured)]));
-    // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower).
+    // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower): its
+    // requests wait the runtime's spawn-to-ready, and its policy is told the agent's phases, as the live tuner was.
     const simulated = Object.fromEntries(
       POLICIES.map((policy, i) => {
         const starts = coldStarts(trace, runs[i]!);
@@ -126,6 +127,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
           ...replay,
           coldStartMs: starts.median,
           coldStartByFunction: starts.byFunction,
+          pricedColdStartByFunction: pricedPhases(trace, names, runs[i]!),
           maxWorkers: MAX_WORKERS,
           batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
         });
@@ -247,6 +249,16 @@ function coldStarts(trace: Trace, run: LiveRun): { byFunction: Map<string, Parti
     if (ready.length > 0) byFunction.set(fn.id, { ready: median(ready) });
   });
   return { byFunction, median: { ready: median(run.outcome.functions.flatMap((fn) => fn.readyMs)) } };
+}
+
+/** Per function (by trace id), the agent's phases in one run: what its live tuner priced a cold start at. */
+function pricedPhases(trace: Trace, names: string[], run: LiveRun): Map<string, Partial<Record<Phase, number>>> {
+  const priced = new Map<string, Partial<Record<Phase, number>>>();
+  trace.functions.forEach((fn, i) => {
+    const phases = run.phases.get(names[i]!);
+    if (phases !== undefined && coldStartTotalMs(phases) > 0) priced.set(fn.id, phases);
+  });
+  return priced;
 }
 
 /** Per function, the median of each phase over every run that measured it; and their median for the functions none measured. */

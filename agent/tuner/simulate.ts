@@ -19,6 +19,12 @@ export interface SimulationOptions extends ReplayOptions {
   coldStartMs: Partial<Record<Phase, number>>;
   /** Per function (by trace id), where its cold start was measured apart (workers holding different memory start at different speeds). */
   coldStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
+  /**
+   * Per function, the cold start the policy is told, where it differs from what a start takes
+   * in the pool: a live tuner prices the agent's phases, while a request waits from the
+   * runtime's spawn decision to ready.
+   */
+  pricedColdStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
   /** Every function's `pool.max`; the manifest's upper bound by default, so that policies, not the bound, decide. */
   maxWorkers?: number;
   /** How often the policy is asked without an event, replay ms; one trace minute by default. */
@@ -78,7 +84,8 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
   const sources = trace.functions.map((fn): Source => {
     const phases = options.coldStartByFunction?.get(fn.id) ?? options.coldStartMs;
     const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), horizonMs, schedule });
-    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: phases, memoryMb: fn.memoryMb, maxWorkers } });
+    const priced = options.pricedColdStartByFunction?.get(fn.id) ?? phases;
+    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: priced, memoryMb: fn.memoryMb, maxWorkers } });
     return { pool, arrivals: arrivalTimes(fn, options), duration: durationSampler(fn, options) };
   });
   const byPool = new Map(sources.map((source) => [source.pool, source]));

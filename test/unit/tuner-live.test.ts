@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import { DecisionLog, type NewDecision } from '../../agent/tuner/live/decision-log.js';
 import { InvocationFeed, type Outcome } from '../../agent/tuner/live/invocation-feed.js';
 import { PoolApplier } from '../../agent/tuner/live/pool-applier.js';
-import { decisionValues, nextChange, poolAt, type RuntimePool } from '../../agent/tuner/live/pool-settings.js';
+import { decisionValues, heldWindow, nextChange, poolAt, type RuntimePool } from '../../agent/tuner/live/pool-settings.js';
 import { RegressionWatcher, type WatchOptions } from '../../agent/tuner/live/regression-watcher.js';
 import type { PoolDecision } from '../../agent/tuner/policies/policy.js';
 import type { RuntimeEvent } from '../../shared/events.js';
@@ -170,6 +170,19 @@ test('pool settings: a pre-warm raises min over its window only; whole milliseco
   assert.deepEqual(decisionValues(withPrewarm), { min: 1, max: 8, keepAliveMs: 60_000, prewarmWorkers: 5, prewarmInMs: 1000, prewarmForMs: 1000 });
 });
 
+test('pool settings: a window open when a later decision replaces it stays open to its end, and only then', () => {
+  const first = decision({ prewarm: { atMs: 2000, untilMs: 3000, workers: 5 } });
+  const next = decision({ min: 0, prewarm: { atMs: 7000, untilMs: 8000, workers: 4 } });
+  assert.equal(heldWindow(first, undefined, 1500), undefined, 'not open yet: nothing to hold');
+  const held = heldWindow(first, undefined, 2500);
+  assert.deepEqual(held, first.prewarm);
+  assert.equal(poolAt(next, 2500, held).min, 5, 'the burst it was opened for keeps its workers');
+  assert.equal(poolAt(next, 3000, held).min, 0, 'closed at its end');
+  assert.deepEqual([nextChange(next, 2500, held), nextChange(next, 3500, held)], [3000, 7000]);
+  assert.deepEqual(heldWindow(next, held, 2600), held, 'carried over a second replacement while open');
+  assert.equal(heldWindow(next, held, 3100), undefined);
+});
+
 /** A runtime's PATCH that records what it was sent, answering after `delayMs`. */
 function fakeRuntime(delayMs = 0): { sent: RuntimePool[]; patch: (fn: string, pool: RuntimePool) => Promise<RuntimePool> } {
   const sent: RuntimePool[] = [];
@@ -199,6 +212,20 @@ test('applier: sends what changed, nothing when it is in force; opens and closes
   assert.deepEqual(runtime.sent.map((pool) => pool.min), [3, 1], 'closed');
   assert.deepEqual(applier.current('fn'), { min: 1, max: 8, keepAliveMs: 60_000 });
   assert.deepEqual(failures, []);
+  applier.close();
+});
+
+test('applier: a new decision does not close a pre-warm window that is open', async () => {
+  const runtime = fakeRuntime();
+  const applier = new PoolApplier({ patch: runtime.patch, now: () => performance.now(), failed: () => undefined });
+  applier.inForce('fn', { min: 0, max: 8, keepAliveMs: 0 });
+  const now = performance.now();
+  await applier.follow('fn', decision({ min: 0, keepAliveMs: 0, prewarm: { atMs: now, untilMs: now + 60, workers: 3 } }));
+  assert.deepEqual(runtime.sent.map((pool) => pool.min), [3], 'opened');
+  await applier.follow('fn', decision({ min: 0, keepAliveMs: 0, prewarm: { atMs: now + 10_000, untilMs: now + 11_000, workers: 2 } }));
+  assert.deepEqual(runtime.sent.map((pool) => pool.min), [3], 'the next burst\'s pre-warm leaves this one open');
+  await new Promise((resolve) => setTimeout(resolve, 90));
+  assert.deepEqual(runtime.sent.map((pool) => pool.min), [3, 0], 'closed at its own end');
   applier.close();
 });
 

@@ -67,6 +67,15 @@ test('pre-warm: a worker made ready just before the arrival serves it warm, and 
   assert.ok(Math.abs(result.idleMbSeconds - 1000 * 0.995) < 1e-6, String(result.idleMbSeconds));
 });
 
+test('priced cold start: the policy is told one, requests wait the other', () => {
+  const told: number[] = [];
+  const cold = alwaysColdPolicy();
+  const policy: PoolPolicy = { name: cold.name, observe: (event) => void (event.kind === 'profile' && told.push(event.profile.coldStartMs['ready'] ?? NaN)), decide: (fn, now) => cold.decide(fn, now) };
+  const result = simulate(TINY, policy, { ...TINY_OPTIONS, coldStartMs: { ready: 40 }, pricedColdStartByFunction: new Map([['tiny', { ready: 7 }]]) });
+  assert.deepEqual(told, [7]);
+  assert.ok(Math.abs(result.p50Ms - 50) < 0.5, `a cold request waits the pool's 40 ms start, then runs 10 ms: ${result.p50Ms}`);
+});
+
 test('min: workers are started at once and kept whatever the keep-alive', () => {
   const result = simulate(TINY, constant({ min: 2, keepAliveMs: 0 }), TINY_OPTIONS);
   assert.deepEqual([result.coldStarts, result.spawns], [0, 2]);

@@ -1,10 +1,12 @@
 // Applies pool decisions to the runtime with PATCH /v1/functions/NAME {"pool": ...}: at once,
-// then again whenever a decision's pre-warm opens or closes (a timer per function). One
+// then again whenever a decision's pre-warm opens or closes (a timer per function); a window
+// already open when a new decision comes stays open to its end. One
 // request per function at a time; a decision that arrives meanwhile is sent once the request
 // in flight has been answered, so the runtime always ends with the latest.
 
 import type { PoolDecision } from '../policies/policy.js';
-import { nextChange, poolAt, type RuntimePool, samePool } from './pool-settings.js';
+import type { Prewarm } from '../policies/policy.js';
+import { heldWindow, nextChange, poolAt, type RuntimePool, samePool } from './pool-settings.js';
 
 export interface ApplierDeps {
   patch(fn: string, pool: RuntimePool): Promise<RuntimePool>;
@@ -16,6 +18,8 @@ export interface ApplierDeps {
 
 interface Target {
   decision: PoolDecision | undefined;
+  /** A pre-warm window of a replaced decision, kept open to its end. */
+  held: Prewarm | undefined;
   /** What the runtime has, as last read or applied. */
   inForce: RuntimePool | undefined;
   sending: Promise<void> | undefined;
@@ -38,7 +42,9 @@ export class PoolApplier {
 
   /** Makes `decision` the one to follow; resolves once what it asks for now is in force, rejects if the runtime refused. */
   follow(fn: string, decision: PoolDecision): Promise<void> {
-    this.target(fn).decision = decision;
+    const target = this.target(fn);
+    target.held = heldWindow(target.decision, target.held, this.deps.now());
+    target.decision = decision;
     return this.sync(fn);
   }
 
@@ -67,7 +73,7 @@ export class PoolApplier {
     const now = this.deps.now();
     const decision = target.decision;
     this.arm(fn, target, decision, now);
-    const wanted = poolAt(decision, now);
+    const wanted = poolAt(decision, now, target.held);
     if (samePool(target.inForce, wanted)) return;
     const sending = this.deps.patch(fn, wanted).then((applied) => {
       target.inForce = applied;
@@ -83,7 +89,7 @@ export class PoolApplier {
   private arm(fn: string, target: Target, decision: PoolDecision, now: number): void {
     clearTimeout(target.timer);
     target.timer = undefined;
-    const at = nextChange(decision, now);
+    const at = nextChange(decision, now, target.held);
     if (at === undefined) return;
     target.timer = setTimeout(() => {
       target.timer = undefined;
@@ -94,7 +100,7 @@ export class PoolApplier {
 
   private target(fn: string): Target {
     let target = this.targets.get(fn);
-    if (target === undefined) this.targets.set(fn, (target = { decision: undefined, inForce: undefined, sending: undefined, timer: undefined }));
+    if (target === undefined) this.targets.set(fn, (target = { decision: undefined, held: undefined, inForce: undefined, sending: undefined, timer: undefined }));
     return target;
   }
 }
