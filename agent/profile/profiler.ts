@@ -73,6 +73,7 @@ export class Profiler {
       this.log.error(`reading CPU samples: ${(error as Error).message}`);
       return;
     }
+    this.symbolizer.newBatch();
     for (const sample of raw) {
       const worker = this.workers.get(sample.pid);
       if (worker === undefined) {

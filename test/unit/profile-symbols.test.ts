@@ -324,6 +324,11 @@ test('perf map: JIT frames get readable names, and lines appended later are pick
   assert.equal(at(0x7f01fc071000n).name, '[unknown]');
   assert.equal(at(0x7f01fc043590n).name, 'shifted /srv/app/main.mjs:60', 'an older entry starting inside newer code does not name it');
   assert.equal(at(0x7f01fc043610n).name, 'reused /srv/app/main.mjs:50', 'the older entry keeps what no newer one covers');
+  // Replaced again, with no miss to prompt a read: the next batch of samples reads it first.
+  fs.appendFileSync(file, '7f01fc043500 100 JS:*replaced /srv/app/main.mjs:70:1\n');
+  assert.equal(at(0x7f01fc043590n).name, 'shifted /srv/app/main.mjs:60', 'within a batch, a known address is not re-read');
+  symbolizer.newBatch();
+  assert.equal(at(0x7f01fc043590n).name, 'replaced /srv/app/main.mjs:70', 'a new batch reads what was appended');
   assert.deepEqual(jitFrame('Builtin:ArrayPrototypePush'), { name: 'Builtin:ArrayPrototypePush', module: '[jit]', kind: 'js' });
 });
 

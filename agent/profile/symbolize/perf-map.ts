@@ -36,9 +36,9 @@ export function jitFrame(rawName: string): Frame {
 }
 
 /**
- * One process's perf map, read incrementally: a lookup that misses reads what was appended
- * since the last read (only whole lines: V8 may be mid-line). What was read is kept when the
- * file goes away (the runtime removes it after the process exits).
+ * One process's perf map, read incrementally: a lookup that misses, or refresh(), reads what
+ * was appended since the last read (only whole lines: V8 may be mid-line). What was read is
+ * kept when the file goes away (the runtime removes it after the process exits).
  */
 export class PerfMap {
   private readonly entries: AddressRange<Frame>[] = [];
@@ -51,12 +51,16 @@ export class PerfMap {
   /** The JIT frame holding `address`, reading new lines first when it is not known yet. */
   frameAt(address: number): Frame | undefined {
     const known = this.table.find(address);
-    if (known !== undefined || !this.readNewLines()) return known;
+    if (known !== undefined || !this.refresh()) return known;
     return this.table.find(address);
   }
 
-  /** Reads lines appended since the last read; true when there were any. */
-  private readNewLines(): boolean {
+  /**
+   * Reads lines appended since the last read; true when there were any. A miss does this by
+   * itself, but code replacing other code at a known address causes no miss: the symbolizer
+   * also calls it once per batch of samples.
+   */
+  refresh(): boolean {
     let fd: number;
     try {
       fd = fs.openSync(this.path, 'r');

@@ -54,6 +54,8 @@ interface ProcessState {
   /** Undefined when the maps were never read: the process was gone before observe(). */
   snapshot: MapsSnapshot | undefined;
   perfMap: PerfMap;
+  /** The batch in which the perf map was last brought up to date. */
+  perfMapBatch: number;
   /** Symbols per file opened for this process; null when it could not be read. */
   binaries: Map<string, BinarySymbols | null>;
   /** When a miss last re-read the maps. */
@@ -71,6 +73,7 @@ export class Symbolizer {
   private kernel: KernelSymbols | null | undefined;
   private readonly unknownFrames = new Memo<string, Frame>(256);
   private readonly pendingErrors = new Map<string, Error>();
+  private batch = 0;
 
   constructor(options: SymbolizerOptions = {}) {
     this.binaries = new BinarySymbolsCache(options.cache ?? defaultSymbolCache);
@@ -109,6 +112,15 @@ export class Symbolizer {
     return frames;
   }
 
+  /**
+   * Starts a batch of samples (one collection): each process's perf map is brought up to date
+   * once in it, before its first JIT frame is resolved, so that code which replaced other code
+   * since the last batch is named as what it is now.
+   */
+  newBatch(): void {
+    this.batch++;
+  }
+
   /** Drops what is kept for a process (its snapshot and perf map). */
   forget(pid: number): void {
     this.processes.delete(pid);
@@ -138,6 +150,7 @@ export class Symbolizer {
       pid,
       snapshot,
       perfMap: new PerfMap(this.openPath(path.join(this.perfMapDir, `perf-${pid}.map`))),
+      perfMapBatch: -1,
       binaries: new Map(),
       lastMissRefreshMs: undefined,
     };
@@ -190,6 +203,10 @@ export class Symbolizer {
   }
 
   private jitFrame(state: ProcessState, address: number): Frame | undefined {
+    if (state.perfMapBatch !== this.batch) {
+      state.perfMapBatch = this.batch;
+      this.guard(() => state.perfMap.refresh());
+    }
     return this.guard(() => state.perfMap.frameAt(address));
   }
 
