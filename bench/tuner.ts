@@ -36,6 +36,8 @@ const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixture
 interface TraceSetup {
   key: 'sample20' | 'busy10';
   folder: string;
+  /** Also simulate its full day under hearth at other memory prices (its efficiency frontier). */
+  priceSweep: boolean;
   /** Each arrival kept with this probability... */
   rateScale: number;
   /** ...and functions whose busiest minute has more arrivals thinned to this. */
@@ -50,8 +52,9 @@ interface TraceSetup {
  * 150 requests a second at 240×, every one of them a cold start under the always-cold policy.
  */
 const TRACES: TraceSetup[] = [
-  { key: 'sample20', folder: 'azure2019-sample20', rateScale: 1, maxPerMinute: 30 },
-  { key: 'busy10', folder: 'azure2019-busy10', rateScale: 0.005 },
+  { key: 'sample20', folder: 'azure2019-sample20', priceSweep: true, rateScale: 1, maxPerMinute: 30 },
+  // Its full day takes the simulator a minute or two per policy: no sweep.
+  { key: 'busy10', folder: 'azure2019-busy10', priceSweep: false, rateScale: 0.005 },
 ];
 
 const POLICIES: { key: string; name: PolicyName }[] = [
@@ -62,6 +65,8 @@ const POLICIES: { key: string; name: PolicyName }[] = [
 ];
 
 const SEED = 42;
+/** The hearth policy's memory price in the full-day sweep, as factors of its default: lower keeps workers longer. */
+const PRICE_FACTORS = [1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32];
 const MEMORY_SCALE = 1024;
 /** Every replayed function's `pool.max` (the simulator's too): above any burst the thinned traces have. */
 const MAX_WORKERS = 256;
@@ -150,6 +155,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
         return [policy.key, { ...simFigures(result), seconds: round((Date.now() - started) / 1000, 1) }];
       }),
     );
+    const sweep = setup.priceSweep ? priceSweep(full, phases) : undefined;
     perTrace[setup.key] = {
       folder: setup.folder,
       rate_scale: setup.rateScale,
@@ -162,6 +168,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       simulated,
       agreement,
       full_day: fullDay,
+      ...(sweep === undefined ? {} : { price_sweep: sweep }),
       overhead: Object.fromEntries(POLICIES.map((policy, i) => [policy.key, { agent_cpu_s: round(runs[i]!.agentCpuSeconds, 1), runtime_cpu_s: round(runs[i]!.runtimeCpuSeconds, 1), decisions: runs[i]!.decisions, client_late_p99_ms: round(runs[i]!.outcome.lateP99Ms, 2) }])),
     };
     for (const policy of POLICIES) {
@@ -170,12 +177,16 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       const f = fullDay[policy.key]!;
       rows.push([setup.key, policy.name, pct(l.cold_rate), pct(s.cold_rate), round(l.p50_ms, 2), round(l.p99_ms, 1), gbs(l.idle_mem_s), gbs(s.idle_mem_s), l.failed, pct(f.cold_rate), gbs(f.idle_mem_s)]);
     }
+    if (sweep !== undefined) {
+      const points = sweep.map((point) => `×${round(point.memory_price_factor, 4)}: ${pct(point.cold_rate)} cold for ${gbs(point.idle_mem_s)} GB·s`).join('; ');
+      notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${pct(fullDay['fixed_10min']!.cold_rate)} for ${gbs(fullDay['fixed_10min']!.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s).`);
+    }
     notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's).`);
   }
   const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
   figures['policies'] = sample.live;
   figures['traces'] = perTrace;
-  figures['targets'] = targets(perTrace as Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures> }>);
+  figures['targets'] = targets(perTrace as Parameters<typeof targets>[0]);
   const gc = gcKeys();
   if (gc !== undefined) figures['gc'] = gc;
   figures['setup'] = { compression, hours: options.hours, seed: SEED, memory_scale: MEMORY_SCALE, hearth_memory_price_per_mb_s: scaledPrices().memoryPricePerMbSecond, max_workers: MAX_WORKERS, spread: 'poisson' };
@@ -323,8 +334,41 @@ function agree(live: Record<string, PolicyFigures>, simulated: Record<string, Po
   return { agrees: outside.length === 0, outside, per_policy: perPolicy };
 }
 
+interface SweepPoint extends PolicyFigures {
+  memory_price_factor: number;
+}
+
+/** The full day under hearth at each of PRICE_FACTORS times its default memory price. */
+function priceSweep(full: Trace, phases: ReturnType<typeof measuredPhases>): SweepPoint[] {
+  return PRICE_FACTORS.map((factor) => {
+    progress(`  hearth at ${round(factor, 4)} × its memory price, full day`);
+    const policy = createPolicy('hearth', { compression: 1, hearth: { memoryPricePerMbSecond: HEARTH_DEFAULTS.memoryPricePerMbSecond * factor } });
+    const result = simulate(full, policy, { seed: SEED, compression: 1, spread: 'poisson', coldStartMs: phases.median, coldStartByFunction: phases.byFunction, batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }) });
+    return { memory_price_factor: round(factor, 5), ...simFigures(result) };
+  });
+}
+
+/**
+ * The full-day frontier against a baseline: the prices at which hearth has fewer cold starts
+ * for no more idle memory-time, and its cold starts per baseline cold start at the baseline's
+ * idle memory-time (interpolated between the two sweep points around it, linearly in
+ * log(memory-time); undefined when the sweep does not reach it).
+ */
+function frontier(sweep: SweepPoint[], baseline: PolicyFigures): { dominates_at_price_factors: number[]; cold_starts_ratio_at_equal_memory: number | null } {
+  const dominatesAt = sweep.filter((point) => point.cold_starts < baseline.cold_starts && point.idle_mem_s <= baseline.idle_mem_s).map((point) => point.memory_price_factor);
+  const sorted = [...sweep].sort((a, b) => a.idle_mem_s - b.idle_mem_s);
+  const above = sorted.findIndex((point) => point.idle_mem_s >= baseline.idle_mem_s);
+  let ratio: number | null = null;
+  if (above > 0) {
+    const [low, high] = [sorted[above - 1]!, sorted[above]!];
+    const t = (Math.log(baseline.idle_mem_s) - Math.log(low.idle_mem_s)) / (Math.log(high.idle_mem_s) - Math.log(low.idle_mem_s));
+    ratio = round((low.cold_starts + t * (high.cold_starts - low.cold_starts)) / baseline.cold_starts, 3);
+  }
+  return { dominates_at_price_factors: dominatesAt, cold_starts_ratio_at_equal_memory: ratio };
+}
+
 /** Pareto dominance (fewer cold starts, no more idle memory-time) in the replay, per trace. */
-function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures> }>): Record<string, unknown> {
+function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures>; price_sweep?: SweepPoint[] }>): Record<string, unknown> {
   const dominates = (a: PolicyFigures, b: PolicyFigures): boolean => a.cold_starts < b.cold_starts && a.idle_mem_s <= b.idle_mem_s;
   return Object.fromEntries(
     Object.entries(perTrace).map(([key, trace]) => {
@@ -338,6 +382,9 @@ function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>;
           dominates_hybrid_histogram: dominates(hearth, hybrid),
           cold_starts_vs_fixed: round(fixed.cold_starts / Math.max(1, hearth.cold_starts), 2),
           idle_mem_vs_fixed: round(hearth.idle_mem_s / fixed.idle_mem_s, 3),
+          ...(trace.price_sweep === undefined
+            ? {}
+            : { full_day: { fixed_10min: frontier(trace.price_sweep, trace.full_day['fixed_10min']!), hybrid_histogram: frontier(trace.price_sweep, trace.full_day['hybrid_histogram']!) } }),
         },
       ];
     }),
