@@ -5,7 +5,7 @@ import { HearthError } from '../shared/errors.js';
 import type { RuntimeEvent } from '../shared/events.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/log.js';
 import { PHASES, type Phase } from '../shared/phases.js';
-import { checkHost, uprobeCapabilityMissing } from './bpf/index.js';
+import { checkHost, releaseFreeHeap, uprobeCapabilityMissing } from './bpf/index.js';
 import { createAgentApi, listenAgent, type ProbeStatus } from './exporters/api.js';
 import { FaroCollector } from './exporters/faro-collector.js';
 import { AgentMetrics, GC_SHARE_WINDOW_S } from './exporters/metrics.js';
@@ -169,6 +169,7 @@ export class Agent {
     const address = await listenAgent(this.server, this.options.host, this.options.port);
     this.url = `http://${address.address}:${address.port}`;
     await this.connect();
+    releaseFreeHeap();
     this.log.info(`serving ${this.url} (web UI, metrics, cold starts, phases), following the runtime at ${this.options.runtimeUrl}`);
   }
 
@@ -277,6 +278,7 @@ export class Agent {
       status = { binary, kind, attached: [], missing: [], errors: [(error as Error).message] };
     } finally {
       this.planning.delete(binary);
+      releaseFreeHeap();
     }
     this.probeStatus.set(binary, status);
     if (status.errors.length > 0) {

@@ -7,4 +7,4 @@ export { RingBuffer, type RecordHandler } from './ringbuf.js';
 export { openCpuClock, closePerfEvent } from './perf.js';
 export { onlineCpus, possibleCpus, parseCpuList } from './cpus.js';
 export { checkHost, uprobeCapabilityMissing, type HostCheck } from './preflight.js';
-export { setSchedulerPolicy } from './libbpf.js';
+export { releaseFreeHeap, setSchedulerPolicy } from './libbpf.js';

@@ -244,6 +244,15 @@ export const MAP_SHARED = 0x01;
 const SYS_perf_event_open = 298; // x86-64
 const MAP_FAILED = -1n;
 
+/**
+ * Gives the C heap's free memory back to the system (malloc_trim(0): every arena, free pages
+ * in the middle too). libbpf's parse of the kernel's BTF at load and the planning of a binary's
+ * probes free tens of megabytes that glibc would otherwise keep resident for good.
+ */
+export function releaseFreeHeap(): void {
+  invoke('c', 'malloc_trim', T.I32, [T.U64], [0]);
+}
+
 let pageSizeCache: number | undefined;
 export function pageSize(): number {
   pageSizeCache ??= invoke('c', 'getpagesize', T.I32, [], []) as number;
