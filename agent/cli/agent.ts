@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { isLogLevel } from '../../shared/log.js';
 import { resolveToken } from '../../shared/local.js';
 import { HearthError } from '../../shared/errors.js';
@@ -120,6 +121,10 @@ Options:
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // A sidecar's memory is what it costs every host: V8 grows the heap far past the agent's
+    // ~30 MB of live objects unless told to favour size (RSS under load 125 MB against 170,
+    // for about half a point more of a core spent in the collector).
+    v8.setFlagsFromString('--optimize-for-size');
     const problems = runAsBackgroundTask();
     if (problems.length === 0) instance.log.info(`running as a background task (SCHED_BATCH, nice ${AGENT_NICE}) so that workers come first`);
     else instance.log.warn(`could not lower the agent's priority, it may slow cold starts down: ${problems.join('; ')}`);
