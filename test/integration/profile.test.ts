@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import type { Profile } from '../../agent/profile/model.js';
 import type { GcShare } from '../../agent/profile/gc-share.js';
 import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, waitFor } from '../helpers/harness.js';
+import { MAX_STEAL, StealMeter } from '../helpers/steal.js';
 
 const missing = ebpfMissing();
 let rt: TestRuntime;
@@ -145,26 +146,16 @@ function gctraceCpuMs(lines: string[]): number {
   return sum;
 }
 
-/** The host's jiffies spent running guests' vCPUs elsewhere (steal) and in all, from /proc/stat. */
-function hostJiffies(): { steal: number; total: number } {
-  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { steal: fields[7] ?? 0, total: fields.reduce((sum, value) => sum + value, 0) };
-}
-
-/** Above this share of steal, gctrace's CPU figures (wall-clock durations of GC phases) overstate the GC's CPU: the task's own CPU time leaves steal out. */
-const MAX_STEAL_FOR_GCTRACE = 0.05;
-
 test('GC share: an allocating function against a computing one, in line with gctrace', async () => {
   if (skipped('profile GC share')) return;
   const [allocPid] = rt.workerPids('alloc');
   const logStart = rt.logs.length;
   const cpuBefore = cpuSeconds(allocPid!);
-  const hostBefore = hostJiffies();
+  const meter = new StealMeter();
   const started = Date.now();
   await busy('alloc', 'alloc:400', 6);
   const allocCpu = cpuSeconds(allocPid!) - cpuBefore;
-  const hostAfter = hostJiffies();
-  const steal = (hostAfter.steal - hostBefore.steal) / Math.max(hostAfter.total - hostBefore.total, 1);
+  const steal = meter.share();
   await busy('compute', 'compute:400', 6);
   const seconds = (Date.now() - started) / 1000 + 1;
   const { functions } = (await (await api(`/v1/gc?seconds=${seconds}`)).json()) as { functions: GcShare[] };
@@ -175,7 +166,8 @@ test('GC share: an allocating function against a computing one, in line with gct
   assert.ok(alloc.samples >= 200 && compute.samples >= 200, 'enough samples behind both');
   assert.ok(compute.share! < 0.02, `computing without allocating: ${compute.share}`);
   assert.ok(alloc.share! > 5 * Math.max(compute.share!, 0.01), `clearly separated: ${alloc.share} vs ${compute.share}`);
-  if (steal > MAX_STEAL_FOR_GCTRACE) process.stdout.write(`HEARTH-SKIP GC share against gctrace: the host stole ${(steal * 100).toFixed(1)}% of the CPU during the block (over ${MAX_STEAL_FOR_GCTRACE * 100}%), which gctrace counts as GC time; sampled ${alloc.share} vs gctrace ${traced}\n`);
+  // gctrace's CPU figures are wall-clock durations of GC phases, which count stolen time; the task's own CPU time leaves it out.
+  if (steal > MAX_STEAL) process.stdout.write(`HEARTH-SKIP GC share against gctrace: the host stole ${(steal * 100).toFixed(1)}% of the CPU during the block (over ${MAX_STEAL * 100}%), which gctrace counts as GC time; sampled ${alloc.share} vs gctrace ${traced}\n`);
   else assert.ok(Math.abs(alloc.share! - traced) <= 0.15, `sampled ${alloc.share} vs gctrace ${traced} (steal ${(steal * 100).toFixed(1)}%)`);
   const metrics = await (await api('/metrics')).text();
   assert.match(metrics, /hearth_gc_cpu_share\{function="alloc"\} 0\.\d+/);
