@@ -1,11 +1,10 @@
 // Applies pool decisions to the runtime with PATCH /v1/functions/NAME {"pool": ...}: at once,
 // then again whenever a decision's pre-warm opens or closes (a timer per function); a window
-// already open when a new decision comes stays open to its end. One
-// request per function at a time; a decision that arrives meanwhile is sent once the request
-// in flight has been answered, so the runtime always ends with the latest.
+// already open when a new decision comes stays open to its end. One request per function at a
+// time; a decision that arrives meanwhile is sent once the request in flight has been
+// answered, so the runtime always ends with the latest.
 
-import type { PoolDecision } from '../policies/policy.js';
-import type { Prewarm } from '../policies/policy.js';
+import type { PoolDecision, Prewarm } from '../policies/policy.js';
 import { heldWindow, nextChange, poolAt, type RuntimePool, samePool } from './pool-settings.js';
 
 export interface ApplierDeps {
