@@ -36,7 +36,11 @@ func State() []byte {
 			markStateMapped(0, 0) // no state: the phase ends where it starts
 			return
 		}
-		mem, err := mapState(sc.fd, sc.size, sc.populate)
+		var mem []byte
+		timeState(func() {
+			mem, err = mapState(sc.fd, sc.size, sc.populate)
+			sdkClock.state = monotonic()
+		})
 		if err != nil {
 			fatalf("%v", err)
 		}
@@ -45,7 +49,6 @@ func State() []byte {
 		if len(mem) > 0 {
 			addr = uintptr(unsafe.Pointer(&mem[0]))
 		}
-		sdkClock.state = monotonic()
 		markStateMapped(addr, sc.size)
 	})
 	return stateMem
