@@ -19,6 +19,11 @@ import { median, percentile, round } from './lib/stats.js';
 const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../test/fixtures');
 /** One busy request: ~5 ms of CPU, 3/4 in main.burnMajor, 1/4 in main.burnMinor (fine-grained enough to count). */
 const BUSY_REQUEST = 'split:5';
+/**
+ * The split's requests are long: a 5 ms request repeats about twice per 99 Hz sampling period,
+ * so samples would fall at the same few phases of it (aliasing) rather than spread over it.
+ */
+const SPLIT_REQUEST = 'split:400';
 
 interface Options {
   rounds: number;
@@ -34,14 +39,14 @@ const AGENT_ARGS: Record<Exclude<Config, 'perf'>, string[]> = {
 };
 
 /** Requests per second of `fn` over `seconds`, from `clients` connections in a closed loop. */
-async function throughput(server: ServerProcess, fn: string, seconds: number, clients: number): Promise<number> {
+async function throughput(server: ServerProcess, fn: string, seconds: number, clients: number, body = BUSY_REQUEST): Promise<number> {
   const connections = await Promise.all(Array.from({ length: clients }, () => RawClient.connect(server.port)));
   const end = performance.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
     connections.map(async (client) => {
       while (performance.now() < end) {
-        const reply = await client.post(`/v1/functions/${fn}/invoke`, BUSY_REQUEST);
+        const reply = await client.post(`/v1/functions/${fn}/invoke`, body);
         if (reply.status !== 200) throw new Error(`${fn}: HTTP ${reply.status}`);
         done++;
       }
@@ -149,9 +154,9 @@ export async function profileBench(options: Options): Promise<void> {
 
     // 3. Split accuracy, at 99 Hz over 10 s of work each.
     const agent = await startAgent(server, AGENT_ARGS.hz99);
-    await throughput(server, 'busy', 10, 1);
+    await throughput(server, 'busy', 10, 1, SPLIT_REQUEST);
     const go = splitShare(await steadyProfile(agent, 'busy', 11));
-    await throughput(server, 'nodebusy', 10, 1);
+    await throughput(server, 'nodebusy', 10, 1, SPLIT_REQUEST);
     const node = splitShare(await steadyProfile(agent, 'nodebusy', 11));
     await stopAgent(agent);
 
@@ -208,7 +213,7 @@ export async function profileBench(options: Options): Promise<void> {
       [
         `Steady state: test/fixtures/go-cpu, one worker at concurrency 1 kept busy by 2 connections (${BUSY_REQUEST} per request), ${options.rounds} rounds of ${options.blockSeconds} s blocks (agent with --no-profile, 19 Hz, 99 Hz, and --no-profile beside perf record -F 99 -g on the worker), block order rotating per round; loss = 1 - median of each round's ratio to its own off block. The agent samples at 1 kHz in cold-start windows throughout.`,
         `Cold starts: examples/go-lookup (1 GiB state), ${block}-start blocks with the agent's sampling on (default) and off (--no-profile), ordered ABBA; server-side latency. Each block follows 3 unmeasured cold starts and 1.5 s (past the agent's first profile collection, where it reads kallsyms and the binary's symbols once in its life).`,
-        'Split: 10 s of split requests per function at 99 Hz; share of samples in burnMajor among samples in either burn function.',
+        `Split: 10 s of ${SPLIT_REQUEST} requests per function at 99 Hz; share of samples in burnMajor among samples in either burn function.`,
       ],
     );
   } finally {
