@@ -20,7 +20,7 @@ import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
 import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
 import { DEFAULT_TUNER_OPTIONS, eventBatchMs } from '../agent/tuner/live/live-tuner.js';
 import { keptShare, replaySchedule, type ReplayOptions, TRACE_MINUTE_MS, traceSlice } from '../agent/tuner/replay.js';
-import { simulate, type SimulationResult } from '../agent/tuner/simulate.js';
+import { simulate, type SimulationOptions, type SimulationResult } from '../agent/tuner/simulate.js';
 import { readTrace, type Trace } from '../agent/tuner/trace.js';
 import type { Phase } from '../shared/phases.js';
 import { cpuSeconds, startAgent, stopAgent } from './lib/agent.js';
@@ -144,14 +144,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const fullDay = Object.fromEntries(
       POLICIES.map((policy) => {
         const started = Date.now();
-        const result = simulate(full, createPolicy(policy.name, { compression: 1 }), {
-          seed: SEED,
-          compression: 1,
-          spread: 'poisson',
-          coldStartMs: phases.median,
-          coldStartByFunction: phases.byFunction,
-          batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }),
-        });
+        const result = simulate(full, createPolicy(policy.name, { compression: 1 }), fullDayOptions(phases));
         return [policy.key, { ...simFigures(result), seconds: round((Date.now() - started) / 1000, 1) }];
       }),
     );
@@ -334,6 +327,11 @@ function agree(live: Record<string, PolicyFigures>, simulated: Record<string, Po
   return { agrees: outside.length === 0, outside, per_policy: perPolicy };
 }
 
+/** The simulator's options for a trace's full day at full scale, with the cold starts the replays measured. */
+function fullDayOptions(phases: ReturnType<typeof measuredPhases>): SimulationOptions {
+  return { seed: SEED, compression: 1, spread: 'poisson', coldStartMs: phases.median, coldStartByFunction: phases.byFunction, batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }) };
+}
+
 interface SweepPoint extends PolicyFigures {
   memory_price_factor: number;
 }
@@ -343,7 +341,7 @@ function priceSweep(full: Trace, phases: ReturnType<typeof measuredPhases>): Swe
   return PRICE_FACTORS.map((factor) => {
     progress(`  hearth at ${round(factor, 4)} × its memory price, full day`);
     const policy = createPolicy('hearth', { compression: 1, hearth: { memoryPricePerMbSecond: HEARTH_DEFAULTS.memoryPricePerMbSecond * factor } });
-    const result = simulate(full, policy, { seed: SEED, compression: 1, spread: 'poisson', coldStartMs: phases.median, coldStartByFunction: phases.byFunction, batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }) });
+    const result = simulate(full, policy, fullDayOptions(phases));
     return { memory_price_factor: round(factor, 5), ...simFigures(result) };
   });
 }
