@@ -13,6 +13,7 @@ import type { Profile } from '../../agent/profile/model.js';
 import type { GcShare } from '../../agent/profile/gc-share.js';
 import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, waitFor } from '../helpers/harness.js';
 import { MAX_STEAL, StealMeter } from '../helpers/steal.js';
+import { cpuSeconds } from '../../bench/lib/agent.js';
 
 const missing = ebpfMissing();
 let rt: TestRuntime;
@@ -127,14 +128,6 @@ test('cold-start profile: a slow package init is the top frame of the function\'
   assert.ok(slow / total(profile) > 0.5, `slowInit holds most of the start (${slow} of ${total(profile)})`);
   assert.ok(profile.samples.every((sample) => sample.labels.phase === 'cold'));
 });
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/PID/stat). */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 /** The GC's CPU over a window from gctrace lines: each GC's "A+B/C/D+E ms cpu", summed. */
 function gctraceCpuMs(lines: string[]): number {

@@ -22,7 +22,6 @@ const JS_TAG = /^(?:JS|LazyCompile|Function|Script|Eval|InterpretedFunction):[*~
 const LOCATIONS = [/^(.*?) ?((?:\/|file:|node:|https?:).*?):(\d+)(?::\d+)?$/, /^(.*?) ?(\S+?):(\d+)(?::\d+)?$/];
 const READ_CHUNK = 1 << 20;
 
-
 /** A readable frame for a perf map name: `foo /app/x.js:12` with file and line, tags and tier marks dropped. */
 export function jitFrame(rawName: string): Frame {
   const tag = JS_TAG.exec(rawName);
