@@ -13,6 +13,7 @@ import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import { descendantsOf } from '../../agent/probes/coldstart.js';
 import { agentFollows, exited, startAgent, type AgentProcess } from '../helpers/agent-process.js';
 import { EXAMPLES, FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, ourBpfPrograms, sleep, waitFor } from '../helpers/harness.js';
+import { assertTimingUnlessStolen, StealMeter } from '../helpers/steal.js';
 
 const missing = ebpfMissing();
 // Linux capability numbers: CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39.
@@ -146,25 +147,33 @@ test('bpf/coldstart.bt sees the same fork, exec and exit as the agent', async ()
     // The script follows processes forked after it started: leave out workers that were
     // forked (as seeds) before.
     const before = new Set(descendantsOf(process.pid));
+    const meter = new StealMeter();
     const records: ColdStartRecord[] = [];
     for (let attempt = 0; records.length < 5 && attempt < 5 + before.size; attempt++) {
       await waitFor('no warm worker', () => rt.workerPids('upper').length === 0);
       const record = await agent.record(Number((await rt.invoke('upper', 'bt')).headers.get('x-hearth-invocation')));
       if (!before.has(record.pid)) records.push(record);
     }
+    const steal = meter.share();
     assert.equal(records.length, 5, 'five workers forked after bpftrace attached');
+    // Both programs stamp the same tracepoint or syscall one after the other: only a moment
+    // the hypervisor took the CPU away between them sets them apart.
+    const misses: string[] = [];
     for (const record of records) {
       const exec = record.phases.find((timing) => timing.phase === 'exec')!;
       const agentExec = record.spawnTs + exec.startNs + exec.durationNs;
       // A seed execs twice: itself when it is started, the worker when it is used.
       const line = await waitFor(`bpftrace's exec of ${record.pid}`, () => lines.split('\n').find((row) => new RegExp(`^EV \\d+ exec ${record.pid} 0 0 0 upper$`).test(row)));
       const scriptExec = Number(line.split(' ')[1]);
-      assert.ok(Math.abs(scriptExec - agentExec) < 100_000, `exec of ${record.pid}: bpftrace ${scriptExec}, agent ${agentExec}`);
+      if (Math.abs(scriptExec - agentExec) >= 100_000) misses.push(`exec of ${record.pid}: bpftrace ${scriptExec}, agent ${agentExec}`);
       await waitFor(`bpftrace's exit of ${record.pid}`, () => lines.split('\n').some((row) => new RegExp(`^EV \\d+ exit ${record.pid} 0 0 0 `).test(row)));
       const write = lines.split('\n').find((row) => new RegExp(`^EV \\d+ ipc_write ${record.pid} `).test(row));
       const ready = record.phases.find((timing) => timing.phase === 'ready')!;
-      assert.ok(write !== undefined && Math.abs(Number(write.split(' ')[1]) - (record.spawnTs + ready.startNs + ready.durationNs)) < 100_000, `first write of ${record.pid}: ${write}`);
+      assert.ok(write !== undefined, `bpftrace saw the first write of ${record.pid}`);
+      const agentWrite = record.spawnTs + ready.startNs + ready.durationNs;
+      if (Math.abs(Number(write.split(' ')[1]) - agentWrite) >= 100_000) misses.push(`first write of ${record.pid}: bpftrace ${write}, agent ${agentWrite}`);
     }
+    assertTimingUnlessStolen('bpftrace against the agent, within 100 µs', misses, steal);
   } finally {
     bpftrace.kill('SIGINT');
     await exited(bpftrace);

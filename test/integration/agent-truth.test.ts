@@ -7,7 +7,7 @@ import type { Phase } from '../../shared/phases.js';
 import path from 'node:path';
 import { ensureLookupState } from '../../examples/state.js';
 import { EXAMPLES, FIXTURES, TEST_CACHE, TestAgent, TestRuntime, ebpfMissing, makeStateFile, waitFor } from '../helpers/harness.js';
-import { MAX_STEAL, StealMeter } from '../helpers/steal.js';
+import { assertTimingUnlessStolen, StealMeter } from '../helpers/steal.js';
 
 const missing = ebpfMissing();
 
@@ -76,10 +76,7 @@ async function coldStarts(rt: TestRuntime, agent: TestAgent, fn: string, count: 
  */
 function withinAccuracy(kind: string, errors: Record<string, number[]>, steal: number): void {
   const misses = Object.entries(errors).filter(([, values]) => p99(values) > 200).map(([name, values]) => `${name}: p99 ${p99(values).toFixed(1)} µs`);
-  const stolen = `host steal ${(steal * 100).toFixed(1)}%`;
-  // One line for the test: the runner counts each as one skipped test.
-  if (misses.length > 0 && steal > MAX_STEAL) process.stdout.write(`HEARTH-SKIP ${kind} boundary accuracy: ${misses.join(', ')} while the host stole more than ${MAX_STEAL * 100}% of the CPU (${stolen})\n`);
-  else assert.deepEqual(misses, [], stolen);
+  assertTimingUnlessStolen(`${kind} boundary accuracy`, misses, steal);
 }
 
 test('Go: kernel boundaries agree with the SDK\'s own clock within 200 µs at p99 over 200 cold starts', async () => {
