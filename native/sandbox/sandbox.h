@@ -4,7 +4,7 @@
  * the addon (a Node stem cell, at specialisation, with other threads running).
  *
  * In order: supplementary groups cleared and the function's gid and uid taken
- * (when asked), the parent-death signal armed again (a credential change
+ * (when asked; a process that keeps root's ids only loses root's groups), the parent-death signal armed again (a credential change
  * clears it), no core dumps (a core would hold the state and the requests), the
  * process limit (RLIMIT_NPROC, when no pids cgroup holds the worker),
  * no_new_privs, and the seccomp filter (when asked). SECURITY.md says why each.
