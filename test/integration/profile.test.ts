@@ -124,7 +124,12 @@ test('cold-start profile: a slow package init is the top frame of the function\'
   const ranked = [...inclusive.entries()].sort((a, b) => b[1] - a[1]);
   process.stdout.write(`  cold-start profile: ${total(profile)} samples over ${new Set(profile.samples.map((sample) => sample.labels.pid)).size} starts; main.*: ${JSON.stringify(ranked.slice(0, 4))}\n`);
   const slow = inclusive.get('main.slowInit') ?? 0;
-  assert.equal(slow, ranked[0]?.[1], 'no function of the program holds more of the start than the slow init');
+  // Its caller (the package's init) and its callee (spin) share its samples, give or take the
+  // one that caught a frame being set up: every other function of the program holds less.
+  const initChain = /^main\.(init(\.\d+)*|slowInit|spin)$/;
+  const outside = ranked.find(([name]) => !initChain.test(name));
+  assert.ok(slow >= 0.95 * ranked[0]![1], `the slow init is at the top, with its caller and callee (${JSON.stringify(ranked.slice(0, 4))})`);
+  assert.ok(outside === undefined || slow > outside[1], `no function outside the init holds more of the start than the slow init (${JSON.stringify(outside)})`);
   assert.ok(slow / total(profile) > 0.5, `slowInit holds most of the start (${slow} of ${total(profile)})`);
   assert.ok(profile.samples.every((sample) => sample.labels.phase === 'cold'));
 });
