@@ -360,12 +360,11 @@ static int switch_ids(const struct hearth_sandbox *s, const char **step) {
   /* glibc's wrappers change every thread of the process; the raw calls only
    * the caller (and never touch memory a vfork parent shares). Each wrapper
    * signals every other thread and waits for all of them (about 0.25 ms for a
-   * Node process's ten threads here): a stem cell dropped root's groups when
-   * it started (hearth_sandbox_enter), so it skips that round. */
+   * Node stem cell's ten other threads here): a stem cell dropped root's
+   * groups when it started (hearth_sandbox_enter), so it skips that round. */
   *step = "setgroups";
-  if (!(all_threads && getgroups(0, NULL) == 0) &&
-      (all_threads ? setgroups(0, NULL) : syscall(SYS_setgroups, 0, NULL)) != 0)
-    return errno;
+  int has_groups = !all_threads || getgroups(0, NULL) != 0;
+  if (has_groups && (all_threads ? setgroups(0, NULL) : syscall(SYS_setgroups, 0, NULL)) != 0) return errno;
   *step = "setresgid";
   if ((all_threads ? setresgid(gid, gid, gid) : syscall(SYS_setresgid, gid, gid, gid)) != 0) return errno;
   *step = "setresuid";
