@@ -13,7 +13,7 @@ import { UiAssets } from './exporters/ui-assets.js';
 import { type FunctionStats, RecordStore } from './phases/store.js';
 import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
-import { ColdStartProbes, descendantsOf } from './probes/coldstart.js';
+import { ColdStartProbes, childrenOf, descendantsOf } from './probes/coldstart.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
 import { ProcessRoot } from './process-root.js';
 import type { PlanOptions } from './probes/targets.js';
@@ -140,7 +140,10 @@ export class Agent {
     const host = checkHost();
     if (!host.ok) throw new HearthError('HEARTH_ERR_NOT_SUPPORTED', `the agent cannot trace on this host: ${host.missing}`);
     this.log.info(`kernel ${host.kernel}, ${host.libbpf}`);
-    this.probes = ColdStartProbes.open(this.log.child('probes'), (event) => this.tracker.kernel(event), {
+    this.probes = ColdStartProbes.open(this.log.child('probes'), (event) => {
+      this.tracker.kernel(event);
+      this.profiler?.kernel(event);
+    }, {
       syscalls: this.options.syscalls,
       ...(this.options.objectPath === undefined ? {} : { objectPath: this.options.objectPath }),
     });
@@ -148,6 +151,7 @@ export class Agent {
     let ticks = 0;
     this.ticker = setInterval(() => {
       this.probes?.drain();
+      this.profiler?.followNewProcesses();
       this.tracker.tick(Number(process.hrtime.bigint()));
       if (++ticks % PROFILE_EVERY_TICKS === 0) this.profiler?.collect();
     }, TICK_MS);
@@ -227,6 +231,10 @@ export class Agent {
     const existing = descendantsOf(info.pid);
     probes.track(existing, Number(process.hrtime.bigint()));
     this.log.info(`tracing the descendants of runtime ${info.pid} (${existing.length} already running)`);
+    if (this.profiler !== undefined) {
+      const workers = new Set((await this.runtime.workers()).workers.map((worker) => worker.pid));
+      this.profiler.adoptRuntime(info.pid, childrenOf(info.pid).filter((pid) => !workers.has(pid)));
+    }
     await Promise.all([this.attach(info.nodeBinary, 'node'), this.attach(info.nodeAddon, 'node-addon')]);
   }
 

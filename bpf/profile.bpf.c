@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CPU sampling of the runtime's workers, aggregated in the kernel. Two perf-event programs
- * run on software CPU-clock events on every CPU: sample_cold at a high rate counts only
- * processes in their cold-start window (exec to ready), sample_steady at a low rate only
- * the others. Both use the cold-start object's hearth_tracked map (shared by fd), so they
+ * run on software CPU-clock events: sample_cold at a high rate, on a clock per process the
+ * runtime starts (agent/profile/cold-clocks.ts), counts only processes in their cold-start
+ * window (exec to ready); sample_steady at a low rate, on every CPU, only the others. Both use the cold-start object's hearth_tracked map (shared by fd), so they
  * sample exactly the processes the phases follow; anything else returns after one lookup. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -64,7 +64,8 @@ Options:
   --probe-invocations      also probe every invocation's start and end (a uprobe hit per call)
   --probe-package-inits    also probe runtime.doInit1 (where Go package initialisation begins)
   --no-profile             do not sample the workers' CPU (no profiles, flamegraphs or GC share)
-  --profile-cold-hz N      sampling rate while a worker starts, exec to ready (default ${DEFAULT_PROFILER_OPTIONS.coldHz})
+  --profile-cold-hz N      sampling rate while a worker starts, exec to ready (default ${DEFAULT_PROFILER_OPTIONS.coldHz}),
+                           on a clock per process the runtime starts, ticking only while it runs
   --profile-steady-hz N    sampling rate of warm workers (default ${DEFAULT_PROFILER_OPTIONS.steadyHz}); see hearth profile --help
   --faro-url URL           where the web UI sends its telemetry (Grafana Faro: errors, web vitals,
                            events), e.g. a Grafana Alloy faro.receiver at http://HOST:12347/collect

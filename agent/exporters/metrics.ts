@@ -121,6 +121,15 @@ export class AgentMetrics implements FaroCounters {
     counter('hearth_profile_stacks_lost_total', 'Samples whose user stack could not be kept (stack table full or a collision).', (c) => c.stackLost);
     counter('hearth_profile_samples_dropped_total', 'Samples lost because the kernel\'s sample table was full.', (c) => c.keysFull);
     counter('hearth_profile_samples_unattributed_total', 'Samples of tracked processes that are no announced worker (seeds, idle stem cells).', (c) => c.unattributed);
+    new client.Gauge({
+      name: 'hearth_profile_cold_clocks',
+      help: 'Processes the cold-start sampling clock follows now (seeds, stem cells, starting workers); -1 when it runs on every CPU instead.',
+      registers: [this.registry],
+      collect() {
+        const current = counters();
+        this.set(current === undefined ? 0 : current.coldClocks.everyCpu ? -1 : current.coldClocks.followed);
+      },
+    });
     const shares = (): GcShare[] => (counters() === undefined ? [] : gcShares());
     new client.Gauge({
       name: 'hearth_gc_cpu_share',

@@ -166,26 +166,34 @@ function u32(value: number): Buffer {
 export function descendantsOf(root: number): number[] {
   const found: number[] = [];
   const visit = (pid: number): void => {
-    let tasks: string[];
-    try {
-      tasks = fs.readdirSync(`/proc/${pid}/task`);
-    } catch {
-      return;
-    }
-    for (const task of tasks) {
-      let children: string;
-      try {
-        children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
-      } catch {
-        continue;
-      }
-      for (const child of children.trim().split(/\s+/)) {
-        if (child === '') continue;
-        found.push(Number(child));
-        visit(Number(child));
-      }
+    for (const child of childrenOf(pid)) {
+      found.push(child);
+      visit(child);
     }
   };
   visit(root);
+  return found;
+}
+
+/** A process's children that exist now (of every thread of it); none when it is gone. */
+export function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const task of tasks) {
+    let children: string;
+    try {
+      children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const child of children.trim().split(/\s+/)) {
+      if (child !== '') found.push(Number(child));
+    }
+  }
   return found;
 }

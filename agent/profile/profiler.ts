@@ -2,6 +2,8 @@ import type { FunctionSummary } from '../../shared/api.js';
 import type { RuntimeEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import type { BpfMap } from '../bpf/index.js';
+import type { KernelEvent } from '../probes/events.js';
+import { ColdClocks, type ColdClockCounters } from './cold-clocks.js';
 import { gcShare, type GcShare } from './gc-share.js';
 import type { Frame, Profile, ProfilePhase } from './model.js';
 import { Sampler, type SamplerCounters } from './sampler.js';
@@ -23,6 +25,7 @@ const LOST_STACK: Frame = { name: '[stack lost]', module: '[unknown]', kind: 'un
 export interface ProfilerCounters extends SamplerCounters {
   /** Samples of tracked processes that are no worker the runtime announced (seeds, stem cells). */
   unattributed: number;
+  coldClocks: ColdClockCounters;
 }
 
 /**
@@ -32,6 +35,7 @@ export interface ProfilerCounters extends SamplerCounters {
 export class Profiler {
   readonly store: ProfileStore;
   private readonly sampler: Sampler;
+  private readonly coldClocks: ColdClocks;
   private readonly symbolizer: Symbolizer;
   private readonly workers = new WorkerDirectory((pid) => this.symbolizer.forget(pid));
   private unattributed = 0;
@@ -45,7 +49,15 @@ export class Profiler {
   ) {
     this.symbolizer = new Symbolizer(openPath === undefined ? {} : { openPath });
     this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
+    this.coldClocks = new ColdClocks(this.sampler, log);
     this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
+  }
+
+  /** The runtime, and those of its children that may still become workers (seeds, stem cells). */
+  adoptRuntime(pid: number, children: number[]): void {
+    this.coldClocks.setRoot(pid);
+    this.coldClocks.adopt(children);
+    this.coldClocks.flush();
   }
 
   /** Workers that were running before the agent came. */
@@ -57,7 +69,17 @@ export class Profiler {
     }
   }
 
+  kernel(event: KernelEvent): void {
+    this.coldClocks.kernel(event);
+  }
+
+  /** Starts sampling the processes born since the last call through their cold start. */
+  followNewProcesses(): void {
+    this.coldClocks.flush();
+  }
+
   runtime(event: RuntimeEvent): void {
+    this.coldClocks.runtime(event);
     const spawned = this.workers.runtime(event, Date.now());
     // Its mappings now, while it is surely alive: it may be gone by the next collection.
     if (spawned !== undefined) this.symbolizer.observe(spawned.pid);
@@ -103,10 +125,11 @@ export class Profiler {
   }
 
   counters(): ProfilerCounters {
-    return { ...this.sampler.counters(), unattributed: this.unattributed };
+    return { ...this.sampler.counters(), unattributed: this.unattributed, coldClocks: this.coldClocks.counters() };
   }
 
   close(): void {
+    this.coldClocks.close();
     this.sampler.close();
   }
 }

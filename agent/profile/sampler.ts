@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, onlineCpus, openCpuClock, sumPerCpuU64, type BpfMap } from '../bpf/index.js';
+import { BpfObject, onlineCpus, openCpuClock, openProcessClock, sumPerCpuU64, type BpfLink, type BpfMap } from '../bpf/index.js';
 
 /** bpf/build/profile.bpf.o, built from bpf/profile.bpf.c by scripts/build-bpf.sh. */
 export const PROFILE_OBJECT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../bpf/build/profile.bpf.o');
@@ -40,9 +40,11 @@ export interface SamplerCounters {
 }
 
 /**
- * CPU sampling of the tracked processes (bpf/profile.bpf.c): a high-rate and a low-rate
- * CPU-clock event on every CPU, counted in the kernel per (pid, stacks, window). collect()
- * reads and clears the counts in one call and fetches each distinct stack once.
+ * CPU sampling of the tracked processes (bpf/profile.bpf.c), counted in the kernel per (pid,
+ * stacks, window): a low-rate CPU clock on every CPU, and a high-rate one on each process
+ * followed through its start (followProcess), or on every CPU when processes cannot be
+ * followed one by one. collect() reads and clears the counts in one call and fetches each
+ * distinct stack once.
  */
 export class Sampler {
   private readonly object: BpfObject;
@@ -60,10 +62,7 @@ export class Sampler {
       this.generations = [0, 1].map((g) => [this.object.map(`hearth_samples_${g}`), this.object.map(`hearth_stacks_${g}`)]);
       this.gen = this.object.map('hearth_profile_gen');
       this.stats = this.object.map('hearth_profile_stats');
-      for (const cpu of onlineCpus()) {
-        this.attachClock('sample_cold', cpu, options.coldHz);
-        this.attachClock('sample_steady', cpu, options.steadyHz);
-      }
+      for (const cpu of onlineCpus()) this.attachClock('sample_steady', cpu, options.steadyHz);
     } catch (error) {
       this.object.close();
       throw error;
@@ -116,6 +115,21 @@ export class Sampler {
     // Empty this generation's stack table for its next turn.
     for (const id of stackCache.keys()) stacks.delete(u32(id));
     return out;
+  }
+
+  /**
+   * Samples a process at the cold-start rate from now on, with the threads and children it
+   * starts, across its exec (sample_cold counts it only between exec and ready). Destroying
+   * the link stops it. Throws a BpfError: ESRCH when the process is gone, EACCES or EPERM
+   * when the agent may not follow it.
+   */
+  followProcess(pid: number): BpfLink {
+    return this.object.attachPerfEvent('sample_cold', openProcessClock(pid, this.options.coldHz));
+  }
+
+  /** Cold-start sampling on every CPU, for every tracked process in its start, from now on. */
+  sampleColdOnEveryCpu(): void {
+    for (const cpu of onlineCpus()) this.attachClock('sample_cold', cpu, this.options.coldHz);
   }
 
   counters(): SamplerCounters {

@@ -76,6 +76,8 @@ test('with only CAP_BPF and CAP_PERFMON the agent traces and profiles workers of
       return profile.samples.some((sample) => sample.stack.some((frame) => frame.name === 'main.slowInit')) ? profile : undefined;
     });
     assert.ok(cold.samples.length > 0);
+    const clocks = /^hearth_profile_cold_clocks (-?\d+)$/m.exec(await (await fetch(`${agent.url}/metrics`)).text());
+    assert.ok(clocks !== null && Number(clocks[1]) >= 1, `the cold-start clock follows the seeds one by one with these capabilities too (hearth_profile_cold_clocks ${clocks?.[1]}): ${agent.output()}`);
     const uprobes = ((await (await fetch(`${agent.url}/v1/probes`)).json()) as { probes: { kind: string; errors: string[] }[] }).probes.find((probe) => probe.kind === 'go');
     if (uprobes !== undefined && uprobes.errors.some((error) => /EACCES/.test(error))) process.stdout.write('  this kernel asks CAP_SYS_ADMIN for uprobes: the Go phases need it (next test)\n');
     agent.child.kill('SIGTERM');

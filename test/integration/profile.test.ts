@@ -132,6 +132,9 @@ test('cold-start profile: a slow package init is the top frame of the function\'
   assert.ok(outside === undefined || slow > outside[1], `no function outside the init holds more of the start than the slow init (${JSON.stringify(outside)})`);
   assert.ok(slow / total(profile) > 0.5, `slowInit holds most of the start (${slow} of ${total(profile)})`);
   assert.ok(profile.samples.every((sample) => sample.labels.phase === 'cold'));
+  // Sampled through clocks of their own, opened on the seeds they start from: none runs on every CPU.
+  const clocks = /^hearth_profile_cold_clocks (-?\d+)$/m.exec(await (await api('/metrics')).text());
+  assert.ok(clocks !== null && Number(clocks[1]) >= 1, `the cold-start clock follows the runtime's seeds, not every CPU (hearth_profile_cold_clocks ${clocks?.[1]})`);
 });
 
 /** The GC's CPU over a window from gctrace lines: each GC's "A+B/C/D+E ms cpu", summed. */

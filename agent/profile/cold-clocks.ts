@@ -1,0 +1,107 @@
+// Which processes the cold-start sampling clock follows. A 1 kHz CPU clock on every CPU costs
+// every process on the host a timer interrupt each millisecond (about 20 µs each on this VM:
+// 2% of each CPU), although only workers between exec and ready are sampled. Instead each
+// process the runtime starts (seed, stem cell, worker) gets a clock of its own as soon as the
+// agent learns of its birth: it ticks only while that process runs, carries over its exec,
+// and is closed once the runtime reports the worker ready, or the process exits.
+import type { RuntimeEvent } from '../../shared/events.js';
+import type { Logger } from '../../shared/log.js';
+import { BpfError, type BpfLink } from '../bpf/index.js';
+import { EventType, type KernelEvent } from '../probes/events.js';
+import type { Sampler } from './sampler.js';
+
+export interface ColdClockCounters {
+  /** Processes followed now. */
+  followed: number;
+  /** The clocks run on every CPU instead (processes could not be followed one by one). */
+  everyCpu: boolean;
+}
+
+export class ColdClocks {
+  private readonly followed = new Map<number, BpfLink>();
+  /** Born since the last flush(): opened then, unless they are gone or ready by then. */
+  private readonly pending = new Set<number>();
+  private readonly roots = new Set<number>();
+  private everyCpu = false;
+
+  constructor(
+    private readonly sampler: Pick<Sampler, 'followProcess' | 'sampleColdOnEveryCpu'>,
+    private readonly log: Logger,
+  ) {}
+
+  /** The runtime: its children are the processes that become workers. */
+  setRoot(pid: number): void {
+    this.roots.clear();
+    this.roots.add(pid);
+  }
+
+  /** Children of the runtime from before the agent came that may still become workers (seeds, stem cells). */
+  adopt(pids: number[]): void {
+    for (const pid of pids) this.pending.add(pid);
+  }
+
+  kernel(event: KernelEvent): void {
+    if (event.type === EventType.FORK && this.roots.has(event.ppid)) this.pending.add(event.pid);
+    else if (event.type === EventType.EXIT) this.stop(event.pid);
+  }
+
+  runtime(event: RuntimeEvent): void {
+    if (event.type === 'worker_ready' || event.type === 'worker_exit') this.stop(event.pid);
+  }
+
+  /** Opens the clocks of the processes born since the last call. */
+  flush(): void {
+    for (const pid of this.pending) {
+      this.pending.delete(pid);
+      if (!this.everyCpu && !this.followed.has(pid)) this.follow(pid);
+    }
+  }
+
+  counters(): ColdClockCounters {
+    return { followed: this.followed.size, everyCpu: this.everyCpu };
+  }
+
+  close(): void {
+    this.pending.clear();
+    for (const pid of [...this.followed.keys()]) this.stop(pid);
+  }
+
+  private follow(pid: number): void {
+    try {
+      this.followed.set(pid, this.sampler.followProcess(pid));
+    } catch (error) {
+      if (!(error instanceof BpfError)) throw error;
+      if (error.code === 'ESRCH') return; // gone before its clock: nothing to sample
+      if (error.code === 'EACCES' || error.code === 'EPERM') {
+        this.useEveryCpu(`${error.message}: following each process needs the runtime's user or CAP_SYS_PTRACE`);
+        return;
+      }
+      this.log.warn(`no cold-start samples of process ${pid}: ${error.message}`);
+    }
+  }
+
+  private useEveryCpu(reason: string): void {
+    try {
+      this.sampler.sampleColdOnEveryCpu();
+    } catch (error) {
+      this.log.warn(`cold-start sampling is off: ${reason}; and on every CPU: ${(error as Error).message}`);
+      return;
+    } finally {
+      this.everyCpu = true;
+      this.close();
+    }
+    this.log.warn(`cold-start sampling runs on every CPU (a timer interrupt each millisecond on each): ${reason}`);
+  }
+
+  private stop(pid: number): void {
+    this.pending.delete(pid);
+    const link = this.followed.get(pid);
+    if (link === undefined) return;
+    this.followed.delete(pid);
+    try {
+      link.destroy();
+    } catch (error) {
+      this.log.warn(`closing the cold-start clock of process ${pid}: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Which processes the cold-start clock follows: the runtime's children from their birth until
+// the runtime reports them ready or they exit; on every CPU instead when the kernel refuses.
+import assert from 'node:assert/strict';
+import { test } from 'uvu';
+import { BpfError, type BpfLink } from '../../agent/bpf/index.js';
+import { ColdClocks } from '../../agent/profile/cold-clocks.js';
+import { EventType, type KernelEvent } from '../../agent/probes/events.js';
+import { createLogger } from '../../shared/log.js';
+
+const RUNTIME = 100;
+
+class FakeSampler {
+  readonly open = new Set<number>();
+  everyCpu = 0;
+  refuse = new Map<number, string>();
+  followProcess(pid: number): BpfLink {
+    const code = this.refuse.get(pid);
+    if (code !== undefined) throw new BpfError('perf_event_open', `cpu-clock of process ${pid}`, 1, code, `perf_event_open failed: ${code}`);
+    this.open.add(pid);
+    return { destroy: () => this.open.delete(pid) } as unknown as BpfLink;
+  }
+  sampleColdOnEveryCpu(): void {
+    this.everyCpu++;
+  }
+}
+
+function kernel(type: number, pid: number, ppid = 0): KernelEvent {
+  return { ts: 0, type: type as KernelEvent['type'], pid, ppid, tid: pid, arg: 0, arg2: 0, cookie: 0, comm: '' } as KernelEvent;
+}
+
+function setup(): { clocks: ColdClocks; sampler: FakeSampler; warnings: string[] } {
+  const sampler = new FakeSampler();
+  const warnings: string[] = [];
+  const clocks = new ColdClocks(sampler, createLogger('warn', (line) => warnings.push(line)));
+  clocks.setRoot(RUNTIME);
+  return { clocks, sampler, warnings };
+}
+
+test('a child of the runtime is followed from the next flush until the runtime says it is ready', () => {
+  const { clocks, sampler } = setup();
+  clocks.kernel(kernel(EventType.FORK, 201, RUNTIME));
+  clocks.kernel(kernel(EventType.FORK, 301, 201)); // a grandchild: its parent's clock covers it
+  assert.deepEqual([...sampler.open], []);
+  clocks.flush();
+  assert.deepEqual([...sampler.open], [201]);
+  assert.deepEqual(clocks.counters(), { followed: 1, everyCpu: false });
+  clocks.runtime({ type: 'worker_ready', seq: 1, ts: 0, function: 'f', workerId: 1, pid: 201, spawnToReadyMs: 3 });
+  assert.deepEqual([...sampler.open], []);
+  assert.equal(clocks.counters().followed, 0);
+});
+
+test('exits close clocks; a process gone or ready before the flush gets none', () => {
+  const { clocks, sampler } = setup();
+  for (const pid of [201, 202, 203]) clocks.kernel(kernel(EventType.FORK, pid, RUNTIME));
+  clocks.kernel(kernel(EventType.EXIT, 202));
+  clocks.runtime({ type: 'worker_ready', seq: 1, ts: 0, function: 'f', workerId: 1, pid: 203, spawnToReadyMs: 3 });
+  clocks.flush();
+  assert.deepEqual([...sampler.open], [201]);
+  clocks.kernel(kernel(EventType.EXIT, 201));
+  assert.deepEqual([...sampler.open], []);
+});
+
+test('a process that exited before its clock opened (ESRCH) is skipped quietly', () => {
+  const { clocks, sampler, warnings } = setup();
+  sampler.refuse.set(201, 'ESRCH');
+  clocks.adopt([201, 202]);
+  clocks.flush();
+  assert.deepEqual([...sampler.open], [202]);
+  assert.deepEqual(warnings, []);
+  assert.equal(sampler.everyCpu, 0);
+});
+
+test('a refusal (EACCES) moves cold-start sampling to every CPU once, closing the clocks held', () => {
+  const { clocks, sampler, warnings } = setup();
+  clocks.adopt([201]);
+  clocks.flush();
+  sampler.refuse.set(202, 'EACCES');
+  clocks.kernel(kernel(EventType.FORK, 202, RUNTIME));
+  clocks.kernel(kernel(EventType.FORK, 203, RUNTIME));
+  clocks.flush();
+  assert.equal(sampler.everyCpu, 1);
+  assert.deepEqual([...sampler.open], []);
+  assert.deepEqual(clocks.counters(), { followed: 0, everyCpu: true });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /every CPU.*EACCES.*CAP_SYS_PTRACE/);
+  clocks.kernel(kernel(EventType.FORK, 204, RUNTIME));
+  clocks.flush();
+  assert.deepEqual([...sampler.open], []);
+  assert.equal(sampler.everyCpu, 1);
+});
+
+test.run();
