@@ -232,8 +232,15 @@ export class Agent {
     probes.track(existing, Number(process.hrtime.bigint()));
     this.log.info(`tracing the descendants of runtime ${info.pid} (${existing.length} already running)`);
     if (this.profiler !== undefined) {
-      const workers = new Set((await this.runtime.workers()).workers.map((worker) => worker.pid));
-      this.profiler.adoptRuntime(info.pid, childrenOf(info.pid).filter((pid) => !workers.has(pid)));
+      // Its seeds and stem cells get a cold-start clock; ready workers need none.
+      const workers = await this.runtime.workers().then(
+        (list) => list.workers.map((worker) => worker.pid),
+        (error: Error) => {
+          this.log.warn(`listing the runtime's workers: ${error.message}; its children from before the agent get no cold-start clock`);
+          return null;
+        },
+      );
+      this.profiler.adoptRuntime(info.pid, workers === null ? [] : childrenOf(info.pid).filter((pid) => !workers.includes(pid)));
     }
     await Promise.all([this.attach(info.nodeBinary, 'node'), this.attach(info.nodeAddon, 'node-addon')]);
   }

@@ -82,7 +82,7 @@ export class Profiler {
     this.coldClocks.runtime(event);
     const spawned = this.workers.runtime(event, Date.now());
     // Its mappings now, while it is surely alive: it may be gone by the next collection.
-    if (spawned !== undefined) this.symbolizer.observe(spawned.pid);
+    if (spawned !== undefined) this.symbolizer.observe(spawned.pid, { binary: spawned.binary });
   }
 
   /** Reads the kernel's counts into the store. Cheap when nothing was sampled. */

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { BinaryChangedError, BinaryFormatError, UnsupportedBinaryError } from './errors.js';
 
 export const PT_LOAD = 1;
+export const PT_INTERP = 3;
 export const PT_NOTE = 4;
 export const PF_X = 1;
 export const PF_W = 2;

@@ -4,7 +4,7 @@
 // (.symtab preferred, .dynsym too). Tables are built once per build and shared by every
 // process that maps it, whatever path it has there.
 import type { CachedBinary, SymbolCache } from '../../symbols/cache.js';
-import { ET_EXEC, type ElfProgramHeader, type ElfSymbol } from '../../symbols/elf.js';
+import { ET_EXEC, PT_INTERP, type ElfProgramHeader, type ElfSymbol } from '../../symbols/elf.js';
 import type { GoPclntab } from '../../symbols/gopclntab.js';
 import type { Frame } from '../model.js';
 import { AddressTable, preferredAlias } from './address-table.js';
@@ -22,6 +22,11 @@ export class BinarySymbols {
   readonly module: string;
   /** ET_EXEC: loaded at the addresses the file states, so runtime addresses are file addresses. */
   readonly absolute: boolean;
+  /**
+   * Absolute and statically linked (no program interpreter): its processes' code is this file
+   * at the addresses it states, plus the kernel's vdso; their maps add nothing to name a frame.
+   */
+  readonly selfContained: boolean;
   private readonly segments: readonly ElfProgramHeader[];
   private readonly pclntab: GoPclntab | undefined;
   private readonly functions: AddressTable<ElfSymbol>;
@@ -31,6 +36,7 @@ export class BinarySymbols {
   constructor(binary: CachedBinary, module: string) {
     this.module = module;
     this.absolute = binary.elf.type === ET_EXEC;
+    this.selfContained = this.absolute && !binary.elf.programHeaders.some((p) => p.type === PT_INTERP);
     this.segments = binary.elf.loadSegments;
     this.pclntab = binary.pclntab();
     const functions = binary.symbols().filter((s) => s.type === 'func' && s.value !== 0 && s.sectionIndex < SHN_LORESERVE);
