@@ -207,6 +207,10 @@ export function mapLookup(fd: number, key: Buffer, value: Buffer): number {
   return invoke('bpf', 'bpf_map_lookup_elem', T.I32, [T.I32, T.U8Array, T.U8Array], [fd, key, value]) as number;
 }
 
+export function mapLookupAndDelete(fd: number, key: Buffer, value: Buffer): number {
+  return invoke('bpf', 'bpf_map_lookup_and_delete_elem', T.I32, [T.I32, T.U8Array, T.U8Array], [fd, key, value]) as number;
+}
+
 export function mapDelete(fd: number, key: Buffer): number {
   return invoke('bpf', 'bpf_map_delete_elem', T.I32, [T.I32, T.U8Array], [fd, key]) as number;
 }

@@ -3,7 +3,7 @@
 // reads; per-event data goes through a ring buffer (ringbuf.ts).
 import os from 'node:os';
 import { possibleCpus } from './cpus.js';
-import { failure, mapDelete, mapGetNextKey, mapLookup, mapLookupBatch, mapUpdate, type MapInfo } from './libbpf.js';
+import { failure, mapDelete, mapGetNextKey, mapLookup, mapLookupAndDelete, mapLookupBatch, mapUpdate, type MapInfo } from './libbpf.js';
 
 /** Update flags (uapi/linux/bpf.h). */
 export const BPF_ANY = 0;
@@ -80,12 +80,12 @@ export class BpfMap {
   }
 
   lookup(key: Buffer): Buffer | undefined {
-    this.check('bpf_map_lookup_elem', key, this.keySize, 'key');
-    const value = Buffer.alloc(this.valueBufferSize);
-    const err = mapLookup(this.fd, key, value);
-    if (err === -ENOENT) return undefined;
-    if (err < 0) throw failure('bpf_map_lookup_elem', this.subject, err);
-    return value;
+    return this.read('bpf_map_lookup_elem', mapLookup, key);
+  }
+
+  /** The value, removed in the same call (hash and stack-trace maps); undefined when the key was not there. */
+  lookupAndDelete(key: Buffer): Buffer | undefined {
+    return this.read('bpf_map_lookup_and_delete_elem', mapLookupAndDelete, key);
   }
 
   /** False when the key was not there. */
@@ -145,6 +145,15 @@ export class BpfMap {
       if (err === -ENOENT || n === 0) return entries;
       inBatch = outBatch;
     }
+  }
+
+  private read(call: string, op: (fd: number, key: Buffer, value: Buffer) => number, key: Buffer): Buffer | undefined {
+    this.check(call, key, this.keySize, 'key');
+    const value = Buffer.alloc(this.valueBufferSize);
+    const err = op(this.fd, key, value);
+    if (err === -ENOENT) return undefined;
+    if (err < 0) throw failure(call, this.subject, err);
+    return value;
   }
 
   private check(call: string, buffer: Buffer, size: number, what: string): void {

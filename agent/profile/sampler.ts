@@ -81,7 +81,8 @@ export class Sampler {
 
   /**
    * Everything counted since the last call. The programs move to the other generation first,
-   * so the counts and stacks read here are complete and nothing refers to them afterwards.
+   * so the counts and stacks read here are complete and nothing refers to them afterwards:
+   * each stack is read and removed in one call, leaving the table empty for its next turn.
    */
   collect(): RawSample[] {
     const [samples, stacks] = this.generations[this.active]!;
@@ -112,8 +113,6 @@ export class Sampler {
         count: Number(value.readBigUInt64LE(0)),
       });
     }
-    // Empty this generation's stack table for its next turn.
-    for (const id of stackCache.keys()) stacks.delete(u32(id));
     return out;
   }
 
@@ -150,9 +149,9 @@ export class Sampler {
   }
 }
 
-/** A stack's instruction pointers, leaf first, up to the first zero. */
+/** A stack's instruction pointers, leaf first, up to the first zero; removed from the table. */
 function readStack(stacks: BpfMap, id: number): bigint[] {
-  const value = stacks.lookup(u32(id));
+  const value = stacks.lookupAndDelete(u32(id));
   if (value === undefined) return [];
   const frames: bigint[] = [];
   for (let i = 0; i < STACK_DEPTH; i++) {
