@@ -234,13 +234,13 @@ export class Agent {
     if (this.profiler !== undefined) {
       // Its seeds and stem cells get a cold-start clock; ready workers need none.
       const workers = await this.runtime.workers().then(
-        (list) => list.workers.map((worker) => worker.pid),
+        (list) => new Set(list.workers.map((worker) => worker.pid)),
         (error: Error) => {
           this.log.warn(`listing the runtime's workers: ${error.message}; its children from before the agent get no cold-start clock`);
           return null;
         },
       );
-      this.profiler.adoptRuntime(info.pid, workers === null ? [] : childrenOf(info.pid).filter((pid) => !workers.includes(pid)));
+      this.profiler.adoptRuntime(info.pid, workers === null ? [] : childrenOf(info.pid).filter((pid) => !workers.has(pid)));
     }
     await Promise.all([this.attach(info.nodeBinary, 'node'), this.attach(info.nodeAddon, 'node-addon')]);
   }

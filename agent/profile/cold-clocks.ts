@@ -81,16 +81,15 @@ export class ColdClocks {
   }
 
   private useEveryCpu(reason: string): void {
+    this.everyCpu = true;
+    let refused: string | undefined;
     try {
       this.sampler.sampleColdOnEveryCpu();
     } catch (error) {
-      this.log.warn(`cold-start sampling is off: ${reason}; and on every CPU: ${(error as Error).message}`);
-      return;
-    } finally {
-      this.everyCpu = true;
-      this.close();
+      refused = (error as Error).message;
     }
-    this.log.warn(`cold-start sampling runs on every CPU (a timer interrupt each millisecond on each): ${reason}`);
+    this.close();
+    this.log.warn(refused === undefined ? `cold-start sampling runs on every CPU (a timer interrupt each millisecond on each): ${reason}` : `cold-start sampling is off: ${reason}; and on every CPU: ${refused}`);
   }
 
   private stop(pid: number): void {
