@@ -77,6 +77,9 @@ const EVENT_FIELDS: Record<RuntimeEventType, Record<string, FieldKind>> = {
   function_removed: { function: 'string' },
 };
 
+/** EVENT_FIELDS as lists, made once: the agent checks every event it follows against them. */
+const FIELD_LISTS = Object.fromEntries(Object.entries(EVENT_FIELDS).map(([type, fields]) => [type, Object.entries(fields)])) as Record<RuntimeEventType, [string, FieldKind][]>;
+
 function fits(value: unknown, kind: FieldKind): boolean {
   switch (kind) {
     case 'string':
@@ -112,7 +115,7 @@ export function parseRuntimeEvent(line: string): RuntimeEvent {
   if (typeof type !== 'string' || !(RUNTIME_EVENT_TYPES as readonly string[]).includes(type)) throw new RuntimeEventError(`unknown event type ${JSON.stringify(type)?.slice(0, 60)}`);
   if (!Number.isSafeInteger(event['seq']) || (event['seq'] as number) < 1) throw new RuntimeEventError(`${type}: seq must be a positive integer`);
   if (!fits(event['ts'], 'number')) throw new RuntimeEventError(`${type}: ts must be a number`);
-  for (const [field, kind] of Object.entries(EVENT_FIELDS[type as RuntimeEventType])) {
+  for (const [field, kind] of FIELD_LISTS[type as RuntimeEventType]) {
     if (!fits(event[field], kind)) throw new RuntimeEventError(`${type} ${event['seq']}: ${field} must be ${kind.replace('?', ' or absent')}`);
   }
   return event as unknown as RuntimeEvent;
