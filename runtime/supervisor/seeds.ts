@@ -149,9 +149,14 @@ export class SeedPool {
     while (this.ready.length + this.starting < this.target) if (!this.startOne()) return;
   }
 
-  /** A ready seed, or undefined when none is (the caller then spawns directly). */
+  /**
+   * The seed that has waited longest, or undefined when none is ready (the caller then spawns
+   * directly). Oldest first: the agent learns of a new process within about 100 ms and only
+   * then opens the clock that samples its start, so a seed born just before its use would go
+   * unprofiled.
+   */
   take(): Seed | undefined {
-    const seed = this.ready.pop();
+    const seed = this.ready.shift();
     // The replacement starts after the caller's cold start has gone out.
     if (seed !== undefined) setImmediate(() => this.fill());
     return seed;
