@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import type { FunctionStats } from '../../agent/phases/store.js';
 import type { ColdStartRecord } from '../../agent/phases/tracker.js';
 import { metric } from '../helpers/agent-api.js';
-import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, waitFor } from '../helpers/harness.js';
+import { FIXTURES, ROOT, TestAgent, TestRuntime, ebpfMissing, sleep, waitFor } from '../helpers/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.join(ROOT, 'test-output/ui.png');
@@ -89,7 +89,7 @@ test('the web UI: a real cold start as a waterfall, pool, percentiles, flamegrap
   await coldStart(OTHER);
   // The agent opens a new seed's sampling clock within 100 ms of its birth (README, cold-start
   // profiles): the seed OTHER's start left behind gets its clock before FN may take it.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   const record = await coldStart(FN);
   const page = await browser.newPage({ viewport: { width: VIEWPORT_WIDTH, height: 1000 } });
   const seen = watch(page, agent.agent.url);
