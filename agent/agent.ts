@@ -113,8 +113,10 @@ export class Agent {
       settleNs: 50e6,
       timeoutNs: 60e9,
       onRecord: (record) => {
-        this.store.add(record);
-        this.metrics.record(record);
+        const profiled = this.profiler?.sampledFromExec(record.pid);
+        const complete = profiled === undefined ? record : { ...record, profiled };
+        this.store.add(complete);
+        this.metrics.record(complete);
       },
       onExit: (record) => {
         this.store.addExit(record);
@@ -264,7 +266,7 @@ export class Agent {
     try {
       this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'), (file) => this.runtimeRoot.path(file));
       this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
-      this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start, ${options.steadyHz} Hz after`);
+      this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start${(options.coldEvery ?? 1) > 1 ? ` (one start in ${options.coldEvery})` : ''}, ${options.steadyHz} Hz after`);
     } catch (error) {
       this.profilerError = (error as Error).message;
       this.log.warn(`CPU profiles are off: ${this.profilerError}`);

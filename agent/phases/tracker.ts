@@ -29,6 +29,8 @@ export interface ColdStartRecord {
   measured: Record<Phase, PhaseSource | null>;
   outcome: 'served' | 'ready' | 'failed' | 'timed_out';
   error?: string;
+  /** Whether the agent CPU-sampled this start from its exec on (absent when it does not profile). */
+  profiled?: boolean;
 }
 
 /** A worker that died abnormally, attributed to its function and the invocations it was running. */

@@ -4,11 +4,17 @@
 // process the runtime starts (seed, stem cell, worker) gets a clock of its own as soon as the
 // agent learns of its birth: it ticks only while that process runs, carries over its exec,
 // and is closed once the runtime reports the worker ready, or the process exits.
+// Such a clock is stopped and restarted with each thread it follows at every context switch,
+// and on a virtual machine whose timer writes trap that costs each switch several µs
+// (`npm run bench -- profile`, cold.clock_switch); following one process in N bounds it.
 import type { RuntimeEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import { BpfError, type BpfLink } from '../bpf/index.js';
 import { EventType, type KernelEvent } from '../probes/events.js';
 import type { Sampler } from './sampler.js';
+
+/** Cold starts are recorded within a minute of their exec; far more than that many are never pending. */
+const MAX_SAMPLED_EXECS = 4096;
 
 export interface ColdClockCounters {
   /** Processes followed now. */
@@ -23,11 +29,18 @@ export class ColdClocks {
   private readonly pending = new Set<number>();
   private readonly roots = new Set<number>();
   private everyCpu = false;
+  /** Processes considered for a clock so far: the first and then every `every`-th is followed. */
+  private considered = 0;
+  /** Processes that exec'd with their clock open, until sampledFromExec() is asked about them. */
+  private readonly sampledExecs = new Set<number>();
 
   constructor(
     private readonly sampler: Pick<Sampler, 'followProcess' | 'sampleColdOnEveryCpu'>,
     private readonly log: Logger,
-  ) {}
+    private readonly every = 1,
+  ) {
+    if (!Number.isInteger(every) || every < 1) throw new RangeError(`cold-start clocks: every must be a positive integer (got ${every})`);
+  }
 
   /** The runtime: its children are the processes that become workers. */
   setRoot(pid: number): void {
@@ -41,8 +54,20 @@ export class ColdClocks {
   }
 
   kernel(event: KernelEvent): void {
-    if (event.type === EventType.FORK && this.roots.has(event.ppid)) this.pending.add(event.pid);
-    else if (event.type === EventType.EXIT) this.stop(event.pid);
+    if (event.type === EventType.FORK) {
+      this.sampledExecs.delete(event.pid); // a reused pid
+      if (this.roots.has(event.ppid)) this.pending.add(event.pid);
+    } else if (event.type === EventType.EXEC && this.followed.has(event.pid)) {
+      this.sampledExecs.add(event.pid);
+      if (this.sampledExecs.size > MAX_SAMPLED_EXECS) this.sampledExecs.delete(this.sampledExecs.values().next().value!);
+    } else if (event.type === EventType.EXIT) {
+      this.stop(event.pid);
+    }
+  }
+
+  /** Whether this process's start was sampled from its exec on (asked once, when its cold start is recorded). */
+  sampledFromExec(pid: number): boolean {
+    return this.sampledExecs.delete(pid) || this.everyCpu;
   }
 
   runtime(event: RuntimeEvent): void {
@@ -53,7 +78,8 @@ export class ColdClocks {
   flush(): void {
     for (const pid of this.pending) {
       this.pending.delete(pid);
-      if (!this.everyCpu && !this.followed.has(pid)) this.follow(pid);
+      if (this.everyCpu || this.followed.has(pid)) continue;
+      if (this.considered++ % this.every === 0) this.follow(pid);
     }
   }
 

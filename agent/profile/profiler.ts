@@ -14,6 +14,8 @@ import { WorkerDirectory } from './workers.js';
 export interface ProfilerOptions {
   coldHz: number;
   steadyHz: number;
+  /** Follow one in this many of the processes the runtime starts through their cold start (default 1: all). */
+  coldEvery?: number;
   objectPath?: string;
 }
 
@@ -49,7 +51,7 @@ export class Profiler {
   ) {
     this.symbolizer = new Symbolizer(openPath === undefined ? {} : { openPath });
     this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
-    this.coldClocks = new ColdClocks(this.sampler, log);
+    this.coldClocks = new ColdClocks(this.sampler, log, options.coldEvery);
     this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
   }
 
@@ -71,6 +73,11 @@ export class Profiler {
 
   kernel(event: KernelEvent): void {
     this.coldClocks.kernel(event);
+  }
+
+  /** Whether the cold start of this process was sampled from its exec on (asked once per start). */
+  sampledFromExec(pid: number): boolean {
+    return this.coldClocks.sampledFromExec(pid);
   }
 
   /** Starts sampling the processes born since the last call through their cold start. */

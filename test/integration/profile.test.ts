@@ -135,6 +135,13 @@ test('cold-start profile: a slow package init is the top frame of the function\'
   // Sampled through clocks of their own, opened on the seeds they start from: none runs on every CPU.
   const clocks = /^hearth_profile_cold_clocks (-?\d+)$/m.exec(await (await api('/metrics')).text());
   assert.ok(clocks !== null && Number(clocks[1]) >= 1, `the cold-start clock follows the runtime's seeds, not every CPU (hearth_profile_cold_clocks ${clocks?.[1]})`);
+  // A start the agent's record calls profiled (sampled from its exec on) has samples: this init spins for many ms.
+  const records = ((await (await api('/v1/coldstarts?function=slowinit')).json()) as { coldstarts: { pid: number; profiled?: boolean }[] }).coldstarts;
+  const sampledPids = new Set(profile.samples.map((sample) => Number(sample.labels.pid)));
+  const profiled = records.filter((record) => record.profiled === true);
+  assert.ok(records.every((record) => typeof record.profiled === 'boolean'), 'every record says whether its start was profiled');
+  assert.ok(profiled.length >= 1, `at least one of ${records.length} starts was sampled from its exec on`);
+  for (const record of profiled) assert.ok(sampledPids.has(record.pid), `start of ${record.pid} is called profiled but has no cold samples`);
 });
 
 /** The GC's CPU over a window from gctrace lines: each GC's "A+B/C/D+E ms cpu", summed. */

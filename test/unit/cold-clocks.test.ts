@@ -28,10 +28,10 @@ function kernel(type: number, pid: number, ppid = 0): KernelEvent {
   return { ts: 0, type: type as KernelEvent['type'], pid, ppid, tid: pid, arg: 0, arg2: 0, cookie: 0, comm: '' } as KernelEvent;
 }
 
-function setup(): { clocks: ColdClocks; sampler: FakeSampler; warnings: string[] } {
+function setup(every?: number): { clocks: ColdClocks; sampler: FakeSampler; warnings: string[] } {
   const sampler = new FakeSampler();
   const warnings: string[] = [];
-  const clocks = new ColdClocks(sampler, createLogger('warn', (line) => warnings.push(line)));
+  const clocks = new ColdClocks(sampler, createLogger('warn', (line) => warnings.push(line)), every);
   clocks.setRoot(RUNTIME);
   return { clocks, sampler, warnings };
 }
@@ -87,6 +87,33 @@ test('a refusal (EACCES) moves cold-start sampling to every CPU once, closing th
   clocks.flush();
   assert.deepEqual([...sampler.open], []);
   assert.equal(sampler.everyCpu, 1);
+});
+
+test('a start is sampled from its exec only if the clock was open by then; asked once', () => {
+  const { clocks } = setup(2);
+  clocks.kernel(kernel(EventType.FORK, 201, RUNTIME));
+  clocks.kernel(kernel(EventType.FORK, 202, RUNTIME)); // not followed (every = 2)
+  clocks.kernel(kernel(EventType.FORK, 203, RUNTIME));
+  clocks.kernel(kernel(EventType.EXEC, 203)); // exec'd before its clock opened
+  clocks.flush();
+  for (const pid of [201, 202]) clocks.kernel(kernel(EventType.EXEC, pid));
+  assert.equal(clocks.sampledFromExec(201), true);
+  assert.equal(clocks.sampledFromExec(201), false);
+  assert.equal(clocks.sampledFromExec(202), false);
+  assert.equal(clocks.sampledFromExec(203), false);
+  clocks.kernel(kernel(EventType.EXEC, 203)); // exec'd again, followed now
+  clocks.kernel(kernel(EventType.FORK, 203, 999)); // then the pid is reused before anyone asked
+  assert.equal(clocks.sampledFromExec(203), false);
+});
+
+test('with every = 3, the first and then every third process the runtime starts is followed', () => {
+  const { clocks, sampler } = setup(3);
+  clocks.adopt([201, 202]);
+  clocks.flush();
+  for (let pid = 203; pid <= 208; pid++) clocks.kernel(kernel(EventType.FORK, pid, RUNTIME));
+  clocks.flush();
+  assert.deepEqual([...sampler.open].sort(), [201, 204, 207]);
+  assert.throws(() => new ColdClocks(sampler, createLogger('warn', () => undefined), 0), /every must be a positive integer \(got 0\)/);
 });
 
 test.run();
