@@ -22,6 +22,8 @@ interface Options {
 interface Record {
   requestId: number | null;
   pid: number;
+  /** Sampled by the cold-start clock from its exec on. */
+  profiled?: boolean;
   spawnTs: number;
   phases: { phase: string; startNs: number; durationNs: number }[];
 }
@@ -145,6 +147,7 @@ export async function agentBench(options: Options): Promise<void> {
         attached_p99_ms: round(percentile(attached, 99)),
         detached_p99_ms: round(percentile(detached, 99)),
         samples_each: attached.length,
+        sampled_share: round(records.filter((record) => record.profiled === true).length / records.length, 3),
       },
       accuracy: { p99_us: round(percentile(errorsUs, 99), 1), p50_us: round(percentile(errorsUs, 50), 1), comparisons: errorsUs.length },
       completeness: { lost: lost + dropped, cold_starts: wanted.size, records: records.length, events_dropped: dropped },
@@ -158,6 +161,7 @@ export async function agentBench(options: Options): Promise<void> {
         rows: [
           ['Go cold start p50, agent attached / detached (ms)', `${figures.overhead.attached_p50_ms} / ${figures.overhead.detached_p50_ms}`, ''],
           ['median overhead (ratio, µs)', `${figures.overhead.median_ratio}, ${figures.overhead.median_us} µs`, '<= 1.03 and <= 150 µs'],
+          ['share of the attached starts CPU-sampled from exec (record.profiled)', `${(figures.overhead.sampled_share * 100).toFixed(1)}%`, ''],
           ['p99 attached / detached (ms)', `${figures.overhead.attached_p99_ms} / ${figures.overhead.detached_p99_ms}`, ''],
           ['boundary accuracy vs the SDK\'s clock, p99 (µs)', figures.accuracy.p99_us, '<= 200'],
           ['cold starts without a record, plus events dropped', figures.completeness.lost, '0'],

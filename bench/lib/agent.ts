@@ -58,12 +58,13 @@ async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
   }
 }
 
-/** Server-side latency of `count` cold starts of `fn`, plus their invocation ids. */
-export async function coldBlock(server: ServerProcess, client: RawClient, count: number, fn: string, body: () => string): Promise<{ ms: number[]; ids: number[] }> {
+/** Server-side latency of `count` cold starts of `fn`, plus their invocation ids; each after `pauseMs` with no worker. */
+export async function coldBlock(server: ServerProcess, client: RawClient, count: number, fn: string, body: () => string, pauseMs = 0): Promise<{ ms: number[]; ids: number[] }> {
   const ms: number[] = [];
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
     await waitIdle(server, fn);
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     const reply = await client.post(`/v1/functions/${fn}/invoke`, body());
     if (reply.status !== 200 || reply.headers.get('x-hearth-start') !== 'cold') throw new Error(`not a cold start: ${reply.status}`);
     ms.push(reply.ms);
