@@ -6,7 +6,7 @@ import type { KernelEvent } from '../probes/events.js';
 import { ColdClocks, type ColdClockCounters } from './cold-clocks.js';
 import { gcShare, type GcShare } from './gc-share.js';
 import type { Frame, Profile, ProfilePhase } from './model.js';
-import { Sampler, type SamplerCounters } from './sampler.js';
+import { Sampler, type RawSample, type SamplerCounters } from './sampler.js';
 import { ProfileStore, type ProfileSummary, type ProfileWindow } from './store.js';
 import { Symbolizer } from './symbolize/index.js';
 import { WorkerDirectory } from './workers.js';
@@ -20,6 +20,10 @@ export interface ProfilerOptions {
 }
 
 export const DEFAULT_PROFILER_OPTIONS: ProfilerOptions = { coldHz: 1000, steadyHz: 19 };
+
+/** How long samples of a process wait for the runtime to name it as a worker (seeds and stem cells never are). */
+const AWAIT_WORKER_MS = 3_000;
+const MAX_AWAITING_WORKER = 10_000;
 
 /** A stack whose user part the kernel could not keep is still counted, under this frame. */
 const LOST_STACK: Frame = { name: '[stack lost]', module: '[unknown]', kind: 'unknown' };
@@ -41,6 +45,8 @@ export class Profiler {
   private readonly symbolizer: Symbolizer;
   private readonly workers = new WorkerDirectory((pid) => this.symbolizer.forget(pid));
   private unattributed = 0;
+  /** Samples of processes the runtime has not named yet, with when they were read. */
+  private awaitingWorker: { sample: RawSample; unixMs: number }[] = [];
 
   /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
   constructor(
@@ -103,17 +109,28 @@ export class Profiler {
       return;
     }
     this.symbolizer.newBatch();
-    for (const sample of raw) {
-      const worker = this.workers.get(sample.pid);
-      if (worker === undefined) {
-        this.unattributed += sample.count;
-        continue;
-      }
-      const stack = sample.userLost && sample.kernel.length === 0 ? [LOST_STACK] : this.symbolizer.resolve(sample.pid, sample.user, sample.kernel, { binary: worker.binary, leafReturn: sample.leafReturn });
-      if (stack.length === 0) stack.push(LOST_STACK);
-      this.store.add({ stack, count: sample.count, labels: { function: worker.function, phase: sample.cold ? 'cold' : 'steady', pid: sample.pid }, unixMs: now });
-    }
+    const waiting = this.awaitingWorker;
+    this.awaitingWorker = [];
+    for (const { sample, unixMs } of waiting) this.attribute(sample, unixMs, now);
+    for (const sample of raw) this.attribute(sample, now, now);
     this.workers.sweep(now);
+  }
+
+  /**
+   * Stores a sample under its worker's function. The runtime names a new worker in its next
+   * batch of events (up to 100 ms later), so the samples of a start collected before that wait
+   * for it for a while rather than being lost.
+   */
+  private attribute(sample: RawSample, unixMs: number, now: number): void {
+    const worker = this.workers.get(sample.pid);
+    if (worker === undefined) {
+      if (now - unixMs < AWAIT_WORKER_MS && this.awaitingWorker.length < MAX_AWAITING_WORKER) this.awaitingWorker.push({ sample, unixMs });
+      else this.unattributed += sample.count;
+      return;
+    }
+    const stack = sample.userLost && sample.kernel.length === 0 ? [LOST_STACK] : this.symbolizer.resolve(sample.pid, sample.user, sample.kernel, { binary: worker.binary, leafReturn: sample.leafReturn });
+    if (stack.length === 0) stack.push(LOST_STACK);
+    this.store.add({ stack, count: sample.count, labels: { function: worker.function, phase: sample.cold ? 'cold' : 'steady', pid: sample.pid }, unixMs });
   }
 
   profile(fn: string, phase: ProfilePhase, window: ProfileWindow = {}): Profile {
