@@ -3,7 +3,8 @@
 // 2% of each CPU), although only workers between exec and ready are sampled. Instead each
 // process the runtime starts (seed, stem cell, worker) gets a clock of its own as soon as the
 // agent learns of its birth: it ticks only while that process runs, carries over its exec,
-// and is closed once the runtime reports the worker ready, or the process exits.
+// and is closed once the worker is ready (after it answered the request that waited for it,
+// if one did), or the process exits.
 // Such a clock is stopped and restarted with each thread it follows at every context switch,
 // and on a virtual machine whose timer writes trap that costs each switch several µs
 // (`npm run bench -- profile`, cold.clock_switch); following one process in N bounds it.
@@ -13,7 +14,10 @@ import { BpfError, type BpfLink } from '../bpf/index.js';
 import { EventType, type KernelEvent } from '../probes/events.js';
 import type { Sampler } from './sampler.js';
 
-/** Cold starts are recorded within a minute of their exec; far more than that many are never pending. */
+/** How long a ready worker's clock waits for the answer to the request that waited for it. */
+const ANSWER_WAIT_MS = 1_000;
+
+/** Cold starts are recorded within a minute of their exec; far more than that many are never pending (nor spawns in flight). */
 const MAX_SAMPLED_EXECS = 4096;
 
 export interface ColdClockCounters {
@@ -31,6 +35,10 @@ export class ColdClocks {
   private everyCpu = false;
   /** Processes considered for a clock so far: the first and then every `every`-th is followed. */
   private considered = 0;
+  /** Workers spawned for a waiting request (by worker id), until they are ready. */
+  private readonly coldSpawns = new Set<number>();
+  /** Ready workers whose clock closes once they answer their first request, with a deadline. */
+  private readonly closeAfterAnswer = new Map<number, number>();
   /** Processes that exec'd with their clock open, until sampledFromExec() is asked about them. */
   private readonly sampledExecs = new Set<number>();
 
@@ -70,12 +78,35 @@ export class ColdClocks {
     return this.sampledExecs.delete(pid) || this.everyCpu;
   }
 
-  runtime(event: RuntimeEvent): void {
-    if (event.type === 'worker_ready' || event.type === 'worker_exit') this.stop(event.pid);
+  runtime(event: RuntimeEvent, nowMs = Date.now()): void {
+    switch (event.type) {
+      case 'spawn_requested':
+        if (event.reason !== 'cold') break;
+        this.coldSpawns.add(event.workerId);
+        if (this.coldSpawns.size > MAX_SAMPLED_EXECS) this.coldSpawns.delete(this.coldSpawns.values().next().value!);
+        break;
+      case 'worker_ready':
+        // A request is waiting for this worker: it is about to run it, and closing the clock
+        // now would interrupt it (the kernel removes the clock from each running thread by an
+        // interrupt to its CPU, and waits). Closed once it has answered, when it is idle.
+        if (this.coldSpawns.delete(event.workerId) && this.followed.has(event.pid)) this.closeAfterAnswer.set(event.pid, nowMs + ANSWER_WAIT_MS);
+        else this.stop(event.pid);
+        break;
+      case 'invoke_end':
+        if (this.closeAfterAnswer.has(event.pid)) this.stop(event.pid);
+        break;
+      case 'worker_exit':
+        this.coldSpawns.delete(event.workerId);
+        this.stop(event.pid);
+        break;
+      default:
+        break;
+    }
   }
 
-  /** Opens the clocks of the processes born since the last call. */
-  flush(): void {
+  /** Opens the clocks of the processes born since the last call, and closes those kept too long for an answer. */
+  flush(nowMs = Date.now()): void {
+    for (const [pid, deadline] of this.closeAfterAnswer) if (nowMs >= deadline) this.stop(pid);
     for (const pid of this.pending) {
       this.pending.delete(pid);
       if (this.everyCpu || this.followed.has(pid)) continue;
@@ -120,6 +151,7 @@ export class ColdClocks {
 
   private stop(pid: number): void {
     this.pending.delete(pid);
+    this.closeAfterAnswer.delete(pid);
     const link = this.followed.get(pid);
     if (link === undefined) return;
     this.followed.delete(pid);

@@ -49,6 +49,22 @@ test('a child of the runtime is followed from the next flush until the runtime s
   assert.equal(clocks.counters().followed, 0);
 });
 
+test('a worker a request waits for keeps its clock until it has answered (or a second has passed)', () => {
+  const { clocks, sampler } = setup();
+  for (const pid of [201, 202]) clocks.kernel(kernel(EventType.FORK, pid, RUNTIME));
+  clocks.flush(0);
+  for (const workerId of [1, 2]) clocks.runtime({ type: 'spawn_requested', seq: workerId, ts: 0, function: 'f', workerId, reason: 'cold' });
+  clocks.runtime({ type: 'worker_ready', seq: 3, ts: 0, function: 'f', workerId: 1, pid: 201, spawnToReadyMs: 3 }, 0);
+  clocks.runtime({ type: 'worker_ready', seq: 4, ts: 0, function: 'f', workerId: 2, pid: 202, spawnToReadyMs: 3 }, 0);
+  assert.deepEqual([...sampler.open].sort(), [201, 202]);
+  clocks.runtime({ type: 'invoke_end', seq: 5, ts: 0, function: 'f', id: 7, workerId: 1, pid: 201, cold: true, status: 200, durationMs: 1, latencyMs: 4 });
+  assert.deepEqual([...sampler.open], [202]);
+  clocks.flush(999);
+  assert.deepEqual([...sampler.open], [202]);
+  clocks.flush(1000); // never answered: closed anyway
+  assert.deepEqual([...sampler.open], []);
+});
+
 test('exits close clocks; a process gone or ready before the flush gets none', () => {
   const { clocks, sampler } = setup();
   for (const pid of [201, 202, 203]) clocks.kernel(kernel(EventType.FORK, pid, RUNTIME));
