@@ -70,7 +70,7 @@ Options:
   --profile-cold-every N   sample the start of one in N of the processes the runtime starts
                            (default 1: every one). Such a clock adds to each context switch of
                            the process it follows, most on virtual machines whose timer writes
-                           trap (13 µs on the VM of bench/results/profile.md, where the Go example
+                           trap (14 µs on the VM of bench/results/profile.md, where the Go example
                            switches about 23 times from exec to ready); the cold-start profile
                            then aggregates fewer starts
   --profile-steady-hz N    sampling rate of warm workers (default ${DEFAULT_PROFILER_OPTIONS.steadyHz}); see hearth profile --help
