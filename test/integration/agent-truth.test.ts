@@ -27,18 +27,19 @@ interface SdkTiming {
   main: number;
   state: number;
   ready: number;
-  /** How long the thread waited for a CPU in the span of the main and state readings, ns (the Go SDK's main_wait, state_wait; 0 when not reported). */
+  /** How long the thread waited for a CPU in the span of the main, state and ready readings, ns (the Go SDK's main_wait, state_wait, ready_wait; 0 when not reported). */
   mainWait: number;
   stateWait: number;
+  readyWait: number;
 }
 
 /** The SDK's own readings, from its HEARTH_SDK_TIMING stderr line, by worker pid. */
 function sdkTimings(rt: TestRuntime): Map<number, SdkTiming> {
   const timings = new Map<number, SdkTiming>();
   for (const line of rt.logged(/hearth-sdk-timing/)) {
-    const match = /\[(\d+)\] hearth-sdk-timing main=(\d+) state=(\d+) ready=(\d+)(?: main_wait=(-?\d+) state_wait=(-?\d+))?/.exec(line);
+    const match = /\[(\d+)\] hearth-sdk-timing main=(\d+) state=(\d+) ready=(\d+)(?: main_wait=(-?\d+) state_wait=(-?\d+) ready_wait=(-?\d+))?/.exec(line);
     const wait = (value: string | undefined): number => Math.max(Number(value ?? 0), 0);
-    if (match !== null) timings.set(Number(match[1]), { main: Number(match[2]), state: Number(match[3]), ready: Number(match[4]), mainWait: wait(match[5]), stateWait: wait(match[6]) });
+    if (match !== null) timings.set(Number(match[1]), { main: Number(match[2]), state: Number(match[3]), ready: Number(match[4]), mainWait: wait(match[5]), stateWait: wait(match[6]), readyWait: wait(match[7]) });
   }
   return timings;
 }
@@ -99,12 +100,12 @@ test('Go: kernel boundaries agree with the SDK\'s own clock within 200 µs at p9
       // exit) and the first write on fd 3 (syscall entry) against the SDK's readings around them.
       // A wait for a CPU (another task had it) moves a boundary away from its reading by up to
       // the wait: main.main comes in [main, main + wait]; the state reading is late, so the
-      // mmap returned in [state - wait, state]. READY is written right after its reading.
+      // mmap returned in [state - wait, state]. READY's write starts in [ready, ready + wait].
       errors.main.push(distance(boundary(record, 'user_init')!, own.main, own.main + own.mainWait) / 1000);
       errors.state.push(distance(boundary(record, 'state_mapped')!, own.state - own.stateWait, own.state) / 1000);
-      errors.ready.push(Math.abs(own.ready - boundary(record, 'ready')!) / 1000);
+      errors.ready.push(distance(boundary(record, 'ready')!, own.ready, own.ready + own.readyWait) / 1000);
     }
-    for (const key of ['mainWait', 'stateWait'] as const) {
+    for (const key of ['mainWait', 'stateWait', 'readyWait'] as const) {
       const waited = records.map((record) => sdk.get(record.pid)![key] / 1000).filter((wait) => wait > 0);
       process.stdout.write(`Go ${key}: ${waited.length} of ${records.length} readings with a wait for a CPU${waited.length > 0 ? ` (${describe(waited)} µs)` : ''}\n`);
     }

@@ -57,8 +57,8 @@ func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
 // run announces READY and serves until a graceful shutdown (nil) or a broken
 // channel (the reason).
 func (w *worker) run(pid int, sigterm <-chan os.Signal) error {
-	sdkClock.ready = monotonic()
-	if err := w.wr.write(typeReady, 0, readyPayload(pid, sdkName)); err != nil {
+	ready := readyPayload(pid, sdkName)
+	if err := timeReady(func() error { return w.wr.write(typeReady, 0, ready) }); err != nil {
 		return fmt.Errorf("sending READY: %w", err)
 	}
 	markReady()

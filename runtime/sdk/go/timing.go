@@ -13,7 +13,7 @@ import (
 // Timing test mode. With HEARTH_SDK_TIMING=1 the SDK prints, once READY is out, its own
 // CLOCK_MONOTONIC readings on one stderr line:
 //
-//	hearth-sdk-timing main=<ns> state=<ns> ready=<ns> main_wait=<ns> state_wait=<ns>
+//	hearth-sdk-timing main=<ns> state=<ns> ready=<ns> main_wait=<ns> state_wait=<ns> ready_wait=<ns>
 //
 // main is read when this package initialises (for a main package without init functions of
 // its own, just before main.main), state just after the state's mmap returns, ready just
@@ -23,8 +23,9 @@ import (
 // says how long the thread waited for a CPU (run_delay in /proc/thread-self/schedstat; -1
 // when unknown): main_wait from just before the main reading to just before the state's mmap
 // (main.main starts in that span), state_wait from just before that mmap to just after the state
-// reading. (The ready reading is taken right before READY's write: a read of run_delay
-// between them would itself widen the gap.) Off, it costs a few clock readings per process.
+// reading, ready_wait from just before the ready reading to just after READY's write (a read
+// of run_delay between the reading and the write would itself widen their gap). Off, it
+// costs a few clock readings per process.
 var timingMode = os.Getenv("HEARTH_SDK_TIMING") == "1"
 
 // The thread and its wait for a CPU just before the main reading (package variables are
@@ -32,8 +33,8 @@ var timingMode = os.Getenv("HEARTH_SDK_TIMING") == "1"
 var mainThread, mainRunDelay = timingThread()
 
 var sdkClock = struct {
-	main, state, ready, mainWait, stateWait int64
-}{main: monotonic(), mainWait: -1, stateWait: -1}
+	main, state, ready, mainWait, stateWait, readyWait int64
+}{main: monotonic(), mainWait: -1, stateWait: -1, readyWait: -1}
 
 func timingThread() (tid int, delay int64) {
 	if !timingMode {
@@ -87,8 +88,26 @@ func timeState(mapping func()) {
 	}
 }
 
+// timeReady takes the ready reading right before send, which writes READY, on one thread; in
+// timing mode it records that thread's waits for a CPU around them.
+func timeReady(send func() error) error {
+	if !timingMode {
+		sdkClock.ready = monotonic()
+		return send()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := runDelay()
+	sdkClock.ready = monotonic()
+	err := send()
+	if after := runDelay(); before >= 0 && after >= before {
+		sdkClock.readyWait = after - before
+	}
+	return err
+}
+
 func reportTiming() {
 	if timingMode {
-		fmt.Fprintf(os.Stderr, "hearth-sdk-timing main=%d state=%d ready=%d main_wait=%d state_wait=%d\n", sdkClock.main, sdkClock.state, sdkClock.ready, sdkClock.mainWait, sdkClock.stateWait)
+		fmt.Fprintf(os.Stderr, "hearth-sdk-timing main=%d state=%d ready=%d main_wait=%d state_wait=%d ready_wait=%d\n", sdkClock.main, sdkClock.state, sdkClock.ready, sdkClock.mainWait, sdkClock.stateWait, sdkClock.readyWait)
 	}
 }
