@@ -266,7 +266,8 @@ export class Agent {
     try {
       this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'), (file) => this.runtimeRoot.path(file));
       this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
-      this.log.info(`sampling workers' CPU: ${options.coldHz} Hz while they start${(options.coldEvery ?? 1) > 1 ? ` (one start in ${options.coldEvery})` : ''}, ${options.steadyHz} Hz after`);
+      const { coldHz, coldEvery, steadyHz } = this.profiler.options;
+      this.log.info(`sampling workers' CPU: ${coldHz} Hz while they start${coldEvery > 1 ? ` (one start in ${coldEvery})` : ''}, ${steadyHz} Hz after`);
     } catch (error) {
       this.profilerError = (error as Error).message;
       this.log.warn(`CPU profiles are off: ${this.profilerError}`);

@@ -4,7 +4,7 @@
 // clock; and completeness (every cold start recorded, no event dropped).
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
 import { RawClient } from './lib/http.js';
-import { coldBlock, cpuSeconds, rssMb, startAgent, stopAgent, warmUp } from './lib/agent.js';
+import { coldBlock, cpuSeconds, rssMb, settledColdStarts, startAgent, stopAgent, warmUp } from './lib/agent.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -85,9 +85,7 @@ export async function agentBench(options: Options): Promise<void> {
       const traced = await coldBlock(server, client, block, 'lookup', key);
       attached.push(...traced.ms);
       tracedIds.push(...traced.ids);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const body = (await (await fetch(`${agent.url}/v1/coldstarts?function=lookup&limit=10000`)).json()) as { coldstarts: Record[] };
-      records.push(...body.coldstarts);
+      records.push(...(await settledColdStarts<Record>(agent, 'lookup')));
       await stopAgent(agent);
       process.stderr.write(`agent: ${attached.length}/${options.samples} attached, p50 so far ${median(attached).toFixed(2)} ms attached, ${detached.length > 0 ? median(detached).toFixed(2) : '-'} ms detached\n`);
     }

@@ -12,7 +12,7 @@ import type { Profile } from '../agent/profile/model.js';
 import { DEFAULT_PROFILER_OPTIONS } from '../agent/profile/profiler.js';
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
 import { measureClockSwitchCost } from './lib/clock-switch-cost.js';
-import { coldBlock, startAgent, stopAgent, threadsRunNs, warmUp, type AgentProcess } from './lib/agent.js';
+import { coldBlock, settledColdStarts, startAgent, stopAgent, threadsRunNs, warmUp, type AgentProcess } from './lib/agent.js';
 import { RawClient } from './lib/http.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
@@ -52,9 +52,8 @@ const PAIRED_PAUSE_MS = 250;
 
 /** Which of these cold starts (invocation ids) the agent sampled from exec on, by its records. */
 async function profiledStarts(agent: AgentProcess, ids: number[]): Promise<boolean[]> {
-  const response = await fetch(`${agent.url}/v1/coldstarts?function=lookup&limit=10000`);
-  if (!response.ok) throw new Error(`agent cold starts: HTTP ${response.status}`);
-  const byRequest = new Map(((await response.json()) as { coldstarts: { requestId: number | null; profiled?: boolean }[] }).coldstarts.map((record) => [record.requestId, record.profiled]));
+  const records = await settledColdStarts<{ requestId: number | null; profiled?: boolean }>(agent, 'lookup');
+  const byRequest = new Map(records.map((record) => [record.requestId, record.profiled]));
   return ids.map((id) => {
     const profiled = byRequest.get(id);
     if (profiled === undefined) throw new Error(`the agent has no record of cold start ${id}, or one without "profiled"`);
@@ -198,7 +197,6 @@ export async function profileBench(options: Options): Promise<void> {
       const starts = await coldBlock(server, client, block, 'lookup', key, mode === 'every2' ? PAIRED_PAUSE_MS : 0);
       cold[mode].push(...starts.ms);
       if (mode !== 'off') {
-        await new Promise((resolve) => setTimeout(resolve, 300)); // the agent records a start once it settles (50 ms)
         const profiled = await profiledStarts(agent, starts.ids);
         if (mode === 'on') onSampled += profiled.filter(Boolean).length;
         else profiled.forEach((sampled, i) => paired[sampled ? 'sampled' : 'unsampled'].push(starts.ms[i]!));

@@ -18,7 +18,13 @@ import type { Sampler } from './sampler.js';
 const ANSWER_WAIT_MS = 1_000;
 
 /** Cold starts are recorded within a minute of their exec; far more than that many are never pending (nor spawns in flight). */
-const MAX_SAMPLED_EXECS = 4096;
+const MAX_REMEMBERED = 4096;
+
+/** Adds value to a set that forgets its oldest entries beyond MAX_REMEMBERED. */
+function remember(set: Set<number>, value: number): void {
+  set.add(value);
+  if (set.size > MAX_REMEMBERED) set.delete(set.values().next().value!);
+}
 
 export interface ColdClockCounters {
   /** Processes followed now. */
@@ -66,8 +72,7 @@ export class ColdClocks {
       this.sampledExecs.delete(event.pid); // a reused pid
       if (this.roots.has(event.ppid)) this.pending.add(event.pid);
     } else if (event.type === EventType.EXEC && this.followed.has(event.pid)) {
-      this.sampledExecs.add(event.pid);
-      if (this.sampledExecs.size > MAX_SAMPLED_EXECS) this.sampledExecs.delete(this.sampledExecs.values().next().value!);
+      remember(this.sampledExecs, event.pid);
     } else if (event.type === EventType.EXIT) {
       this.stop(event.pid);
     }
@@ -82,8 +87,7 @@ export class ColdClocks {
     switch (event.type) {
       case 'spawn_requested':
         if (event.reason !== 'cold') break;
-        this.coldSpawns.add(event.workerId);
-        if (this.coldSpawns.size > MAX_SAMPLED_EXECS) this.coldSpawns.delete(this.coldSpawns.values().next().value!);
+        remember(this.coldSpawns, event.workerId);
         break;
       case 'worker_ready':
         // A request is waiting for this worker: it is about to run it, and closing the clock

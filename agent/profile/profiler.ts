@@ -49,15 +49,19 @@ export class Profiler {
   private awaitingWorker: { sample: RawSample; unixMs: number }[] = [];
 
   /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
+  /** The options in force, with coldEvery's default filled in. */
+  readonly options: ProfilerOptions & { coldEvery: number };
+
   constructor(
     tracked: BpfMap,
-    readonly options: ProfilerOptions,
+    options: ProfilerOptions,
     private readonly log: Logger,
     openPath?: (file: string) => string,
   ) {
+    this.options = { ...options, coldEvery: options.coldEvery ?? 1 };
     this.symbolizer = new Symbolizer(openPath === undefined ? {} : { openPath });
     this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
-    this.coldClocks = new ColdClocks(this.sampler, log, options.coldEvery);
+    this.coldClocks = new ColdClocks(this.sampler, log, this.options.coldEvery);
     this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
   }
 

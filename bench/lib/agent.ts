@@ -49,6 +49,14 @@ export async function stopAgent(agent: AgentProcess): Promise<void> {
   await exited;
 }
 
+/** The agent's cold-start records of `fn` (as JSON), once those of the starts just made are in: it records a start once it settles (50 ms). */
+export async function settledColdStarts<R>(agent: AgentProcess, fn: string): Promise<R[]> {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const response = await fetch(`${agent.url}/v1/coldstarts?function=${encodeURIComponent(fn)}&limit=10000`);
+  if (!response.ok) throw new Error(`agent cold starts of ${fn}: HTTP ${response.status}`);
+  return ((await response.json()) as { coldstarts: R[] }).coldstarts;
+}
+
 /** Waits until `fn` has no worker and seeds are ready, so the next call is a cold start. */
 async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
   for (;;) {
