@@ -48,10 +48,10 @@ export class Profiler {
   /** Samples of processes the runtime has not named yet, with when they were read. */
   private awaitingWorker: { sample: RawSample; unixMs: number }[] = [];
 
-  /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
   /** The options in force, with coldEvery's default filled in. */
   readonly options: ProfilerOptions & { coldEvery: number };
 
+  /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
   constructor(
     tracked: BpfMap,
     options: ProfilerOptions,

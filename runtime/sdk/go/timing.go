@@ -83,9 +83,7 @@ func timeState(mapping func()) {
 		sdkClock.mainWait = before - mainRunDelay
 	}
 	mapping()
-	if after := runDelay(); before >= 0 && after >= before {
-		sdkClock.stateWait = after - before
-	}
+	sdkClock.stateWait = waitSince(before)
 }
 
 // timeReady takes the ready reading right before send, which writes READY, on one thread; in
@@ -100,10 +98,16 @@ func timeReady(send func() error) error {
 	before := runDelay()
 	sdkClock.ready = monotonic()
 	err := send()
-	if after := runDelay(); before >= 0 && after >= before {
-		sdkClock.readyWait = after - before
-	}
+	sdkClock.readyWait = waitSince(before)
 	return err
+}
+
+// waitSince is this thread's wait for a CPU since an earlier runDelay reading; -1 when unknown.
+func waitSince(before int64) int64 {
+	if after := runDelay(); before >= 0 && after >= before {
+		return after - before
+	}
+	return -1
 }
 
 func reportTiming() {
