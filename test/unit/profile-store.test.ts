@@ -52,6 +52,29 @@ test('the store is bounded in age and in count', () => {
   assert.equal(store.summary()[0]!.samples, 1, 'older than the retention: gone');
 });
 
+test('through growth, wrap-around and both bounds, a profile counts exactly the samples still held', () => {
+  // The store against a plain list, over more samples than its columns start with.
+  const retentionMs = 12_000;
+  const maxSamples = 2_500;
+  const store = new ProfileStore({ cold: 1000, steady: 19 }, retentionMs, maxSamples);
+  const held: { stack: string; pid: number; count: number; unixMs: number }[] = [];
+  let seed = 7;
+  const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let i = 0, unixMs = 0; i < 12_000; i++) {
+    // Dense stretches, where the count bound binds, and sparse ones, where the age bound does.
+    unixMs += Math.floor(i / 3000) % 2 === 0 ? next(2) : next(40);
+    const sample = { stack: `main.s${next(30)}`, pid: 100 + next(5), count: 1 + next(3), unixMs };
+    store.add({ stack: [...MAIN, go(sample.stack)], count: sample.count, labels: { function: 'f', phase: 'cold', pid: sample.pid }, unixMs });
+    held.push(sample);
+    while (held.length > maxSamples || held[0]!.unixMs < unixMs - retentionMs) held.shift();
+  }
+  const expected = new Map<string, number>();
+  for (const sample of held) expected.set(`${sample.pid} ${sample.stack}`, (expected.get(`${sample.pid} ${sample.stack}`) ?? 0) + sample.count);
+  const actual = new Map(store.profile('f', 'cold').samples.map((sample) => [`${sample.labels.pid} ${sample.stack.at(-1)!.name}`, sample.count]));
+  assert.deepEqual([...actual].sort(), [...expected].sort());
+  assert.equal(store.summary()[0]!.samples, held.reduce((sum, sample) => sum + sample.count, 0));
+});
+
 test('GC share: samples with a collector frame anywhere on the stack', () => {
   const store = new ProfileStore({ cold: 1000, steady: 19 });
   const labels = { function: 'f', phase: 'steady' as const, pid: 1 };
