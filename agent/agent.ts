@@ -14,8 +14,10 @@ import { type FunctionStats, RecordStore } from './phases/store.js';
 import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
 import { ColdStartProbes, childrenOf, descendantsOf } from './probes/coldstart.js';
+import { Marker } from './probes/events.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
 import { ProcessRoot } from './process-root.js';
+import { SyscallHookDemand, type SyscallHookMode } from './probes/syscall-demand.js';
 import type { PlanOptions } from './probes/targets.js';
 import { RuntimeClient, type Follower } from './runtime-client.js';
 import type { GcAdvisor } from './tuner/gc-advice.js';
@@ -27,8 +29,8 @@ export interface AgentOptions {
   token: string;
   host: string;
   port: number;
-  /** Probe mmap/write syscalls for any binary (~100 ns per syscall host-wide while attached). */
-  syscalls: boolean;
+  /** When to hook mmap/write syscalls for any binary (~125 ns per syscall host-wide while attached): see SyscallHookDemand. */
+  syscalls: SyscallHookMode;
   probes: Omit<PlanOptions, 'goSdkMarkers'>;
   /** CPU sampling of the workers (cold-start and steady-state profiles); null: off. */
   profile: ProfilerOptions | null;
@@ -50,7 +52,7 @@ export function defaultAgentOptions(): Omit<AgentOptions, 'token'> {
     runtimeUrl: 'http://127.0.0.1:8700',
     host: '127.0.0.1',
     port: DEFAULT_AGENT_PORT,
-    syscalls: true,
+    syscalls: 'auto',
     probes: { invocations: false, packageInits: false },
     profile: { ...DEFAULT_PROFILER_OPTIONS },
     faroUrl: null,
@@ -102,12 +104,14 @@ export class Agent {
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
   readonly tuner: LiveTuner;
+  private readonly syscallDemand: SyscallHookDemand;
   /** Whether the log already said why uprobes are refused. */
   private explainedUprobeRefusal = false;
   url = '';
 
   constructor(readonly options: AgentOptions) {
     this.log = options.logger ?? createLogger(options.logLevel);
+    this.syscallDemand = new SyscallHookDemand(options.syscalls, (on, reason) => this.setSyscallHooks(on, reason));
     this.runtime = new RuntimeClient(options.runtimeUrl, options.token);
     this.tracker = new PhaseTracker({
       settleNs: 50e6,
@@ -146,7 +150,7 @@ export class Agent {
       this.tracker.kernel(event);
       this.profiler?.kernel(event);
     }, {
-      syscalls: this.options.syscalls,
+      syscalls: this.syscallDemand.wanted(),
       ...(this.options.objectPath === undefined ? {} : { objectPath: this.options.objectPath }),
     });
     if (this.options.profile !== null) this.startProfiler(this.options.profile);
@@ -163,7 +167,7 @@ export class Agent {
       token: this.options.token,
       store: this.store,
       metrics: this.metrics,
-      health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, coldStarts: this.store.total }),
+      health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, syscallHooks: this.probes?.syscallHooks ?? false, coldStarts: this.store.total }),
       probes: () => [...this.probeStatus.values()],
       profiler: () => this.profiler,
       profilerError: () => this.profilerError,
@@ -198,6 +202,7 @@ export class Agent {
     const functions = await this.runtime.functions();
     for (const fn of functions) {
       if (fn.kind === 'go') await this.attach(fn.binary, 'go');
+      this.syscallDemand.prepared(fn.name, this.reportsThroughMarkers(fn.kind, fn.binary));
     }
     this.profiler?.adoptWorkers((await this.runtime.workers()).workers, functions);
     // Warm invocations do not concern cold starts: leave them out at the source.
@@ -254,11 +259,33 @@ export class Agent {
       // The runtime holds the binary's first worker until we say its probes are on.
       const attached = event.kind === 'go' ? this.attach(event.binary, 'go') : Promise.resolve();
       void attached
-        .then(() => this.follower?.ack(event.seq))
+        .then(() => {
+          this.syscallDemand.prepared(event.function, this.reportsThroughMarkers(event.kind, event.binary));
+          return this.follower?.ack(event.seq);
+        })
         .catch((error: unknown) => this.log.warn(`confirming probes on ${event.binary} to the runtime: ${(error as Error).message}`));
     }
+    if (event.type === 'function_removed') this.syscallDemand.removed(event.function);
     this.tracker.runtime(event);
     this.profiler?.runtime(event);
+  }
+
+  /** Whether a function's workers report state mapped and ready through SDK markers the agent has probed. */
+  private reportsThroughMarkers(kind: 'go' | 'node' | 'exec', binary: string): boolean {
+    if (kind === 'exec') return false;
+    const probed = kind === 'go' ? binary : this.runtimeInfo?.nodeAddon;
+    return probed !== undefined && this.probeStatus.get(probed)?.sdkMarkers === true;
+  }
+
+  private setSyscallHooks(on: boolean, reason: string): void {
+    if (this.probes === undefined) return; // not open yet: they open as wanted()
+    try {
+      this.probes.setSyscallHooks(on);
+      this.log.info(`syscall hooks ${on ? 'attached' : 'detached'}: ${reason}${on ? ' (every syscall on the host costs ~125 ns more while they are)' : ''}`);
+    } catch (error) {
+      this.metrics.attachError('syscalls');
+      this.log.warn(`attaching the syscall hooks (${reason}): ${(error as Error).message}; that function's state and ready phases come from the runtime`);
+    }
   }
 
   /** Sampling needs perf events; without them the agent still measures phases, and says why it does not profile. */
@@ -266,8 +293,8 @@ export class Agent {
     try {
       this.profiler = new Profiler(this.probes!.tracked, options, this.log.child('profile'), (file) => this.runtimeRoot.path(file));
       this.metrics.profiling(() => this.profiler?.counters(), () => this.profiler?.gcShares(GC_SHARE_WINDOW_S) ?? []);
-      const { coldHz, coldEvery, steadyHz } = this.profiler.options;
-      this.log.info(`sampling workers' CPU: ${coldHz} Hz while they start${coldEvery > 1 ? ` (one start in ${coldEvery})` : ''}, ${steadyHz} Hz after`);
+      const { coldHz, coldEvery, coldMaxPerSecond, steadyHz } = this.profiler.options;
+      this.log.info(`sampling workers' CPU: ${coldHz} Hz while they start${coldEvery > 1 ? ` (one start in ${coldEvery})` : ''}, at most ${coldMaxPerSecond} starts a second, ${steadyHz} Hz after`);
     } catch (error) {
       this.profilerError = (error as Error).message;
       this.log.warn(`CPU profiles are off: ${this.profilerError}`);
@@ -288,12 +315,14 @@ export class Agent {
   private async plan(binary: string, kind: PlanKind): Promise<void> {
     let status: ProbeStatus;
     try {
-      const plan = await planInWorker(kind, this.runtimeRoot.path(binary), { ...this.options.probes, goSdkMarkers: !this.options.syscalls });
+      // With the syscall hooks kept on they see both moments; else the SDK's markers report them.
+      const plan = await planInWorker(kind, this.runtimeRoot.path(binary), { ...this.options.probes, goSdkMarkers: this.options.syscalls !== 'on' });
       if (this.probes === undefined) return;
       const result = this.probes.attachPlan(binary, plan);
-      status = { binary, kind, attached: result.attached, missing: result.missing, errors: result.errors };
+      const sdkMarkers = result.markers.includes(Marker.STATE_MAPPED) && result.markers.includes(Marker.READY);
+      status = { binary, kind, attached: result.attached, sdkMarkers, missing: result.missing, errors: result.errors };
     } catch (error) {
-      status = { binary, kind, attached: [], missing: [], errors: [(error as Error).message] };
+      status = { binary, kind, attached: [], sdkMarkers: false, missing: [], errors: [(error as Error).message] };
     } finally {
       this.planning.delete(binary);
       releaseFreeHeap();

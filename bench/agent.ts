@@ -66,9 +66,13 @@ export async function agentBench(options: Options): Promise<void> {
 
     // 1. Overhead: blocks of cold starts with the agent attached and detached, in the order
     // ABBA ABBA ... so that a drift in the machine's speed weighs on both sides alike.
-    const block = 25;
+    // Short blocks: the host's speed drifts by a few hundred µs over tens of seconds here, and
+    // the more often the two sides alternate, the less of that lands on one side.
+    const block = 10;
     const attached: number[] = [];
     const detached: number[] = [];
+    /** Median of each block, in run order, with its side. */
+    const blockMedians: { withAgent: boolean; ms: number }[] = [];
     const tracedIds: number[] = [];
     let records: Record[] = [];
     const rounds = 4 * Math.ceil(options.samples / (2 * block));
@@ -77,13 +81,16 @@ export async function agentBench(options: Options): Promise<void> {
       const key = (): string => String(Math.floor(Math.random() * (GIB / 64)));
       if (!withAgent) {
         await warmUp(server, client, 'lookup', key);
-        detached.push(...(await coldBlock(server, client, block, 'lookup', key)).ms);
+        const starts = (await coldBlock(server, client, block, 'lookup', key)).ms;
+        detached.push(...starts);
+        blockMedians.push({ withAgent: false, ms: median(starts) });
         continue;
       }
       const agent = await startAgent(server);
       await warmUp(server, client, 'lookup', key);
       const traced = await coldBlock(server, client, block, 'lookup', key);
       attached.push(...traced.ms);
+      blockMedians.push({ withAgent: true, ms: median(traced.ms) });
       tracedIds.push(...traced.ids);
       records.push(...(await settledColdStarts<Record>(agent, 'lookup')));
       await stopAgent(agent);
@@ -136,10 +143,20 @@ export async function agentBench(options: Options): Promise<void> {
     await stopAgent(agent);
 
     const overheadMs = median(attached) - median(detached);
+    // Beside the pooled medians: each attached block against the detached block run next to
+    // it (ABBA: rounds 0-1, 2-3, ...), the median of those differences, which a drift slower
+    // than two blocks cannot move.
+    const pairedMs: number[] = [];
+    for (let i = 0; i + 1 < blockMedians.length; i += 2) {
+      const [first, second] = [blockMedians[i]!, blockMedians[i + 1]!];
+      pairedMs.push(first.withAgent ? first.ms - second.ms : second.ms - first.ms);
+    }
     const figures = {
       overhead: {
         median_ratio: round(median(attached) / median(detached), 4),
         median_us: round(overheadMs * 1000, 1),
+        paired_median_us: round(median(pairedMs) * 1000, 1),
+        block_pairs: pairedMs.length,
         attached_p50_ms: round(median(attached)),
         detached_p50_ms: round(median(detached)),
         attached_p99_ms: round(percentile(attached, 99)),
@@ -159,6 +176,7 @@ export async function agentBench(options: Options): Promise<void> {
         rows: [
           ['Go cold start p50, agent attached / detached (ms)', `${figures.overhead.attached_p50_ms} / ${figures.overhead.detached_p50_ms}`, ''],
           ['median overhead (ratio, µs)', `${figures.overhead.median_ratio}, ${figures.overhead.median_us} µs`, '<= 1.03 and <= 150 µs'],
+          [`  the same, median over ${figures.overhead.block_pairs} pairs of neighbouring blocks of the difference of their medians (µs)`, figures.overhead.paired_median_us, ''],
           ['share of the attached starts CPU-sampled from exec (record.profiled)', `${(figures.overhead.sampled_share * 100).toFixed(1)}%`, ''],
           ['p99 attached / detached (ms)', `${figures.overhead.attached_p99_ms} / ${figures.overhead.detached_p99_ms}`, ''],
           ['boundary accuracy vs the SDK\'s clock, p99 (µs)', figures.accuracy.p99_us, '<= 200'],

@@ -5,7 +5,8 @@ import { HearthError } from '../../shared/errors.js';
 import { intOption, type Command } from '../../shared/command.js';
 import { AGENT_NICE, runAsBackgroundTask } from '../scheduling.js';
 import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
-import { DEFAULT_PROFILER_OPTIONS } from '../profile/profiler.js';
+import { SYSCALL_HOOK_MODES, type SyscallHookMode } from '../probes/syscall-demand.js';
+import { DEFAULT_COLD_MAX_PER_SECOND, DEFAULT_PROFILER_OPTIONS } from '../profile/profiler.js';
 import { isPolicyName, POLICY_NAMES } from '../tuner/policies/by-name.js';
 import { DEFAULT_TUNER_OPTIONS, type LiveTunerOptions } from '../tuner/live/live-tuner.js';
 import { TUNER_MODES, type TunerMode } from '../tuner/live/metrics.js';
@@ -15,13 +16,14 @@ const options = {
   token: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
-  'no-syscall-probes': { type: 'boolean' },
+  'syscall-probes': { type: 'string' },
   'probe-invocations': { type: 'boolean' },
   'probe-package-inits': { type: 'boolean' },
   'no-profile': { type: 'boolean' },
   'profile-cold-hz': { type: 'string' },
   'profile-steady-hz': { type: 'string' },
   'profile-cold-every': { type: 'string' },
+  'profile-cold-max-per-second': { type: 'string' },
   'faro-url': { type: 'string' },
   tuner: { type: 'string' },
   'tuner-policy': { type: 'string' },
@@ -59,9 +61,12 @@ Options:
                            /metrics, /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
                            /v1/pool, /v1/profiles, /v1/gc, /v1/tuner/status, /v1/tuner/decisions,
                            /healthz, /collect, and PUT /v1/tuner/mode (with the token)
-  --no-syscall-probes      do not hook syscalls for the first mmap of fd 4 and first write on fd 3
-                           (that hook costs every syscall on the host ~100 ns while attached);
-                           phases then come from SDK markers (probed instead) and the runtime
+  --syscall-probes MODE    the hooks on syscalls that see the first mmap of fd 4 and the first
+                           write on fd 3 of any binary cost every syscall on the host ~125 ns while
+                           attached (a Go cold start ~250 µs); auto (default) attaches them only
+                           while a deployed function lacks the SDKs' markers (an exec function),
+                           on keeps them attached, off never attaches them (phases of such a
+                           function then end at exec, plus the runtime's ready and response)
   --probe-invocations      also probe every invocation's start and end (a uprobe hit per call)
   --probe-package-inits    also probe runtime.doInit1 (where Go package initialisation begins)
   --no-profile             do not sample the workers' CPU (no profiles, flamegraphs or GC share)
@@ -73,6 +78,10 @@ Options:
                            trap (14 µs on the VM of bench/results/profile.md, where the Go example
                            switches about 23 times from exec to ready); the cold-start profile
                            then aggregates fewer starts
+  --profile-cold-max-per-second N
+                           open at most N of those clocks a second (default ${DEFAULT_COLD_MAX_PER_SECOND}):
+                           each costs the agent ~0.15 ms of CPU, so under a storm of cold starts
+                           the rest start unsampled (hearth_profile_cold_clocks_over_budget_total)
   --profile-steady-hz N    sampling rate of warm workers (default ${DEFAULT_PROFILER_OPTIONS.steadyHz}); see hearth profile --help
   --faro-url URL           where the web UI sends its telemetry (Grafana Faro: errors, web vitals,
                            events), e.g. a Grafana Alloy faro.receiver at http://HOST:12347/collect
@@ -111,7 +120,7 @@ Options:
       token,
       host: (values['host'] as string | undefined) ?? defaults.host,
       port: intOption(values, 'port', defaults.port),
-      syscalls: values['no-syscall-probes'] !== true,
+      syscalls: syscallHookMode(values),
       probes: { invocations: values['probe-invocations'] === true, packageInits: values['probe-package-inits'] === true },
       profile:
         values['no-profile'] === true
@@ -120,6 +129,7 @@ Options:
               coldHz: intOption(values, 'profile-cold-hz', DEFAULT_PROFILER_OPTIONS.coldHz, 1),
               steadyHz: intOption(values, 'profile-steady-hz', DEFAULT_PROFILER_OPTIONS.steadyHz, 1),
               coldEvery: intOption(values, 'profile-cold-every', 1, 1),
+              coldMaxPerSecond: intOption(values, 'profile-cold-max-per-second', DEFAULT_COLD_MAX_PER_SECOND, 1),
             },
       faroUrl,
       logLevel: level,
@@ -150,6 +160,12 @@ Options:
     return 0;
   },
 };
+
+function syscallHookMode(values: Record<string, unknown>): SyscallHookMode {
+  const mode = (values['syscall-probes'] as string | undefined) ?? 'auto';
+  if (!(SYSCALL_HOOK_MODES as readonly string[]).includes(mode)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--syscall-probes must be ${SYSCALL_HOOK_MODES.join(', ')} (got ${JSON.stringify(mode)})`);
+  return mode as SyscallHookMode;
+}
 
 function tunerOptions(values: Record<string, unknown>): Partial<LiveTunerOptions> {
   const mode = (values['tuner'] as string | undefined) ?? DEFAULT_TUNER_OPTIONS.mode;

@@ -17,6 +17,8 @@ export interface ProbeStatus {
   binary: string;
   kind: string;
   attached: string[];
+  /** The SDK's state-mapped and ready markers are among the probes attached. */
+  sdkMarkers: boolean;
   missing: string[];
   errors: string[];
 }

@@ -120,6 +120,7 @@ export class AgentMetrics implements FaroCounters {
     counter('hearth_profile_samples_total', 'CPU samples counted in the kernel (cold-start and steady-state).', (c) => c.samples);
     counter('hearth_profile_stacks_lost_total', 'Samples whose user stack could not be kept (stack table full or a collision).', (c) => c.stackLost);
     counter('hearth_profile_samples_dropped_total', 'Samples lost because the kernel\'s sample table was full.', (c) => c.keysFull);
+    counter('hearth_profile_cold_clocks_over_budget_total', 'Processes the runtime started that got no cold-start clock because --profile-cold-max-per-second were opened in the last second.', (c) => c.coldClocks.overBudget);
     counter('hearth_profile_samples_unattributed_total', 'Samples of tracked processes that are no announced worker (seeds, idle stem cells).', (c) => c.unattributed);
     new client.Gauge({
       name: 'hearth_profile_cold_clocks',

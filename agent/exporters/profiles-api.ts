@@ -27,7 +27,7 @@ export function serveProfiles(context: ProfilesContext, url: URL, res: http.Serv
   if (url.pathname === '/v1/profiles') {
     if (profiler === undefined) return json(200, { profiling: false, reason: context.profilerError() ?? 'turned off (--no-profile)', profiles: [] });
     profiler.collect();
-    return json(200, { profiling: true, rates: { cold: profiler.options.coldHz, steady: profiler.options.steadyHz, coldEvery: profiler.options.coldEvery }, profiles: profiler.summary() });
+    return json(200, { profiling: true, rates: { cold: profiler.options.coldHz, steady: profiler.options.steadyHz, coldEvery: profiler.options.coldEvery, coldMaxPerSecond: profiler.options.coldMaxPerSecond }, profiles: profiler.summary() });
   }
   if (profiler === undefined) return fail(503, `CPU profiles are off: ${context.profilerError() ?? 'the agent runs with --no-profile'}`);
   const seconds = parseSeconds(url.searchParams.get('seconds'));

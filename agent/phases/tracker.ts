@@ -269,7 +269,8 @@ export class PhaseTracker {
   /**
    * Each phase's end as best observed. The state is mapped when the mapping call returns: the
    * SDK marker says exactly that, the syscall probe only when it was entered. A worker is
-   * ready when it writes READY: the syscall probe sees that write, the SDK marker comes after.
+   * ready when it writes READY: the syscall probe sees that write enter the kernel, the Go
+   * SDK's marker comes just before it and the Node SDK's just after it.
    * The runtime's own events are the fallback.
    */
   private boundaries(worker: WorkerTrack): Map<Phase, { ts: number; source: PhaseSource }> {

@@ -14,9 +14,12 @@ const TRACEPOINTS = ['handle_fork', 'handle_exec', 'handle_exit', 'handle_oom'];
 /**
  * First write on fd 3 (at entry) and first mmap of fd 4 (at exit), for any binary. Raw
  * sys_enter/sys_exit hooks (this host refuses fentry): while attached, every syscall on the
- * host costs ~100 ns more.
+ * host costs ~125 ns more, so they are attached only while some function needs them
+ * (SyscallHookDemand).
  */
 const SYSCALL_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+/** Bits of a uprobe's cookie that hold its marker (bpf/coldstart.h, HEARTH_COOKIE_MARKER_MASK). */
+const COOKIE_MARKER_MASK = 0xffff;
 const MARKER_PROGRAM = 'handle_marker';
 
 // Layouts from bpf/coldstart.h.
@@ -26,6 +29,8 @@ const STAT = { emitted: 0, dropped: 1, trackFull: 2 } as const;
 export interface AttachResult {
   binary: string;
   attached: string[];
+  /** The markers (Marker ids) of the probes attached. */
+  markers: number[];
   missing: string[];
   errors: string[];
 }
@@ -42,6 +47,8 @@ export class ColdStartProbes {
   private readonly stats: BpfMap;
   private readonly ring: RingBuffer;
   private readonly links: BpfLink[] = [];
+  /** The syscall hooks while attached. */
+  private syscallLinks: BpfLink[] | undefined;
   private readonly uprobes = new Map<string, { links: BpfLink[]; result: AttachResult }>();
   decodeErrors = 0;
 
@@ -57,7 +64,8 @@ export class ColdStartProbes {
       this.tracked = this.object.map('hearth_tracked');
       this.roots = this.object.map('hearth_roots');
       this.stats = this.object.map('hearth_stats');
-      for (const program of syscalls ? [...TRACEPOINTS, ...SYSCALL_PROGRAMS] : TRACEPOINTS) this.links.push(this.object.attach(program));
+      for (const program of TRACEPOINTS) this.links.push(this.object.attach(program));
+      this.setSyscallHooks(syscalls);
       this.ring = new RingBuffer(
         this.object.map('hearth_events'),
         (data, offset, length) => {
@@ -103,12 +111,13 @@ export class ColdStartProbes {
   attachPlan(binary: string, plan: ProbePlan): AttachResult {
     const known = this.uprobes.get(binary);
     if (known !== undefined) return known.result;
-    const result: AttachResult = { binary, attached: [], missing: [...plan.missing], errors: [] };
+    const result: AttachResult = { binary, attached: [], markers: [], missing: [...plan.missing], errors: [] };
     const links: BpfLink[] = [];
     for (const point of plan.points) {
       try {
         links.push(this.attachPoint(point));
         result.attached.push(point.symbol);
+        result.markers.push(point.cookie & COOKIE_MARKER_MASK);
       } catch (error) {
         result.errors.push(`${point.symbol}: ${(error as Error).message}`);
       }
@@ -117,8 +126,30 @@ export class ColdStartProbes {
     return result;
   }
 
+  /** Attaches the syscall hooks, or detaches them; a failed attach leaves them detached and throws. */
+  setSyscallHooks(on: boolean): void {
+    if (on === this.syscallHooks) return;
+    if (!on) {
+      for (const link of this.syscallLinks!) link.destroy();
+      this.syscallLinks = undefined;
+      return;
+    }
+    const links: BpfLink[] = [];
+    try {
+      for (const program of SYSCALL_PROGRAMS) links.push(this.object.attach(program));
+    } catch (error) {
+      for (const link of links) link.destroy();
+      throw error;
+    }
+    this.syscallLinks = links;
+  }
+
+  get syscallHooks(): boolean {
+    return this.syscallLinks !== undefined;
+  }
+
   get attachedCount(): number {
-    let count = this.links.length;
+    let count = this.links.length + (this.syscallLinks?.length ?? 0);
     for (const entry of this.uprobes.values()) count += entry.links.length;
     return count;
   }

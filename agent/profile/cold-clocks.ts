@@ -8,6 +8,9 @@
 // Such a clock is stopped and restarted with each thread it follows at every context switch,
 // and on a virtual machine whose timer writes trap that costs each switch several µs
 // (`npm run bench -- profile`, cold.clock_switch); following one process in N bounds it.
+// Opening and closing a clock costs the agent itself about 0.15 ms of CPU, so at most
+// `maxPerSecond` are opened a second: under a storm of cold starts the profile has all the
+// starts it needs long before the agent's cost would grow with the storm.
 import type { RuntimeEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import { BpfError, type BpfLink } from '../bpf/index.js';
@@ -29,6 +32,8 @@ function remember(set: Set<number>, value: number): void {
 export interface ColdClockCounters {
   /** Processes followed now. */
   followed: number;
+  /** Processes left unfollowed because the clocks opened in the last second reached maxPerSecond. */
+  overBudget: number;
   /** The clocks run on every CPU instead (processes could not be followed one by one). */
   everyCpu: boolean;
 }
@@ -47,13 +52,20 @@ export class ColdClocks {
   private readonly closeAfterAnswer = new Map<number, number>();
   /** Processes that exec'd with their clock open, until sampledFromExec() is asked about them. */
   private readonly sampledExecs = new Set<number>();
+  /** Clocks that may still be opened now: refilled at maxPerSecond, up to a second's worth. */
+  private tokens: number;
+  private refilledAtMs: number | undefined;
+  private overBudget = 0;
 
   constructor(
     private readonly sampler: Pick<Sampler, 'followProcess' | 'sampleColdOnEveryCpu'>,
     private readonly log: Logger,
     private readonly every = 1,
+    private readonly maxPerSecond = Number.POSITIVE_INFINITY,
   ) {
     if (!Number.isInteger(every) || every < 1) throw new RangeError(`cold-start clocks: every must be a positive integer (got ${every})`);
+    if (!(maxPerSecond > 0)) throw new RangeError(`cold-start clocks: maxPerSecond must be positive (got ${maxPerSecond})`);
+    this.tokens = maxPerSecond;
   }
 
   /** The runtime: its children are the processes that become workers. */
@@ -111,20 +123,32 @@ export class ColdClocks {
   /** Opens the clocks of the processes born since the last call, and closes those kept too long for an answer. */
   flush(nowMs = Date.now()): void {
     for (const [pid, deadline] of this.closeAfterAnswer) if (nowMs >= deadline) this.stop(pid);
+    this.refill(nowMs);
     for (const pid of this.pending) {
       this.pending.delete(pid);
       if (this.everyCpu || this.followed.has(pid)) continue;
-      if (this.considered++ % this.every === 0) this.follow(pid);
+      if (this.considered++ % this.every !== 0) continue;
+      if (this.tokens < 1) {
+        this.overBudget++;
+        continue;
+      }
+      this.tokens--;
+      this.follow(pid);
     }
   }
 
   counters(): ColdClockCounters {
-    return { followed: this.followed.size, everyCpu: this.everyCpu };
+    return { followed: this.followed.size, overBudget: this.overBudget, everyCpu: this.everyCpu };
   }
 
   close(): void {
     this.pending.clear();
     for (const pid of [...this.followed.keys()]) this.stop(pid);
+  }
+
+  private refill(nowMs: number): void {
+    if (this.refilledAtMs !== undefined) this.tokens = Math.min(this.maxPerSecond, this.tokens + ((nowMs - this.refilledAtMs) / 1000) * this.maxPerSecond);
+    this.refilledAtMs = nowMs;
   }
 
   private follow(pid: number): void {

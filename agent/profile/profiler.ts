@@ -16,10 +16,15 @@ export interface ProfilerOptions {
   steadyHz: number;
   /** Follow one in this many of the processes the runtime starts through their cold start (default 1: all). */
   coldEvery?: number;
+  /** Open at most this many cold-start clocks a second (default DEFAULT_COLD_MAX_PER_SECOND). */
+  coldMaxPerSecond?: number;
   objectPath?: string;
 }
 
 export const DEFAULT_PROFILER_OPTIONS: ProfilerOptions = { coldHz: 1000, steadyHz: 19 };
+
+/** Cold-start clocks opened a second at most: 36,000 sampled starts an hour, for about 0.15% of a core. */
+export const DEFAULT_COLD_MAX_PER_SECOND = 10;
 
 /** How long samples of a process wait for the runtime to name it as a worker (seeds and stem cells never are). */
 const AWAIT_WORKER_MS = 3_000;
@@ -48,8 +53,8 @@ export class Profiler {
   /** Samples of processes the runtime has not named yet, with when they were read. */
   private awaitingWorker: { sample: RawSample; unixMs: number }[] = [];
 
-  /** The options in force, with coldEvery's default filled in. */
-  readonly options: ProfilerOptions & { coldEvery: number };
+  /** The options in force, with the defaults of coldEvery and coldMaxPerSecond filled in. */
+  readonly options: ProfilerOptions & { coldEvery: number; coldMaxPerSecond: number };
 
   /** `openPath`: how a path in the workers' mount namespace opens from here (see ProcessRoot). */
   constructor(
@@ -58,10 +63,10 @@ export class Profiler {
     private readonly log: Logger,
     openPath?: (file: string) => string,
   ) {
-    this.options = { ...options, coldEvery: options.coldEvery ?? 1 };
+    this.options = { ...options, coldEvery: options.coldEvery ?? 1, coldMaxPerSecond: options.coldMaxPerSecond ?? DEFAULT_COLD_MAX_PER_SECOND };
     this.symbolizer = new Symbolizer(openPath === undefined ? {} : { openPath });
     this.sampler = Sampler.open(tracked, { coldHz: options.coldHz, steadyHz: options.steadyHz, ...(options.objectPath === undefined ? {} : { objectPath: options.objectPath }) });
-    this.coldClocks = new ColdClocks(this.sampler, log, this.options.coldEvery);
+    this.coldClocks = new ColdClocks(this.sampler, log, this.options.coldEvery, this.options.coldMaxPerSecond);
     this.store = new ProfileStore({ cold: options.coldHz, steady: options.steadyHz });
   }
 

@@ -28,10 +28,10 @@ function kernel(type: number, pid: number, ppid = 0): KernelEvent {
   return { ts: 0, type: type as KernelEvent['type'], pid, ppid, tid: pid, arg: 0, arg2: 0, cookie: 0, comm: '' } as KernelEvent;
 }
 
-function setup(every?: number): { clocks: ColdClocks; sampler: FakeSampler; warnings: string[] } {
+function setup(every?: number, maxPerSecond?: number): { clocks: ColdClocks; sampler: FakeSampler; warnings: string[] } {
   const sampler = new FakeSampler();
   const warnings: string[] = [];
-  const clocks = new ColdClocks(sampler, createLogger('warn', (line) => warnings.push(line)), every);
+  const clocks = new ColdClocks(sampler, createLogger('warn', (line) => warnings.push(line)), every, maxPerSecond);
   clocks.setRoot(RUNTIME);
   return { clocks, sampler, warnings };
 }
@@ -43,7 +43,7 @@ test('a child of the runtime is followed from the next flush until the runtime s
   assert.deepEqual([...sampler.open], []);
   clocks.flush();
   assert.deepEqual([...sampler.open], [201]);
-  assert.deepEqual(clocks.counters(), { followed: 1, everyCpu: false });
+  assert.deepEqual(clocks.counters(), { followed: 1, overBudget: 0, everyCpu: false });
   clocks.runtime({ type: 'worker_ready', seq: 1, ts: 0, function: 'f', workerId: 1, pid: 201, spawnToReadyMs: 3 });
   assert.deepEqual([...sampler.open], []);
   assert.equal(clocks.counters().followed, 0);
@@ -96,7 +96,7 @@ test('a refusal (EACCES) moves cold-start sampling to every CPU once, closing th
   clocks.flush();
   assert.equal(sampler.everyCpu, 1);
   assert.deepEqual([...sampler.open], []);
-  assert.deepEqual(clocks.counters(), { followed: 0, everyCpu: true });
+  assert.deepEqual(clocks.counters(), { followed: 0, overBudget: 0, everyCpu: true });
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /every CPU.*EACCES.*CAP_SYS_PTRACE/);
   clocks.kernel(kernel(EventType.FORK, 204, RUNTIME));
@@ -130,6 +130,25 @@ test('with every = 3, the first and then every third process the runtime starts 
   clocks.flush();
   assert.deepEqual([...sampler.open].sort(), [201, 204, 207]);
   assert.throws(() => new ColdClocks(sampler, createLogger('warn', () => undefined), 0), /every must be a positive integer \(got 0\)/);
+});
+
+test('at most maxPerSecond clocks open a second: a burst beyond them starts unsampled, counted', () => {
+  const { clocks, sampler } = setup(1, 4);
+  const born = (from: number, count: number): void => {
+    for (let pid = from; pid < from + count; pid++) clocks.kernel(kernel(EventType.FORK, pid, RUNTIME));
+  };
+  born(201, 6);
+  clocks.flush(0);
+  assert.deepEqual([...sampler.open].sort(), [201, 202, 203, 204], 'a second\'s worth at once');
+  assert.equal(clocks.counters().overBudget, 2);
+  born(301, 3);
+  clocks.flush(500); // half a second refills two
+  assert.deepEqual([...sampler.open].filter((pid) => pid > 300).sort(), [301, 302]);
+  born(401, 9);
+  clocks.flush(10_000); // long idle refills no more than a second's worth
+  assert.equal([...sampler.open].filter((pid) => pid > 400).length, 4);
+  assert.equal(clocks.counters().overBudget, 2 + 1 + 5);
+  assert.throws(() => new ColdClocks(sampler, createLogger('warn', () => undefined), 1, 0), /maxPerSecond must be positive \(got 0\)/);
 });
 
 test.run();

@@ -58,10 +58,11 @@ func newWorker(ipc *os.File, h Handler, concurrency int, opts options) *worker {
 // channel (the reason).
 func (w *worker) run(pid int, sigterm <-chan os.Signal) error {
 	ready := readyPayload(pid, sdkName)
-	if err := timeReady(func() error { return w.wr.write(typeReady, 0, ready) }); err != nil {
+	// The marker goes right before the write, so that an agent probing it sees the
+	// moment READY leaves, as a hook on the write's syscall entry would.
+	if err := timeReady(func() error { markReady(); return w.wr.write(typeReady, 0, ready) }); err != nil {
 		return fmt.Errorf("sending READY: %w", err)
 	}
-	markReady()
 	reportTiming()
 
 	readDone := make(chan error, 1)

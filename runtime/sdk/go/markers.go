@@ -10,7 +10,7 @@ import "sync/atomic"
 // symbols are
 //
 //	hearth.local/sdk.markStateMapped  (addr in RAX, size in RBX on amd64; 0, 0 without state)
-//	hearth.local/sdk.markReady        (after READY has been written)
+//	hearth.local/sdk.markReady        (just before READY is written)
 //	hearth.local/sdk.markInvokeStart  (id in RAX; before the handler runs)
 //	hearth.local/sdk.markInvokeEnd    (id in RAX; after the reply is written)
 //
