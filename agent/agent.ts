@@ -284,7 +284,8 @@ export class Agent {
       this.log.info(`syscall hooks ${on ? 'attached' : 'detached'}: ${reason}${on ? ' (every syscall on the host costs ~125 ns more while they are)' : ''}`);
     } catch (error) {
       this.metrics.attachError('syscalls');
-      this.log.warn(`attaching the syscall hooks (${reason}): ${(error as Error).message}; that function's state and ready phases come from the runtime`);
+      const message = (error as Error).message;
+      this.log.warn(on ? `attaching the syscall hooks (${reason}): ${message}; functions without SDK markers get their ready phase from the runtime` : `detaching the syscall hooks (${reason}): ${message}`);
     }
   }
 
