@@ -34,6 +34,13 @@ export function intOption(values: Record<string, unknown>, name: string, fallbac
   return value;
 }
 
+/** An option that takes one of a few words: `fallback` when absent, an error naming them all otherwise. */
+export function choiceOption<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
+  const text = values[name] ?? fallback;
+  if (!(choices as readonly unknown[]).includes(text)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--${name} must be ${choices.join(', ')} (got ${JSON.stringify(text)})`);
+  return text as T;
+}
+
 /** Parses sizes like 6MiB, 512k, 1G or plain bytes. */
 export function bytesOption(values: Record<string, unknown>, name: string, fallback: number): number {
   const text = values[name];

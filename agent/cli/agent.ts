@@ -2,10 +2,10 @@ import v8 from 'node:v8';
 import { isLogLevel } from '../../shared/log.js';
 import { resolveToken } from '../../shared/local.js';
 import { HearthError } from '../../shared/errors.js';
-import { intOption, type Command } from '../../shared/command.js';
+import { choiceOption, intOption, type Command } from '../../shared/command.js';
 import { AGENT_NICE, runAsBackgroundTask } from '../scheduling.js';
 import { Agent, DEFAULT_AGENT_PORT, defaultAgentOptions } from '../agent.js';
-import { SYSCALL_HOOK_MODES, type SyscallHookMode } from '../probes/syscall-demand.js';
+import { SYSCALL_HOOK_MODES } from '../probes/syscall-demand.js';
 import { DEFAULT_COLD_MAX_PER_SECOND, DEFAULT_PROFILER_OPTIONS } from '../profile/profiler.js';
 import { isPolicyName, POLICY_NAMES } from '../tuner/policies/by-name.js';
 import { DEFAULT_TUNER_OPTIONS, type LiveTunerOptions } from '../tuner/live/live-tuner.js';
@@ -120,7 +120,7 @@ Options:
       token,
       host: (values['host'] as string | undefined) ?? defaults.host,
       port: intOption(values, 'port', defaults.port),
-      syscalls: syscallHookMode(values),
+      syscalls: choiceOption(values, 'syscall-probes', SYSCALL_HOOK_MODES, 'auto'),
       probes: { invocations: values['probe-invocations'] === true, packageInits: values['probe-package-inits'] === true },
       profile:
         values['no-profile'] === true
@@ -162,20 +162,13 @@ Options:
   },
 };
 
-function syscallHookMode(values: Record<string, unknown>): SyscallHookMode {
-  const mode = (values['syscall-probes'] as string | undefined) ?? 'auto';
-  if (!(SYSCALL_HOOK_MODES as readonly string[]).includes(mode)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--syscall-probes must be ${SYSCALL_HOOK_MODES.join(', ')} (got ${JSON.stringify(mode)})`);
-  return mode as SyscallHookMode;
-}
-
 function tunerOptions(values: Record<string, unknown>): Partial<LiveTunerOptions> {
-  const mode = (values['tuner'] as string | undefined) ?? DEFAULT_TUNER_OPTIONS.mode;
-  if (!(TUNER_MODES as readonly string[]).includes(mode)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--tuner must be ${TUNER_MODES.join(', ')} (got ${JSON.stringify(mode)})`);
+  const mode = choiceOption<TunerMode>(values, 'tuner', TUNER_MODES, DEFAULT_TUNER_OPTIONS.mode);
   const policy = (values['tuner-policy'] as string | undefined) ?? DEFAULT_TUNER_OPTIONS.policy;
   if (!isPolicyName(policy)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--tuner-policy must be one of ${POLICY_NAMES.join(', ')} (got ${JSON.stringify(policy)})`);
   const compression = positiveNumber(values, 'tuner-compression', 1);
   const price = values['tuner-memory-price'] === undefined ? undefined : positiveNumber(values, 'tuner-memory-price', 0);
-  return { mode: mode as TunerMode, policy, compression, prices: price === undefined ? {} : { memoryPricePerMbSecond: price } };
+  return { mode, policy, compression, prices: price === undefined ? {} : { memoryPricePerMbSecond: price } };
 }
 
 /** A positive number, or a fraction such as 1/30720. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/log.js';
 import { BpfObject, RingBuffer, sumPerCpuU64, type BpfLink, type BpfMap } from '../bpf/index.js';
-import { decodeEvent, EventDecodeError, type KernelEvent } from './events.js';
+import { COOKIE_MARKER_MASK, decodeEvent, EventDecodeError, type KernelEvent } from './events.js';
 import type { ProbePlan, ProbePoint } from './targets.js';
 
 /** bpf/build/coldstart.bpf.o, built from bpf/coldstart.bpf.c by scripts/build-bpf.sh. */
@@ -18,8 +18,6 @@ const TRACEPOINTS = ['handle_fork', 'handle_exec', 'handle_exit', 'handle_oom'];
  * (SyscallHookDemand).
  */
 const SYSCALL_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
-/** Bits of a uprobe's cookie that hold its marker (bpf/coldstart.h, HEARTH_COOKIE_MARKER_MASK). */
-const COOKIE_MARKER_MASK = 0xffff;
 const MARKER_PROGRAM = 'handle_marker';
 
 // Layouts from bpf/coldstart.h.

@@ -25,6 +25,8 @@ export const Marker = {
 } as const;
 export type Marker = (typeof Marker)[keyof typeof Marker];
 
+/** A uprobe's cookie: its marker in the low bits, flags above (bpf/coldstart.h, HEARTH_COOKIE_*). */
+export const COOKIE_MARKER_MASK = 0xffff;
 export const COOKIE_ONCE = 1 << 16;
 export const COOKIE_GO_ABI = 1 << 17;
 

@@ -14,7 +14,7 @@ export class SyscallHookDemand {
 
   /** `apply(on)` attaches or detaches the hooks; it is called only when that should change. */
   constructor(
-    readonly mode: SyscallHookMode,
+    private readonly mode: SyscallHookMode,
     private readonly apply: (on: boolean, reason: string) => void,
   ) {}
 
