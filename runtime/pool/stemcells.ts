@@ -4,12 +4,20 @@ import type { EventLog } from '../events.js';
 import type { Logger } from '../../shared/log.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import type { Worker, WorkerHooks } from '../supervisor/worker.js';
+import { BOOT_NICE, canRestorePriority, DEFAULT_NICE, setProcessNice } from '../supervisor/boot-priority.js';
 import { hearthEnv } from './version.js';
 
 /** The function name stem cells carry until they are specialised. */
 export const STEM_CELL_FUNCTION = '(stem-cell)';
 const STEM_MEMORY_MB = 1024;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * How long after a specialised cell's first answer its replacement starts to boot. Booting
+ * at once, even at BOOT_NICE, slowed that answer's way to the client by about 0.7 ms at the
+ * median (the boot's page faults and wakeups share the host with it); a boot takes longer
+ * than this delay anyway, so a burst loses little.
+ */
+const REPLACEMENT_DELAY_MS = 30;
 
 interface Flavour {
   flags: string[];
@@ -18,6 +26,7 @@ interface Flavour {
   starting: number;
   failures: number;
   retry: NodeJS.Timeout | undefined;
+  replacement: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -29,6 +38,9 @@ interface Flavour {
 export class StemCells {
   private readonly flavours = new Map<string, Flavour>();
   private closed = false;
+  /** Stem cells boot at BOOT_NICE while this holds (see boot-priority.ts). */
+  private bootLow = canRestorePriority();
+  private readonly lowered = new WeakSet<Worker>();
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -46,7 +58,7 @@ export class StemCells {
     if (!this.enabled) return;
     let entry = this.flavours.get(flavour);
     if (entry === undefined) {
-      entry = { flags: flavour === '' ? [] : flavour.split(' '), users: 0, ready: [], starting: 0, failures: 0, retry: undefined };
+      entry = { flags: flavour === '' ? [] : flavour.split(' '), users: 0, ready: [], starting: 0, failures: 0, retry: undefined, replacement: undefined };
       this.flavours.set(flavour, entry);
     }
     entry.users++;
@@ -60,13 +72,15 @@ export class StemCells {
     if (entry.users > 0) return;
     this.flavours.delete(flavour);
     clearTimeout(entry.retry);
+    clearTimeout(entry.replacement);
     for (const cell of entry.ready) cell.shutdown('no function uses its flavour any more');
   }
 
   /**
    * A ready stem cell of this flavour, now bound to the caller's hooks; undefined if none is
-   * ready. Its replacement boots once it has answered its first request (or died): a Node
-   * boot is ~30 ms of CPU that would otherwise compete with the cold start it is replacing.
+   * ready. Its replacement boots REPLACEMENT_DELAY_MS after it has answered its first request
+   * (or at once if it died): a Node boot is tens of ms of CPU that would otherwise compete
+   * with the cold start it is replacing.
    * A cell that became a pre-warmed worker has no first request to wait for: its replacement
    * boots when it is ready.
    */
@@ -82,7 +96,7 @@ export class StemCells {
       },
       slotFree: (worker) => {
         hooks.slotFree(worker);
-        this.topUp(entry);
+        this.replaceSoon(entry);
       },
       exited: (worker, info) => {
         hooks.exited(worker, info);
@@ -102,6 +116,7 @@ export class StemCells {
     this.closed = true;
     for (const entry of this.flavours.values()) {
       clearTimeout(entry.retry);
+      clearTimeout(entry.replacement);
       for (const cell of entry.ready) cell.shutdown('runtime shutting down');
     }
     this.flavours.clear();
@@ -114,6 +129,16 @@ export class StemCells {
     }
   }
 
+  /** Called after every answer of a specialised cell, so cheap when nothing is missing. */
+  private replaceSoon(entry: Flavour): void {
+    if (entry.replacement !== undefined || entry.ready.length + entry.starting >= this.perFlavour) return;
+    entry.replacement = setTimeout(() => {
+      entry.replacement = undefined;
+      this.topUp(entry);
+    }, REPLACEMENT_DELAY_MS);
+    entry.replacement.unref();
+  }
+
   private startOne(entry: Flavour): boolean {
     const id = this.supervisor.allocateId();
     this.events.publish({ type: 'spawn_requested', function: STEM_CELL_FUNCTION, workerId: id, reason: 'stem' });
@@ -122,7 +147,7 @@ export class StemCells {
         entry.starting--;
         entry.failures = 0;
         if (this.closed || !this.flavours.has(entry.flags.join(' '))) cell.shutdown('not needed any more');
-        else entry.ready.push(cell);
+        else if (this.restorePriority(cell)) entry.ready.push(cell);
       },
       slotFree: () => undefined,
       invocationEnded: () => undefined,
@@ -139,7 +164,7 @@ export class StemCells {
       },
     };
     try {
-      this.supervisor.start(
+      const cell = this.supervisor.start(
         id,
         {
           fn: STEM_CELL_FUNCTION,
@@ -157,9 +182,35 @@ export class StemCells {
         hooks,
       );
       entry.starting++;
+      this.lowerPriority(cell);
       return true;
     } catch (error) {
       this.failed(entry, (error as Error).message);
+      return false;
+    }
+  }
+
+  private lowerPriority(cell: Worker): void {
+    if (!this.bootLow) return;
+    try {
+      setProcessNice(cell.pid, BOOT_NICE);
+      this.lowered.add(cell);
+    } catch (error) {
+      this.bootLow = false;
+      this.log.warn(`stem cells boot at the default priority from now on: ${(error as Error).message}`);
+    }
+  }
+
+  /** Puts a cell that booted at BOOT_NICE back to the default; a cell that cannot be is shut down. */
+  private restorePriority(cell: Worker): boolean {
+    if (!this.lowered.delete(cell)) return true;
+    try {
+      setProcessNice(cell.pid, DEFAULT_NICE);
+      return true;
+    } catch (error) {
+      this.bootLow = false;
+      this.log.warn(`stem cell ${cell.pid} shut down, and stem cells boot at the default priority from now on: ${(error as Error).message}`);
+      cell.shutdown('its priority could not be restored');
       return false;
     }
   }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'uvu';
 import { FIXTURES, TestRuntime, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
+import { processNice } from '../helpers/nice.js';
 
 const GO = `${FIXTURES}/go-misbehave`;
 const NODE = `${FIXTURES}/node-echo.mjs`;
@@ -66,6 +67,50 @@ test('a stem cell that became a pre-warmed worker is replaced before that worker
     await rt.stop();
   }
 });
+
+test('a stem cell boots at nice 19 and is back at nice 0, every thread, before it serves', async () => {
+  const rt = await TestRuntime.start({ stemCells: 1 });
+  try {
+    await rt.deploy({ name: 'node-a', kind: 'node', entry: NODE, pool: { min: 0, max: 4, keepAliveMs: 0 } });
+    await waitFor('a ready stem cell', () => stemReady(rt));
+    const first = stemCellPids(rt);
+    assert.equal(first.length, 1, `one stem cell: ${first.join(', ')}`);
+    assert.deepEqual(new Set(processNice(first[0]!).threads), new Set([0]), 'a ready stem cell runs at nice 0');
+    const cold = await rt.invoke('node-a', 'pid');
+    assert.equal(Number(cold.text), first[0], 'the stem cell served the cold start');
+    assert.deepEqual(new Set(processNice(first[0]!).threads), new Set([0]), 'the specialised cell runs at nice 0');
+    // Its replacement boots a little after that answer; catch it while it boots.
+    const booting = await waitFor('the replacement stem cell, booting', () => stemCellPids(rt).find((pid) => pid !== first[0]), 5000);
+    const duringBoot = processNice(booting);
+    assert.equal(duringBoot.threads[0], 19, `the booting stem cell's main thread is at nice 19 (threads: ${duringBoot.threads.join(', ')})`);
+    if (duringBoot.autogroup !== undefined) assert.equal(duringBoot.autogroup, 19, 'and so is its session');
+    await waitFor('the replacement ready', () => stemReady(rt), 10_000);
+    const ready = processNice(booting);
+    assert.deepEqual(new Set(ready.threads), new Set([0]), `every thread back at nice 0 once ready (${ready.threads.join(', ')})`);
+    if (ready.autogroup !== undefined) assert.equal(ready.autogroup, 0);
+  } finally {
+    await rt.stop();
+  }
+});
+
+/** This runtime's stem cells, specialised or not, that are not yet workers of a function: its Node children started with HEARTH_ROLE=stem. */
+function stemCellPids(rt: TestRuntime): number[] {
+  const workers = new Set(rt.workerPids('node-a'));
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return parent === process.pid && !workers.has(pid) && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('HEARTH_ROLE=stem');
+      } catch (error) {
+        if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) return false; // gone meanwhile
+        throw error;
+      }
+    });
+}
 
 function stemReady(rt: TestRuntime): boolean {
   return rt.runtime.stemCellsReady() > 0;
