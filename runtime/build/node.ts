@@ -1,12 +1,33 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { Plugin } from 'esbuild';
 
 const JS = ['.js', '.mjs', '.cjs'];
 const TS = ['.ts', '.mts', '.cts'];
 export const NODE_ENTRY_EXTENSIONS = [...JS, ...TS];
+
+/**
+ * The SDK import, resolved now the way the worker's require() would resolve it from the
+ * function's file, and written as that absolute path: a starting worker then skips the
+ * package lookup and the matching of the package's exports, 1 to 3 ms of a cold start here.
+ * If it does not resolve now, it is left for the worker, which reports it.
+ */
+const pinSdk: Plugin = {
+  name: 'hearth-pin-sdk',
+  setup(build) {
+    build.onResolve({ filter: /^hearth\/sdk$/ }, (args) => {
+      try {
+        return { path: createRequire(args.importer).resolve(args.path), external: true };
+      } catch {
+        return { path: args.path, external: true };
+      }
+    });
+  },
+};
 
 /**
  * Returns a JavaScript entry Node can load. TypeScript entries are bundled with esbuild
@@ -37,6 +58,7 @@ export async function prepareNodeEntry(entry: string, label: string, log: Logger
       sourcemap: 'inline',
       write: false,
       logLevel: 'silent',
+      plugins: [pinSdk],
     });
     code = result.outputFiles[0]!.text;
   } catch (error) {

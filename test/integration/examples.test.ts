@@ -1,6 +1,7 @@
 // The shipped examples, with the real 1 GiB lookup table: every answer matches the file.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'uvu';
 import { GIB, LOOKUP_STATE, ensureLookupState } from '../../examples/state.js';
@@ -53,6 +54,14 @@ test('Go and Node lookups match the file at random keys, cold and warm', async (
   } finally {
     fs.closeSync(fd);
   }
+});
+
+test('the Node example, compiled at deploy, requires the SDK by the path it resolves to, not by package name', () => {
+  const compiled = fs.readFileSync(rt.runtime.registry.get('lookup-node')!.current.artifact.entry!, 'utf8');
+  const sdk = createRequire(path.join(EXAMPLES, 'node-lookup/index.ts')).resolve('hearth/sdk');
+  assert.ok(path.isAbsolute(sdk), sdk);
+  assert.ok(compiled.includes(`require(${JSON.stringify(sdk)})`), `the compiled entry requires ${sdk}`);
+  assert.ok(!compiled.includes('require("hearth/sdk")'), 'no package lookup left for the worker');
 });
 
 test('a Go worker can read all 1 GiB of its state', async () => {
