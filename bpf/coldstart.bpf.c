@@ -73,7 +73,9 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u64 arg, _
   } else if (bpf_get_current_comm(e->comm, sizeof(e->comm)) < 0) {
     __builtin_memset(e->comm, 0, sizeof(e->comm));
   }
-  bpf_ringbuf_submit(e, 0);
+  /* No wakeup: the agent drains on its own timer and never waits on the ring, and the
+   * notification is an irq_work, a self-IPI that traps to the hypervisor on a VM. */
+  bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
   stat_inc(HEARTH_STAT_EMITTED);
 }
 
