@@ -20,6 +20,7 @@ import type { Logger } from '../../shared/log.js';
 import type { StateBlob } from '../state/store.js';
 import type { WorkerOrigin } from '../../shared/events.js';
 import type { WorkerCgroup } from './cgroup.js';
+import { InflightInvocations } from './inflight.js';
 import type { WorkerProcess } from './process.js';
 import { settle, type Invocation } from './invocation.js';
 
@@ -113,7 +114,7 @@ export class Worker {
   /** Set by the pool: the worker is in its list of workers with free slots. */
   listed = false;
 
-  readonly inflight = new Map<number, Invocation>();
+  readonly inflight = new InflightInvocations();
   private readonly abandoned = new Map<number, NodeJS.Timeout>();
   private readonly controls = new Map<number, PendingControl>();
   private nextControlId = 1;
@@ -177,7 +178,7 @@ export class Worker {
     invocation.dispatchedAt = nowMs();
     invocation.workerId = this.id;
     invocation.pid = this.pid;
-    this.inflight.set(invocation.id, invocation);
+    this.inflight.add(invocation);
     this.lastUsedAt = invocation.dispatchedAt;
     const remaining = invocation.deadline - invocation.dispatchedAt;
     this.channel.send(FrameType.INVOKE, invocation.id, encodeInvokePrefix(remaining), invocation.body);
@@ -185,7 +186,7 @@ export class Worker {
 
   /** Times out the invocations whose deadline has passed (called by the runtime's deadline sweep). */
   expire(now: number): void {
-    for (const invocation of this.inflight.values()) if (invocation.deadline <= now) this.timedOut(invocation);
+    for (const invocation of this.inflight.list()) if (invocation.deadline <= now) this.timedOut(invocation);
   }
 
   /** Sends a control request (gc, stats) and waits for the reply, at most `timeoutMs`. */
@@ -463,9 +464,9 @@ export class Worker {
       reason = code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
       errorCode = beforeReady ? 'HEARTH_ERR_WORKER_START' : 'HEARTH_ERR_WORKER_CRASHED';
     }
-    const inflight = [...this.inflight.keys()];
+    const inflight = this.inflight.list().map((invocation) => invocation.id);
     const tail = this.lastOutput.slice(-3).join(' | ');
-    for (const invocation of this.inflight.values()) {
+    for (const invocation of this.inflight.list()) {
       const error = new HearthError(errorCode === 'HEARTH_ERR_WORKER_START' ? 'HEARTH_ERR_WORKER_CRASHED' : errorCode, `${this.fn}: worker ${this.pid} ${reason} while handling invocation ${invocation.id}${tail === '' ? '' : `; last output: ${tail}`}`, {
         details: { function: this.fn, pid: this.pid },
       });
