@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { statField } from '../../shared/proc-stat.js';
 
 const PAGE_SIZE = 4096;
 /** USER_HZ: the unit of /proc/PID/stat's CPU times, 100 on every Linux ABI Hearth runs on. */
@@ -39,10 +40,8 @@ export function pssWithoutStateMb(pid: number): number | undefined {
 export function processCpuSeconds(pid: number): number | undefined {
   const stat = procFile(pid, 'stat');
   if (stat === undefined) return undefined;
-  // The command name may hold spaces and parentheses; the fields after it do not.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
+  const utime = Number(statField(stat, 14));
+  const stime = Number(statField(stat, 15));
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
 }

@@ -464,9 +464,9 @@ export class Worker {
       reason = code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
       errorCode = beforeReady ? 'HEARTH_ERR_WORKER_START' : 'HEARTH_ERR_WORKER_CRASHED';
     }
-    const inflight = this.inflight.list().map((invocation) => invocation.id);
+    const lost = this.inflight.list();
     const tail = this.lastOutput.slice(-3).join(' | ');
-    for (const invocation of this.inflight.list()) {
+    for (const invocation of lost) {
       const error = new HearthError(errorCode === 'HEARTH_ERR_WORKER_START' ? 'HEARTH_ERR_WORKER_CRASHED' : errorCode, `${this.fn}: worker ${this.pid} ${reason} while handling invocation ${invocation.id}${tail === '' ? '' : `; last output: ${tail}`}`, {
         details: { function: this.fn, pid: this.pid },
       });
@@ -487,7 +487,7 @@ export class Worker {
       beforeReady,
       oomKilled,
       ...(peakMemoryBytes === undefined ? {} : { peakMemoryBytes }),
-      inflight,
+      inflight: lost.map((invocation) => invocation.id),
       lastOutput: [...this.lastOutput],
     });
   }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import { FIXTURES, TestRuntime, makeStateFile, sleep, waitFor } from '../helpers/harness.js';
 import { processNice } from '../helpers/nice.js';
+import { statField } from '../../shared/proc-stat.js';
 
 const GO = `${FIXTURES}/go-misbehave`;
 const NODE = `${FIXTURES}/node-echo.mjs`;
@@ -102,8 +103,7 @@ function stemCellPids(rt: TestRuntime): number[] {
     .map(Number)
     .filter((pid) => {
       try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        const parent = Number(statField(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), 4));
         return parent === process.pid && !workers.has(pid) && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('HEARTH_ROLE=stem');
       } catch (error) {
         if (['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) return false; // gone meanwhile

@@ -5,6 +5,7 @@
 // name in brackets ([vdso], or [anon:NAME] for named anonymous memory), or nothing (anonymous).
 import fs from 'node:fs';
 import path from 'node:path';
+import { statField } from '../../../shared/proc-stat.js';
 import { AddressTable } from './address-table.js';
 import { SymbolSourceFormatError } from './errors.js';
 import { matchLines } from './text-lines.js';
@@ -27,8 +28,8 @@ export interface Mapping {
 
 const LINE = /^([0-9a-f]+)-([0-9a-f]+) [-r][-w]([-x])[-ps] ([0-9a-f]+) [0-9a-f]+:[0-9a-f]+ \d+ *(.*)$/;
 const DELETED = ' (deleted)';
-// Field 22 of /proc/PID/stat, counted from the state (field 3), which follows the ")" of the name.
-const START_TIME_FIELD = 22 - 3;
+// The start time's field of /proc/PID/stat, numbered as in proc(5).
+const START_TIME_FIELD = 22;
 
 /** The executable mappings in the text of a maps file, in address order. */
 export function parseProcMaps(file: string, text: string): Mapping[] {
@@ -85,8 +86,7 @@ export function processStartTime(pid: number, procRoot: string = DEFAULT_PROC_RO
   const file = path.join(procRoot, String(pid), 'stat');
   const text = readIfRunning(file);
   if (text === undefined) return undefined;
-  // The name in parentheses may hold spaces and parentheses itself: the fields follow the last ")".
-  const startTime = text.slice(text.lastIndexOf(')') + 2).split(' ')[START_TIME_FIELD];
+  const startTime = statField(text, START_TIME_FIELD);
   if (startTime === undefined || !/^\d+$/.test(startTime)) throw new SymbolSourceFormatError(file, 1, `no start time in field 22 of ${JSON.stringify(text.slice(0, 200))}`);
   return startTime;
 }

@@ -28,7 +28,8 @@ const hereUrl = import.meta.url;
 export async function warmUp(): Promise<void> {
   // Functions load the SDK; loading both of its copies now leaves only resolution for later.
   await import(new URL('./index.js', hereUrl).href);
-  createRequire(hereUrl)('./index.cjs');
+  const requireHere = createRequire(hereUrl);
+  requireHere('./index.cjs');
   const [inner, outer] = native.socketpair();
   const replies = [(request: Buffer) => request, () => 'text', () => ({ json: true })];
   const loop = new InvokeLoop(inner, (request) => replies[request.length % replies.length]!(request), {
@@ -57,8 +58,8 @@ export async function warmUp(): Promise<void> {
   loop.channel.close('warm-up done');
   // Functions require the SDK by package name. V8 compiles a regular expression to machine code
   // on its second use, so resolving twice leaves the exports matching compiled and package.json cached.
-  for (let round = 0; round < 2; round++) createRequire(hereUrl).resolve('hearth/sdk');
-  collectGarbage();
+  for (let round = 0; round < 2; round++) requireHere.resolve('hearth/sdk');
+  collectGarbage(requireHere);
 }
 
 /**
@@ -67,10 +68,9 @@ export async function warmUp(): Promise<void> {
  * `gc` is exposed only to the context made for this call, then the flag is cleared. The
  * modules are loaded here, not at the top, so a worker started from scratch does not pay for them.
  */
-function collectGarbage(): void {
-  const load = createRequire(hereUrl);
-  const v8 = load('node:v8') as typeof import('node:v8');
-  const vm = load('node:vm') as typeof import('node:vm');
+function collectGarbage(requireHere: NodeRequire): void {
+  const v8 = requireHere('node:v8') as typeof import('node:v8');
+  const vm = requireHere('node:vm') as typeof import('node:vm');
   v8.setFlagsFromString('--expose-gc');
   try {
     (vm.runInNewContext('gc') as () => void)();
