@@ -111,11 +111,15 @@ export class SimulatedPool {
     }
   }
 
-  /** Holds the most recently used idle workers until the pre-warm's end, and starts more if too few are idle. */
+  /**
+   * As the runtime applies a pre-warm (a higher `min` over its window): at least its workers
+   * live, busy and starting ones counted, so the most recently used idle workers are held to
+   * the window's end and more are started if those are too few.
+   */
   prewarm(token: number, now: number): void {
     const prewarm = this.decision?.prewarm;
     if (token !== this.prewarmToken || prewarm === undefined || prewarm.untilMs <= now) return;
-    let wanted = prewarm.workers;
+    let wanted = prewarm.workers - this.busy - this.starting;
     for (let i = this.idleStack.length - 1; i >= 0 && wanted > 0; i--) {
       const worker = this.idleStack[i]!;
       if (worker.state !== 'idle') continue;
@@ -132,15 +136,17 @@ export class SimulatedPool {
     if (!decisionChanged(previous, decision)) return;
     this.counters.decisions++;
     this.decision = decision;
+    // A new pre-warm replaces any pending one; a decision without one cancels it. One already
+    // open holds its workers before a shorter keep-alive could retire them, as one PATCH does.
+    if (!samePrewarm(previous?.prewarm, decision.prewarm)) {
+      this.prewarmToken++;
+      if (decision.prewarm !== undefined && decision.prewarm.atMs <= now) this.prewarm(this.prewarmToken, now);
+      else if (decision.prewarm !== undefined) this.setup.schedule(decision.prewarm.atMs, { kind: 'prewarm', pool: this, token: this.prewarmToken });
+    }
     if (previous === undefined || previous.min !== decision.min || previous.keepAliveMs !== decision.keepAliveMs) {
       for (const worker of this.idleStack) if (worker.state === 'idle') this.scheduleExpiry(worker, now);
     }
     this.scale(now);
-    // A new pre-warm replaces any pending one; a decision without one cancels it.
-    if (!samePrewarm(previous?.prewarm, decision.prewarm)) {
-      this.prewarmToken++;
-      if (decision.prewarm !== undefined) this.setup.schedule(Math.max(now, decision.prewarm.atMs), { kind: 'prewarm', pool: this, token: this.prewarmToken });
-    }
   }
 
   /** Counts the memory of workers still idle at the horizon. */

@@ -128,6 +128,25 @@ test('hearth, timer every 5 minutes: detects the period and pre-warms just befor
   assert.equal(decision.inputs['periodMs'], 5 * MINUTE);
 });
 
+test('hearth, bursts that ramp up over a minute: at a burst\'s first arrival it starts the workers the ramp will need', () => {
+  // Every 10 minutes (± 5 s), 20 requests spread over a minute, each running 2 minutes: 20 in flight at the peak.
+  const random = seededRandom(11);
+  const starts = every(10 * MINUTE, 8, 5 * SECOND, 4);
+  const arrivals = starts.flatMap((start) => Array.from({ length: 20 }, (_, i) => start + i * 3 * SECOND + random() * SECOND));
+  const run = drive(new HearthPolicy(), arrivals, 2 * MINUTE);
+  const burstStart = arrivals[7 * 20]!;
+  const atOnset = run.changes.find((decision) => decision.at === burstStart);
+  assert.ok(atOnset?.prewarm !== undefined, atOnset?.reason ?? 'no decision at the last burst\'s first arrival');
+  assert.equal(atOnset.prewarm.atMs, burstStart, 'from the burst\'s first arrival');
+  assert.ok(atOnset.prewarm.workers >= 15 && atOnset.prewarm.workers <= 21, `${atOnset.prewarm.workers} workers for a peak of 20`);
+  const heldS = (atOnset.prewarm.untilMs - atOnset.prewarm.atMs) / SECOND;
+  assert.ok(heldS > 50 && heldS < 70, `held ${heldS} s over a ramp of about 58 s`);
+  assert.match(atOnset.reason, /burst under way: \d+ workers held/);
+  // Once the ramp is over, the decision turns to the next burst.
+  const after = run.changes.find((decision) => decision.at > burstStart + 70 * SECOND);
+  assert.ok(after?.prewarm === undefined || after.prewarm.atMs > burstStart + 9 * MINUTE, after?.reason);
+});
+
 test('hearth, rare function with expensive memory: pre-warms shortly before the predicted arrival rather than keeping alive', () => {
   // About every 30 minutes (± 1 minute); 2 GB workers: a cold start is worth 2.5 minutes of one idle.
   const arrivals = every(30 * MINUTE, 16, MINUTE, 7);

@@ -67,6 +67,19 @@ test('pre-warm: a worker made ready just before the arrival serves it warm, and 
   assert.ok(Math.abs(result.idleMbSeconds - 1000 * 0.995) < 1e-6, String(result.idleMbSeconds));
 });
 
+test('pre-warm already open: it holds the idle worker that a shorter keep-alive in the same decision would retire', () => {
+  // Until the tick at 60 s: keep-alive 1000 s. From then: keep-alive 0 with a window open since 60 s.
+  const policy: PoolPolicy = {
+    name: 'switching',
+    observe: () => {},
+    decide: (fn, now) => ({ function: fn, policy: 'switching', at: now, max: 8, reason: 'test', inputs: {}, min: 0, ...(now < 60_000 ? { keepAliveMs: 1_000_000 } : { keepAliveMs: 0, prewarm: { atMs: 60_000, untilMs: 200_000, workers: 1 } }) }),
+  };
+  const result = simulate(TINY, policy, TINY_OPTIONS);
+  // The first worker serves 30 s and 90 s; only 210 s starts another.
+  assert.deepEqual([result.coldStarts, result.spawns], [2, 2]);
+  assert.ok(Math.abs(result.idleMbSeconds - 1000 * 59.985) < 1e-6, String(result.idleMbSeconds));
+});
+
 test('priced cold start: the policy is told one, requests wait the other', () => {
   const told: number[] = [];
   const cold = alwaysColdPolicy();

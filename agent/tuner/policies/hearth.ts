@@ -99,6 +99,12 @@ interface Costs {
 
 type MinBasis = 'burst' | 'steady' | 'prewarmed' | 'idle';
 
+/** The pre-warm a decision carries: for the burst under way (onset), or for the next one. */
+interface PendingPrewarm {
+  kind: 'onset' | 'next burst';
+  prewarm: Prewarm;
+}
+
 interface FunctionState {
   costs: Costs;
   gaps: WorkerGaps;
@@ -164,10 +170,11 @@ export class HearthPolicy implements PoolPolicy {
     const state = this.state(functionName);
     const at = now * compression;
     const current = this.currentPlan(state, at);
-    const target = this.minTarget(state, at, current.prewarm !== undefined);
+    const target = this.minTarget(state, at, current.prewarm !== undefined || current.onset !== undefined);
     const settled = state.guard.settle({ min: target.min, keepAliveMs: current.keepAlive.keepAliveMs / compression }, now);
     state.min = settled.settings.min;
-    const prewarm = settled.frozen === undefined ? this.prewarm(state, current, at) : undefined;
+    const pending = settled.frozen === undefined ? this.prewarm(state, current, at) : undefined;
+    const prewarm = pending?.prewarm;
     const { maxWorkers } = state.costs;
     const last = state.last;
     // Same settings from the same plan: the same decision, reason and inputs included (a new plan refreshes them).
@@ -182,7 +189,7 @@ export class HearthPolicy implements PoolPolicy {
       max: maxWorkers,
       keepAliveMs: settled.settings.keepAliveMs,
       ...(prewarm === undefined ? {} : { prewarm }),
-      reason: [this.minReason(state, target), keepAliveReason(current, state.costs.prices, compression), prewarmReason(current, state, prewarm, compression), settled.frozen]
+      reason: [this.minReason(state, target), keepAliveReason(current, state.costs.prices, compression), prewarmReason(current, state, pending, compression), onsetReason(current, pending, compression), settled.frozen]
         .filter((part) => part !== undefined)
         .join('; '),
       inputs: this.inputs(state, target.min, current, settled.frozen !== undefined),
@@ -288,6 +295,7 @@ export class HearthPolicy implements PoolPolicy {
       // Only the levels steady concurrency keeps are left out: the last worker's gaps must still price keep-alive against pre-warm.
       workerGaps: state.gaps.groups(at, state.load.concurrencyHeld),
       bursts: state.bursts.bursts,
+      oldestBurstIsFirst: state.bursts.oldestIsFirst,
       burstRate: state.bursts.rate(at),
       economics: { ...prices, missWhileBusyCost: this.options.latencyPricePerMs * Math.min(coldStartMs, executionMs) },
       leadMs: state.costs.leadMs,
@@ -307,17 +315,27 @@ export class HearthPolicy implements PoolPolicy {
     return state.plan;
   }
 
-  /** The plan's pre-warm after the current burst, while it is still ahead, no arrival has overtaken it, and `min` does not already cover it. */
-  private prewarm(state: FunctionState, current: Plan, at: number): Prewarm | undefined {
+  /**
+   * While the current burst ramps up, the plan's onset pre-warm (from the burst's first
+   * arrival); after that, its pre-warm for the next burst, while that is still ahead, no
+   * arrival has overtaken it, and `min` does not already cover it.
+   */
+  private prewarm(state: FunctionState, current: Plan, at: number): PendingPrewarm | undefined {
     const start = state.bursts.startMs;
     const lastArrival = state.bursts.lastArrival;
-    if (current.prewarm === undefined || start === undefined || lastArrival === undefined) return undefined;
+    if (start === undefined || lastArrival === undefined) return undefined;
+    const { compression } = this.options;
+    const onset = current.onset;
+    // Its workers are counted as the runtime counts a pool's: the first arrival's included.
+    if (onset !== undefined && at < start + onset.untilMs && onset.workers + 1 > state.min) {
+      return { kind: 'onset', prewarm: { atMs: start / compression, untilMs: (start + onset.untilMs) / compression, workers: onset.workers + 1 } };
+    }
+    if (current.prewarm === undefined) return undefined;
     const from = start + current.prewarm.fromMs;
     const until = start + current.prewarm.untilMs;
     const { workers } = current.prewarm;
     if (workers <= state.min || until <= at || from <= lastArrival) return undefined;
-    const { compression } = this.options;
-    return { atMs: from / compression, untilMs: until / compression, workers };
+    return { kind: 'next burst', prewarm: { atMs: from / compression, untilMs: until / compression, workers } };
   }
 
   private costs(functionName: string): Costs {
@@ -378,11 +396,19 @@ function keepAliveReason(current: Plan, prices: Costs['prices'], compression: nu
   return `${keep}: catches ${percent(keepAlive.caught)} of worker idle gaps`;
 }
 
-function prewarmReason(current: Plan, state: FunctionState, prewarm: Prewarm | undefined, compression: number): string | undefined {
+function prewarmReason(current: Plan, state: FunctionState, pending: PendingPrewarm | undefined, compression: number): string | undefined {
   if (current.prewarm === undefined) return undefined;
+  const prewarm = pending?.kind === 'next burst' ? pending.prewarm : undefined;
   const period = state.bursts.period();
   const basis = period === undefined ? 'burst intervals' : `periodic every ${formatDuration(period.periodMs / compression)}, recent intervals within ${formatDuration(period.rangeMs / compression)}`;
   const window = `${formatDuration(current.prewarm.fromMs / compression)} to ${formatDuration(current.prewarm.untilMs / compression)} after a burst starts`;
   const what = prewarm === undefined ? 'pre-warm planned but not pending' : `pre-warm ${prewarm.workers} worker${prewarm.workers === 1 ? '' : 's'}`;
   return `${what} ${window} (${basis}; ${percent(current.prewarm.hitRate)} of bursts start inside it)`;
+}
+
+function onsetReason(current: Plan, pending: PendingPrewarm | undefined, compression: number): string | undefined {
+  const { onset } = current;
+  if (onset === undefined) return undefined;
+  const what = pending?.kind === 'onset' ? `burst under way: ${onset.workers} worker${onset.workers === 1 ? '' : 's'} held` : `at a burst's first arrival, start ${onset.workers} worker${onset.workers === 1 ? '' : 's'} held`;
+  return `${what} ${formatDuration(onset.untilMs / compression)} while it ramps up (${percent(onset.hitRate)} of bursts come after a lull no worker waited through)`;
 }

@@ -47,6 +47,7 @@ export class BurstTracker {
   private carriedOver = 0;
   private peak = 0;
   private peakAtMs = 0;
+  private finished = 0;
 
   constructor(private readonly options: BurstOptions) {
     this.recent = new RecentValues(options.recent);
@@ -67,6 +68,7 @@ export class BurstTracker {
     const start = this.burstStartMs;
     if (start !== undefined && last !== undefined) {
       this.recent.push({ intervalMs: atMs - start, lullMs: atMs - last, durationMs: last - start, peak: this.peak, rampMs: this.peakAtMs - start });
+      this.finished++;
     }
     this.starts.record(0, atMs);
     this.burstStartMs = atMs;
@@ -86,6 +88,11 @@ export class BurstTracker {
 
   get bursts(): readonly Burst[] {
     return this.recent.all;
+  }
+
+  /** Whether the oldest of the recent bursts is the function's first (nothing came before it). */
+  get oldestIsFirst(): boolean {
+    return this.finished === this.recent.all.length;
   }
 
   /** Bursts in about the last half-life, decayed like the idle gaps, so the two compare as rates. */

@@ -9,7 +9,10 @@
 // - recent bursts, which price a pre-warm [a, b] after a burst starts: it pays off for a
 //   burst only if the burst was over before a (else it is overtaken), its lull outlasted
 //   the keep-alive (else the kept worker serves the next burst anyway), and the next burst
-//   starts inside the window; worker number j is used only if the burst reaches j in flight.
+//   starts inside the window; worker number j is used only if the burst reaches j in flight;
+// - the same bursts' ramps, which price an onset pre-warm [start, start + ramp]: workers
+//   started at a burst's first arrival for the requests that will join it while it ramps
+//   up, for bursts that neither the keep-alive nor the pre-warm window served.
 // Gap weights are decayed counts and each recent burst stands for an equal share of the
 // decayed count of bursts, so both gains are rates and add up. Times are trace ms.
 
@@ -50,15 +53,28 @@ export interface PrewarmChoice {
   hitRate: number;
 }
 
+/** Workers started as a burst begins, for the requests that join it while it ramps up. */
+export interface OnsetChoice {
+  /** Held until this long after the burst's first arrival: its ramp, plus a worker start. */
+  untilMs: number;
+  workers: number;
+  gain: number;
+  /** Share of recent bursts it would have served. */
+  hitRate: number;
+}
+
 export interface Plan {
   keepAlive: KeepAliveChoice;
   prewarm?: PrewarmChoice;
+  onset?: OnsetChoice;
   gain: number;
 }
 
 export interface PlanInput {
   workerGaps: GapGroups;
   bursts: readonly Burst[];
+  /** The oldest of `bursts` is the function's first: it began with no worker. */
+  oldestBurstIsFirst: boolean;
   /** The decayed count of bursts, on the scale of the gaps' weights. */
   burstRate: number;
   economics: Economics;
@@ -96,14 +112,26 @@ export function plan(input: PlanInput): Plan {
     lulls: [...new Set(input.bursts.map((burst) => burst.lullMs))].sort((a, b) => a - b),
     share: input.burstRate / input.bursts.length,
   };
-  let withPrewarm: Plan | undefined;
+  let best: Plan | undefined;
+  const consider = (candidate: Plan | undefined): void => {
+    if (candidate !== undefined && (best === undefined || candidate.gain > best.gain)) best = candidate;
+  };
   for (const window of prewarmWindows(input, bursts)) {
-    const candidate = bestWithPrewarm(window, candidates, input, bursts);
-    if (candidate !== undefined && (withPrewarm === undefined || candidate.gain > withPrewarm.gain)) withPrewarm = candidate;
+    const withWindow = bestWithPrewarm(window, candidates, input, bursts);
+    // Armed first: an onset that the window leaves nothing to do for costs nothing, and still serves a burst that comes early.
+    consider(withOnset(withWindow, input, bursts));
+    consider(withWindow);
   }
+  for (const keepAlive of candidates) consider(withOnset({ keepAlive, gain: keepAlive.gain }, input, bursts));
   // A pre-warm bets on a prediction where a keep-alive only waits: it must win by the premium.
   const premium = input.prewarmPremium * Math.abs(keepOnly.gain);
-  return withPrewarm !== undefined && withPrewarm.gain > keepOnly.gain + premium ? withPrewarm : keepOnly;
+  return best !== undefined && (best as Plan).gain > keepOnly.gain + premium ? best : keepOnly;
+}
+
+/** The plan with an onset pre-warm added; undefined when no worker started at a burst's onset would pay. */
+function withOnset(base: Plan | undefined, input: PlanInput, bursts: BurstSummary): Plan | undefined {
+  const onset = base === undefined ? undefined : onsetGain(base, input, bursts);
+  return onset === undefined ? undefined : { ...base!, onset, gain: base!.gain + onset.gain };
 }
 
 /** The keep-alive in force, when the best one would not gain `minImprovement` more: estimates wobble, settings need not. */
@@ -226,8 +254,7 @@ function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, e
   for (const burst of bursts) {
     // Overtaken by the burst's own arrivals, or the kept worker is still there: no pre-warm.
     if (burst.durationMs >= window.fromMs || burst.lullMs <= keepAliveMs) continue;
-    const ready = window.fromMs + leadMs;
-    if (burst.intervalMs >= ready && burst.intervalMs <= window.untilMs) {
+    if (prewarmCatches(window, burst, leadMs)) {
       caught.push({ peak: burst.peak, weight: share });
       held += share * (burst.intervalMs - window.fromMs + rampMs / 2);
     } else if (burst.intervalMs > window.untilMs) {
@@ -236,18 +263,50 @@ function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, e
   }
   // A window around one or two past bursts fits the sample, not the function.
   if (caught.length < minEvidence) return undefined;
-  const { workers, gain } = workersWorthIt(caught, held, economics);
+  const { workers, gain } = workersWorthIt(caught, held, economics.coldStartCost, economics.idleCostPerMs);
   if (workers === 0) return undefined;
   const hitRate = caught.reduce((sum, burst) => sum + burst.weight, 0) / burstRate;
   return { fromMs: window.fromMs, untilMs: window.untilMs, workers, gain, hitRate };
 }
 
 /**
- * Pre-warmed worker number j earns a cold start for each caught burst that reaches j in
+ * Workers started at a burst's first arrival and held over its ramp (plus one worker start).
+ * How many: as many as pay for themselves over the recent bursts that began after a lull
+ * longer than the keep-alive (no kept worker waiting), worker number j serving the (j + 1)th
+ * request in flight, which would otherwise miss while the others run; a burst that peaks
+ * within one worker start gains nothing, its requests are in before a worker is. What it
+ * adds to the plan: its value over the bursts the pre-warm window also missed (the rest found
+ * pre-warmed workers idle, which count towards it). Armed even when the window caught every
+ * recent burst, since a burst that comes a moment early finds nobody waiting. Each recent
+ * burst's record describes the burst and the wait for the next one, so how burst i began is
+ * read from the record before it; the function's first burst began with no worker.
+ */
+function onsetGain(base: Plan, input: PlanInput, { share }: BurstSummary): OnsetChoice | undefined {
+  const { bursts, leadMs, economics, minEvidence, burstRate } = input;
+  const keptFor = (i: number): boolean => bursts[i]!.lullMs <= base.keepAlive.keepAliveMs;
+  const afterLull = bursts.filter((_, i) => (i === 0 ? input.oldestBurstIsFirst : !keptFor(i - 1)));
+  if (afterLull.length < minEvidence) return undefined;
+  const untilMs = median(afterLull.map((burst) => burst.rampMs)) + leadMs;
+  const servable = (burst: Burst): { peak: number; weight: number }[] => (burst.rampMs > leadMs ? [{ peak: burst.peak - 1, weight: share }] : []);
+  const { workers } = workersWorthIt(afterLull.flatMap(servable), share * afterLull.length * untilMs, economics.missWhileBusyCost, economics.idleCostPerMs);
+  if (workers === 0) return undefined;
+  const missed = bursts.filter((_, i) => (i === 0 ? input.oldestBurstIsFirst : !keptFor(i - 1) && (base.prewarm === undefined || !prewarmCatches(base.prewarm, bursts[i - 1]!, leadMs))));
+  const served = missed.flatMap(servable).reduce((sum, burst) => sum + burst.weight * Math.min(workers, burst.peak), 0);
+  const gain = economics.missWhileBusyCost * served - economics.idleCostPerMs * share * missed.length * untilMs * workers;
+  return { untilMs, workers, gain, hitRate: (missed.length * share) / burstRate };
+}
+
+/** Whether a pre-warm window after this burst had a worker ready when the next one began. */
+function prewarmCatches(window: Pick<PrewarmChoice, 'fromMs' | 'untilMs'>, burst: Burst, leadMs: number): boolean {
+  return burst.durationMs < window.fromMs && burst.intervalMs >= window.fromMs + leadMs && burst.intervalMs <= window.untilMs;
+}
+
+/**
+ * Pre-warmed worker number j earns a missed start for each caught burst that reaches j in
  * flight, and costs the hold whatever happens. Adds workers while the next one earns more
  * than it costs.
  */
-function workersWorthIt(caught: { peak: number; weight: number }[], held: number, economics: Economics): { workers: number; gain: number } {
+function workersWorthIt(caught: { peak: number; weight: number }[], held: number, missCost: number, idleCostPerMs: number): { workers: number; gain: number } {
   const byPeak = [...caught].sort((a, b) => b.peak - a.peak);
   let reaching = byPeak.reduce((sum, burst) => sum + burst.weight, 0);
   let workers = 0;
@@ -255,7 +314,7 @@ function workersWorthIt(caught: { peak: number; weight: number }[], held: number
   for (let i = byPeak.length - 1; i >= 0; i--) {
     // Levels (the next lower peak, this peak] are reached by the bursts from here up.
     const levels = byPeak[i]!.peak - (i + 1 < byPeak.length ? byPeak[i + 1]!.peak : 0);
-    const value = economics.coldStartCost * reaching - economics.idleCostPerMs * held;
+    const value = missCost * reaching - idleCostPerMs * held;
     if (value <= 0) break;
     workers += levels;
     gain += levels * value;
