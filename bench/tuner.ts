@@ -45,7 +45,7 @@ interface TraceSetup {
 }
 
 /**
- * sample20 is replayed whole but for its three busiest functions, thinned to at most 60
+ * sample20 is replayed whole but for its three busiest functions, thinned to at most 30
  * arrivals in their busiest minute (one has 850 two-minute invocations every 10 minutes: 850
  * concurrent workers); its rare and periodic functions, the ones keep-alive policies differ
  * on, keep every arrival. busy10 (13 million arrivals a day) keeps 1 arrival in 200, about
@@ -65,8 +65,8 @@ const POLICIES: { key: string; name: PolicyName }[] = [
 ];
 
 const SEED = 42;
-/** The hearth policy's memory price in the full-day sweep, as factors of its default: lower keeps workers longer. */
-const PRICE_FACTORS = [1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32];
+/** The hearth policy's memory price in the full-day sweep, as factors of its default (4: the default before it was set for Hearth's cold starts): lower keeps workers longer. */
+const PRICE_FACTORS = [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16];
 const MEMORY_SCALE = 1024;
 /** Every replayed function's `pool.max` (the simulator's too): above any burst the thinned traces have. */
 const MAX_WORKERS = 256;
@@ -189,7 +189,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     { headers: ['trace', 'policy', 'cold rate (replay)', 'cold rate (sim)', 'p50 ms', 'p99 ms', 'idle GB·s (replay)', 'idle GB·s (sim)', 'failed', 'cold rate (full day, sim)', 'idle GB·s (full day, sim)'], rows },
     [
       `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
-      `Thinning: sample20 keeps every arrival but in functions whose busiest minute exceeds 60 (thinned to 60 there); busy10 keeps 1 arrival in 200.`,
+      `Thinning: ${TRACES.map((setup) => `${setup.key} keeps ${setup.rateScale === 1 ? 'every arrival' : `1 arrival in ${round(1 / setup.rateScale, 0)}`}${setup.maxPerMinute === undefined ? '' : `, but in functions whose busiest minute has more than ${setup.maxPerMinute} (thinned to ${setup.maxPerMinute} there)`}`).join('; ')}.`,
       ...notes,
       `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
     ],

@@ -93,7 +93,7 @@ Options:
   --tuner-policy NAME      ${POLICY_NAMES.join(', ')} (default hearth; the
                            others are the baselines it is compared with)
   --tuner-memory-price P   the hearth policy's price of one MB of idle worker for one second, in ms
-                           of cold-start latency (default 1/30720: a 10 ms start of a 512 MB worker
+                           of cold-start latency (default 1/122880: a 2.5 ms start of a 512 MB worker
                            is worth 10 minutes of it idle); higher keeps fewer workers
   --tuner-compression C    for trace replays C times faster than real time: the policy's windows
                            shrink by C (default 1)
@@ -171,13 +171,13 @@ function tunerOptions(values: Record<string, unknown>): Partial<LiveTunerOptions
   return { mode, policy, compression, prices: price === undefined ? {} : { memoryPricePerMbSecond: price } };
 }
 
-/** A positive number, or a fraction such as 1/30720. */
+/** A positive number, or a fraction such as 1/122880. */
 function positiveNumber(values: Record<string, unknown>, name: string, fallback: number): number {
   const text = values[name];
   if (text === undefined) return fallback;
   const match = typeof text === 'string' ? /^\s*([\d.e+-]+)\s*(?:\/\s*([\d.e+-]+))?\s*$/.exec(text) : null;
   const value = match === null ? NaN : Number(match[1]) / (match[2] === undefined ? 1 : Number(match[2]));
-  if (!(value > 0) || !Number.isFinite(value)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--${name} must be a positive number or fraction such as 1/30720 (got ${JSON.stringify(text)})`);
+  if (!(value > 0) || !Number.isFinite(value)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--${name} must be a positive number or fraction such as 1/122880 (got ${JSON.stringify(text)})`);
   return value;
 }
 

@@ -14,8 +14,8 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const FN = 'fn';
 
-/** A worker of 512 MB (Hearth's default limit) starting in 10 ms: with hearth's default prices a cold start is worth 10 minutes of it idle. */
-const PROFILE: FunctionProfile = { coldStartMs: { exec: 2, runtime_init: 3, ready: 5 }, memoryMb: 512, maxWorkers: 1024 };
+/** A worker of 2 GB starting in 10 ms: with hearth's default prices a cold start is worth 10 minutes of it idle. */
+const PROFILE: FunctionProfile = { coldStartMs: { exec: 2, runtime_init: 3, ready: 5 }, memoryMb: 2048, maxWorkers: 1024 };
 
 interface Drive {
   /** Every decision that differed from the one before, in order. */
@@ -148,9 +148,9 @@ test('hearth, bursts that ramp up over a minute: at a burst\'s first arrival it 
 });
 
 test('hearth, rare function with expensive memory: pre-warms shortly before the predicted arrival rather than keeping alive', () => {
-  // About every 30 minutes (± 1 minute); 2 GB workers: a cold start is worth 2.5 minutes of one idle.
+  // About every 30 minutes (± 1 minute); 8 GB workers: a cold start is worth 2.5 minutes of one idle.
   const arrivals = every(30 * MINUTE, 16, MINUTE, 7);
-  const profile = { ...PROFILE, memoryMb: 2048 };
+  const profile = { ...PROFILE, memoryMb: 8192 };
   const last = arrivals[15]!;
   const decision = drive(new HearthPolicy(), arrivals, SECOND, { profile }).afterEnd.get(last)!;
   assert.ok(decision.keepAliveMs < MINUTE, `keep-alive ${decision.keepAliveMs / MINUTE} min: ${decision.reason}`);
@@ -161,9 +161,9 @@ test('hearth, rare function with expensive memory: pre-warms shortly before the 
 });
 
 test('hearth, unpredictable arrivals and cheap memory: keeps a worker instead of guessing', () => {
-  // Poisson arrivals, 3 minutes apart on average; 64 MB workers: a cold start is worth 80 minutes of one idle.
+  // Poisson arrivals, 3 minutes apart on average; 256 MB workers: a cold start is worth 80 minutes of one idle.
   const arrivals = poisson(1 / 180, 0, 6 * 60 * MINUTE, 3);
-  const decision = drive(new HearthPolicy(), arrivals, SECOND, { profile: { ...PROFILE, memoryMb: 64 } }).last;
+  const decision = drive(new HearthPolicy(), arrivals, SECOND, { profile: { ...PROFILE, memoryMb: 256 } }).last;
   assert.equal(decision.prewarm, undefined, decision.reason);
   assert.ok(decision.min >= 1 || decision.keepAliveMs >= 10 * MINUTE, decision.reason);
 });

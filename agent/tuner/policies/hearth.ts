@@ -59,7 +59,7 @@ export interface HearthOptions {
 export const HEARTH_DEFAULTS: Required<HearthOptions> = {
   compression: 1,
   latencyPricePerMs: 1,
-  memoryPricePerMbSecond: 1 / 30_720,
+  memoryPricePerMbSecond: 1 / 122_880,
   halfLifeMs: 2 * 3_600_000,
   lullMs: 60_000,
   steadyWindowMs: 10 * 60_000,
