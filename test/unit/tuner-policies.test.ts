@@ -190,6 +190,16 @@ test('hearth, steady load: min ≈ arrival rate × duration (Little\'s law)', ()
   assert.equal(decision.prewarm, undefined);
 });
 
+test('hearth, light steady load: keeps for good the workers whose idle gaps are short on average, above the concurrency it holds', () => {
+  // 10/s × 88 ms: 0.88 in flight on average, a second worker busy 22% of the time, a fourth about 1%.
+  const decision = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND }).last;
+  assert.ok(decision.min >= 3, `min ${decision.min}: ${decision.reason}`);
+  assert.match(decision.reason, new RegExp(`min ${decision.min}: the ${decision.min} most recently used workers' idle gaps are on average shorter than missing them is worth`));
+  // With workers 64 times dearer, a cold start is worth 9.4 s of one idle: fewer are kept.
+  const dear = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND, profile: { ...PROFILE, memoryMb: 64 * 2048 } }).last;
+  assert.ok(dear.min < decision.min, `min ${dear.min} for dear workers against ${decision.min}: ${dear.reason}`);
+});
+
 test('hearth hysteresis: ±5% swings in a steady load change nothing once settled', () => {
   const arrivals = Array.from({ length: 40 }, (_, minute) => poisson(minute % 2 === 0 ? 19 : 21, minute * MINUTE, (minute + 1) * MINUTE, 100 + minute)).flat();
   const run = drive(new HearthPolicy(), arrivals, 500, { tickMs: SECOND });

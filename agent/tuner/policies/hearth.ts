@@ -97,7 +97,7 @@ interface Costs {
   maxWorkers: number;
 }
 
-type MinBasis = 'burst' | 'steady' | 'prewarmed' | 'idle';
+type MinBasis = 'burst' | 'steady' | 'kept' | 'prewarmed' | 'idle';
 
 /** The pre-warm a decision carries: for the burst under way (onset), or for the next one. */
 interface PendingPrewarm {
@@ -121,7 +121,8 @@ interface FunctionState {
   /** Load figures and the concurrency held half the time, refreshed once per rate bucket. */
   load: { bucket: number; concurrencyHeld: number; arrivalsPerMs: number; stablePerMs: number; panicPerMs: number };
   /** Whether to keep the last worker for good, judged with each plan. */
-  keepLastWorker: boolean;
+  /** Workers, from the last one up, whose idle gaps are short enough on average to keep them for good. */
+  keptLevels: number;
   min: number;
   last: PoolDecision | undefined;
   /** The plan `last` was explained from. */
@@ -219,26 +220,33 @@ export class HearthPolicy implements PoolPolicy {
       };
     }
     const { stablePerMs, panicPerMs } = state.load;
-    const steady = prewarmed ? 0 : Math.max(state.load.concurrencyHeld, state.keepLastWorker ? 1 : 0);
+    const steady = prewarmed ? 0 : Math.max(state.load.concurrencyHeld, state.keptLevels);
     const surge = this.surge(state);
     // Headroom pays only when the surge keeps at least one more request busy than a worker start takes; below that, starting on demand costs as much.
     const bursting = surge >= 1 && panicPerMs >= panicRatio * stablePerMs;
     const burst = bursting ? Math.ceil((state.gaps.inFlight + surge) * (1 + minTolerance)) : 0;
     const min = Math.min(state.costs.maxWorkers, Math.max(steady, burst));
     if (burst > steady) return { min, basis: 'burst' };
+    if (steady > state.load.concurrencyHeld) return { min, basis: 'kept' };
     if (steady > 0) return { min, basis: 'steady' };
     return { min, basis: prewarmed ? 'prewarmed' : 'idle' };
   }
 
   /**
-   * Keep one worker for good when the function's idle periods are, on average, shorter
-   * than the break-even: then holding the last worker through every one of them costs
-   * less than the cold starts it saves (for memoryless arrivals the best keep-alive is
-   * then "forever"; a fitted keep-alive would stop at the longest idle period seen so far).
+   * Keep workers for good, from the last one up, while their idle gaps are on average
+   * shorter than what missing them is worth in idle time: then holding one through every gap
+   * costs less than the cold starts it saves. The last worker's miss costs a cold start, the
+   * others' a miss while busy.
    */
-  private keepsLastWorker(state: FunctionState, at: number): boolean {
-    const { weight, meanMs } = state.gaps.lastWorkerGaps(at);
-    return weight >= this.options.minEvidence && meanMs < breakEvenMs(state.costs.prices);
+  private levelsKeptForGood(state: FunctionState, at: number): number {
+    const { coldStartCost, idleCostPerMs } = state.costs.prices;
+    const busyMiss = this.missWhileBusyCost(state);
+    return state.gaps.levelsWorthKeeping(at, this.options.minEvidence, (level) => (level === 1 ? coldStartCost : busyMiss) / idleCostPerMs);
+  }
+
+  /** A request that finds no idle worker while others run takes whichever comes first, a new worker or a busy one freeing up. */
+  private missWhileBusyCost(state: FunctionState): number {
+    return this.options.latencyPricePerMs * Math.min(state.costs.coldStartMs, state.duration.ms / this.options.compression);
   }
 
   /** Requests arriving at the panic rate that will still be running when a worker started now is ready: λ × min(cold start, execution time). */
@@ -257,6 +265,8 @@ export class HearthPolicy implements PoolPolicy {
         const littlesLaw = `${perSecond(arrivalsPerMs)} × ${formatDuration(state.duration.ms / compression)} = ${round(arrivalsPerMs * state.duration.ms)}`;
         return `min ${target.min}: at least ${target.min} in flight ${percent(minBusyShare)} of the last ${formatDuration(steadyWindowMs / compression)} (Little's law: ${littlesLaw})`;
       }
+      case 'kept':
+        return `min ${target.min}: the ${target.min} most recently used workers' idle gaps are on average shorter than missing them is worth, so they are kept for good`;
       case 'prewarmed':
         return 'min 0: its bursts are pre-warmed';
       case 'idle':
@@ -289,15 +299,14 @@ export class HearthPolicy implements PoolPolicy {
 
   private currentPlan(state: FunctionState, at: number): Plan {
     if (state.plan !== undefined && !state.replanNow && at - state.plannedAt < this.options.replanEveryMs) return state.plan;
-    const { prices, coldStartMs } = state.costs;
-    const executionMs = state.duration.ms / this.options.compression;
+    const { prices } = state.costs;
     state.plan = plan({
       // Only the levels steady concurrency keeps are left out: the last worker's gaps must still price keep-alive against pre-warm.
       workerGaps: state.gaps.groups(at, state.load.concurrencyHeld),
       bursts: state.bursts.bursts,
       oldestBurstIsFirst: state.bursts.oldestIsFirst,
       burstRate: state.bursts.rate(at),
-      economics: { ...prices, missWhileBusyCost: this.options.latencyPricePerMs * Math.min(coldStartMs, executionMs) },
+      economics: { ...prices, missWhileBusyCost: this.missWhileBusyCost(state) },
       leadMs: state.costs.leadMs,
       keepAliveLimitMs: this.options.keepAliveLimitMs,
       minEvidence: this.options.minEvidence,
@@ -309,7 +318,7 @@ export class HearthPolicy implements PoolPolicy {
       // Only a fitted keep-alive is held on to; the break-even one is a stopgap.
       ...(state.last === undefined || state.plan?.keepAlive.basis !== 'fitted' ? {} : { currentKeepAliveMs: state.last.keepAliveMs * this.options.compression }),
     });
-    state.keepLastWorker = this.keepsLastWorker(state, at);
+    state.keptLevels = this.levelsKeptForGood(state, at);
     state.plannedAt = at;
     state.replanNow = false;
     return state.plan;
@@ -377,7 +386,7 @@ export class HearthPolicy implements PoolPolicy {
         plannedAt: 0,
         replanNow: true,
         load: { bucket: -1, concurrencyHeld: 0, arrivalsPerMs: 0, stablePerMs: 0, panicPerMs: 0 },
-        keepLastWorker: false,
+        keptLevels: 0,
         min: 0,
         last: undefined,
         explained: undefined,

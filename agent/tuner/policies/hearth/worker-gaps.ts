@@ -17,14 +17,23 @@ export interface GapGroups {
   others: Cell[];
 }
 
+/** One level's gaps as a decayed count and sum, as of `atMs`. */
+interface LevelGaps {
+  weight: number;
+  sumMs: number;
+  atMs: number;
+}
+
 export class WorkerGaps {
   private readonly last: DecayingHistogram;
   private readonly others: DecayingHistogram;
+  /** levels[j]: level j's gaps, for their mean (index 0 unused). */
+  private readonly levels: LevelGaps[] = [];
   /** idleSince[j]: when level j last fell idle (index 0 unused). */
   private readonly idleSince: number[] = [];
   private concurrency = 0;
 
-  constructor(halfLifeMs: number) {
+  constructor(private readonly halfLifeMs: number) {
     this.last = new DecayingHistogram(halfLifeMs);
     this.others = new DecayingHistogram(halfLifeMs);
   }
@@ -38,6 +47,7 @@ export class WorkerGaps {
     const level = ++this.concurrency;
     const since = this.idleSince[level];
     if (since === undefined) return;
+    this.recordLevel(level, atMs - since, atMs);
     if (level === 1) this.last.record(atMs - since, atMs);
     else if (level > minWorkers) this.others.record(atMs - since, atMs);
   }
@@ -59,11 +69,40 @@ export class WorkerGaps {
     return { last: minWorkers >= 1 ? [] : this.last.cells(atMs, openLast), others: this.others.cells(atMs, openOthers) };
   }
 
-  /** The function's idle periods (the last worker's gaps, the open one included): their decayed count and mean. */
-  lastWorkerGaps(atMs: number): { weight: number; meanMs: number } {
-    const since = this.idleSince[1];
-    const cells = this.last.cells(atMs, this.concurrency === 0 && since !== undefined ? [atMs - since] : []);
-    const weight = cells.reduce((sum, cell) => sum + cell.weight, 0);
-    return { weight, meanMs: weight === 0 ? 0 : cells.reduce((sum, cell) => sum + cell.weight * cell.mean, 0) / weight };
+  /**
+   * How many workers, from the last one up, are worth keeping for good: each level j from 1
+   * has at least `minEvidence` decayed gaps, and their mean, the open one included (weighted
+   * as a gap seen when it began), is below `breakEvenMs(j)`, the idle time a miss at that
+   * level is worth. For memoryless arrivals the best keep-alive of a level is then "forever",
+   * which a keep-alive fitted to the gaps seen so far cannot express.
+   */
+  levelsWorthKeeping(atMs: number, minEvidence: number, breakEvenMs: (level: number) => number): number {
+    let kept = 0;
+    for (let level = 1; level < this.levels.length; level++) {
+      const gaps = this.levels[level];
+      if (gaps === undefined) break;
+      let weight = gaps.weight * this.decay(atMs - gaps.atMs);
+      let sumMs = gaps.sumMs * this.decay(atMs - gaps.atMs);
+      const since = this.idleSince[level];
+      if (this.concurrency < level && since !== undefined) {
+        weight += this.decay(atMs - since);
+        sumMs += (atMs - since) * this.decay(atMs - since);
+      }
+      if (weight < minEvidence || sumMs / weight >= breakEvenMs(level)) break;
+      kept = level;
+    }
+    return kept;
+  }
+
+  private recordLevel(level: number, gapMs: number, atMs: number): void {
+    const gaps = (this.levels[level] ??= { weight: 0, sumMs: 0, atMs });
+    const decay = this.decay(atMs - gaps.atMs);
+    gaps.weight = gaps.weight * decay + 1;
+    gaps.sumMs = gaps.sumMs * decay + gapMs;
+    gaps.atMs = atMs;
+  }
+
+  private decay(ageMs: number): number {
+    return 2 ** (-ageMs / this.halfLifeMs);
   }
 }
