@@ -8,9 +8,10 @@
 //
 // Scale: a trace minute replays in 60/C seconds (C = --compression, 240 by default: a day in
 // 6 minutes); the policies' windows shrink by C, execution times too, cold starts do not (they
-// are what a start costs here). Workers hold their trace function's memory divided by 128
-// (whole 2 MiB huge pages), and hearth's memory price is multiplied by 128, so that a replay
-// MiB stands for 128 trace MiB and its decisions are those it would make at full size. The
+// are what a start costs here). Workers hold their trace function's memory divided by 128,
+// their own Go runtime's included (measured first, and mapped that much less), and hearth's
+// memory price is multiplied by 128, so that a replay MiB stands for 128 trace MiB and its
+// decisions are those it would make at full size. The
 // busiest functions are thinned (each arrival kept with a fixed probability) to what two cores
 // can serve: see TRACES.
 import path from 'node:path';
@@ -28,7 +29,7 @@ import { gcKeys } from './lib/gc-keys.js';
 import { writeResults } from './lib/results.js';
 import { ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
-import { heldMemoryKb, replayLive, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
+import { heldMemoryKb, replayLive, replayMemoryKb, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixtures/traces');
@@ -67,7 +68,15 @@ const POLICIES: { key: string; name: PolicyName }[] = [
 const SEED = 42;
 /** The hearth policy's memory price in the full-day sweep, as factors of its default (4: the default before it was set for Hearth's cold starts): lower keeps workers longer. */
 const PRICE_FACTORS = [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16];
-const MEMORY_SCALE = 1024;
+/**
+ * A replay MiB stands for this many trace MiB. Small enough that every function's share is
+ * above the stand-in's own Go runtime (under 1 MiB of private memory among two dozen of
+ * them; the smallest function, 133 MB, gets 1.04 MiB), which at 1024 weighed as most of a
+ * gigabyte and made small functions' workers several times dearer than the trace's.
+ */
+const MEMORY_SCALE = 128;
+/** Stand-in workers alive while their baseline is measured: about as many as a replay keeps. */
+const STAND_IN_WORKERS = 24;
 /** Every replayed function's `pool.max` (the simulator's too): above any burst the thinned traces have. */
 const MAX_WORKERS = 256;
 /** The phases up to ready: a cold start's cost, as the tuner measures it. */
@@ -108,6 +117,8 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
   const notes: string[] = [];
   const rows: (string | number)[][] = [];
   const perTrace: Record<string, unknown> = {};
+  const baselineKb = await standInBaselineKb();
+  progress(`a trace-sleep worker holding nothing: ${round(baselineKb, 0)} KiB of private memory`);
   for (const setup of TRACES) {
     const full = readTrace(path.join(TRACES_DIR, setup.folder));
     const trace = traceSlice(full, 0, Math.round(options.hours * 60));
@@ -117,10 +128,10 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const names = trace.functions.map((_, i) => `${setup.key}-${String(i).padStart(2, '0')}`);
     progress(`${setup.key}: ${schedule.length} arrivals over ${round(horizonMs / 1000, 0)} s (${trace.minutes} trace minutes at ${compression}×)`);
     const runs: LiveRun[] = [];
-    for (const policy of POLICIES) runs.push(await runLive(trace, names, schedule, horizonMs, policy.name, compression));
+    for (const policy of POLICIES) runs.push(await runLive(trace, names, schedule, horizonMs, policy.name, compression, baselineKb));
     // Workers of a function are alike whatever the policy: their memory is the median over every run's samples.
     const memoryMb = names.map((name) => median(runs.flatMap((run) => run.outcome.functions.find((fn) => fn.name === name)!.memorySamples)));
-    const measured: Trace = { ...trace, functions: trace.functions.map((fn, i) => ({ ...fn, memoryMb: Number.isFinite(memoryMb[i]!) ? memoryMb[i]! : heldMemoryKb(fn, MEMORY_SCALE) / 1024 })) };
+    const measured: Trace = { ...trace, functions: trace.functions.map((fn, i) => ({ ...fn, memoryMb: Number.isFinite(memoryMb[i]!) ? memoryMb[i]! : replayMemoryKb(fn, MEMORY_SCALE) / 1024 })) };
     const phases = measuredPhases(trace, names, runs);
     const live = Object.fromEntries(POLICIES.map((policy, i) => [policy.key, liveFigures(runs[i]!, measured)]));
     // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower): its
@@ -182,13 +193,13 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
   figures['targets'] = targets(perTrace as Parameters<typeof targets>[0]);
   const gc = gcKeys();
   if (gc !== undefined) figures['gc'] = gc;
-  figures['setup'] = { compression, hours: options.hours, seed: SEED, memory_scale: MEMORY_SCALE, hearth_memory_price_per_mb_s: scaledPrices().memoryPricePerMbSecond, max_workers: MAX_WORKERS, spread: 'poisson' };
+  figures['setup'] = { compression, hours: options.hours, seed: SEED, memory_scale: MEMORY_SCALE, stand_in_baseline_kb: round(baselineKb, 0), hearth_memory_price_per_mb_s: scaledPrices().memoryPricePerMbSecond, max_workers: MAX_WORKERS, spread: 'poisson' };
   writeResults(
     'tuner',
     figures,
     { headers: ['trace', 'policy', 'cold rate (replay)', 'cold rate (sim)', 'p50 ms', 'p99 ms', 'idle GB·s (replay)', 'idle GB·s (sim)', 'failed', 'cold rate (full day, sim)', 'idle GB·s (full day, sim)'], rows },
     [
-      `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
+      `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}, their own ${round(baselineKb, 0)} KiB included; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
       `Thinning: ${TRACES.map((setup) => `${setup.key} keeps ${setup.rateScale === 1 ? 'every arrival' : `1 arrival in ${round(1 / setup.rateScale, 0)}`}${setup.maxPerMinute === undefined ? '' : `, but in functions whose busiest minute has more than ${setup.maxPerMinute} (thinned to ${setup.maxPerMinute} there)`}`).join('; ')}.`,
       ...notes,
       `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
@@ -197,7 +208,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
 }
 
 /** One live run of `policy`: a fresh runtime and agent, the trace's functions deployed, the schedule sent. */
-async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeof replaySchedule>, horizonMs: number, policy: PolicyName, compression: number): Promise<LiveRun> {
+async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeof replaySchedule>, horizonMs: number, policy: PolicyName, compression: number, baselineKb: number): Promise<LiveRun> {
   progress(`  ${policy}: starting a runtime and an agent`);
   const server = await ServerProcess.start(['--stem-cells', '0', '--seeds', '8'], { echo: false });
   try {
@@ -206,7 +217,7 @@ async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeo
         name: names[i],
         kind: 'go',
         entry: TRACE_SLEEP,
-        env: { TRACE_MEMORY_KB: String(heldMemoryKb(fn, MEMORY_SCALE)) },
+        env: { TRACE_MEMORY_KB: String(heldMemoryKb(fn, MEMORY_SCALE, baselineKb)) },
         // One worker alive when the agent starts: the tuner measures its memory and start before its first decision.
         pool: { min: 1, max: MAX_WORKERS, keepAliveMs: 0, maxQueued: 10_000 },
         limits: { memoryMb: 64, timeoutMs: 120_000 },
@@ -230,6 +241,34 @@ async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeo
     } finally {
       await stopAgent(agent);
     }
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The private memory (PSS without state) of an idle trace-sleep worker that maps nothing
+ * more, among STAND_IN_WORKERS of them: a replay has dozens of such workers alive, which
+ * share their binary's pages, and PSS divides shared pages among the processes mapping
+ * them. The median over every worker in 5 readings.
+ */
+async function standInBaselineKb(): Promise<number> {
+  const server = await ServerProcess.start(['--stem-cells', '0'], { echo: false });
+  try {
+    await server.deploy({ name: 'stand-in', kind: 'go', entry: TRACE_SLEEP, env: { TRACE_MEMORY_KB: '0' }, pool: { min: STAND_IN_WORKERS, max: STAND_IN_WORKERS, keepAliveMs: 0 }, limits: { memoryMb: 64 } });
+    const readings: number[] = [];
+    const deadline = Date.now() + 30_000;
+    for (let round = 0; round < 5; ) {
+      if (Date.now() > deadline) throw new Error(`${STAND_IN_WORKERS} idle trace-sleep workers did not report their memory within 30 s`);
+      const { workers } = await server.api<{ workers: { status: string; privateMemoryMb?: number }[] }>('GET', '/v1/workers?memory=1');
+      const idle = workers.filter((worker) => worker.status === 'idle' && worker.privateMemoryMb !== undefined);
+      if (idle.length === STAND_IN_WORKERS) {
+        readings.push(...idle.map((worker) => worker.privateMemoryMb! * 1024));
+        round++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return median(readings);
   } finally {
     await server.stop();
   }

@@ -15,9 +15,18 @@ import type { ServerProcess } from './server.js';
 
 export const TRACE_SLEEP = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../bench/functions/trace-sleep');
 
-/** The memory a worker of `fn` holds beside its own: its trace memory divided by the scale, in KiB. */
-export function heldMemoryKb(fn: TraceFunction, memoryScale: number): number {
+/** The private memory a replayed worker of `fn` stands for: its trace memory divided by the scale, in KiB. */
+export function replayMemoryKb(fn: TraceFunction, memoryScale: number): number {
   return Math.round((fn.memoryMb * 1024) / memoryScale);
+}
+
+/**
+ * What a worker of `fn` must map beside its own (the stand-in's Go runtime, `baselineKb`)
+ * so that in all it holds its share; a function whose share is below the baseline holds
+ * nothing more.
+ */
+export function heldMemoryKb(fn: TraceFunction, memoryScale: number, baselineKb: number): number {
+  return Math.max(0, replayMemoryKb(fn, memoryScale) - Math.round(baselineKb));
 }
 
 export interface FunctionOutcome {
