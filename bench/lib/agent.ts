@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import type { RawClient } from './http.js';
 import { HEARTH, ServerProcess, freePort } from './server.js';
 import { processCpuSeconds } from '../../runtime/supervisor/proc-usage.js';
+import { stopWithBenchmark } from './children.js';
 
 /** A sidecar runs for days: measure it settled, not while it compiles its own code. */
 const AGENT_SETTLE_MS = 1000;
@@ -25,6 +26,7 @@ export async function startAgent(server: ServerProcess, args: string[] = []): Pr
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, HEARTH_TOKEN: server.token },
   });
+  stopWithBenchmark(child);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

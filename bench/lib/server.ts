@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopWithBenchmark } from './children.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const HEARTH = path.join(ROOT, 'dist/cli/main.js');
@@ -36,6 +37,7 @@ export class ServerProcess {
     const child = spawn(process.execPath, [HEARTH, 'serve', '--port', String(port), '--token-file', tokenFile, '--log-level', 'warn', ...args], {
       stdio: ['ignore', 'inherit', 'pipe'],
     });
+    stopWithBenchmark(child);
     const server = new ServerProcess(child, port, token);
     child.stderr!.on('data', (chunk: Buffer) => {
       server.log += chunk.toString();
