@@ -120,8 +120,7 @@ interface FunctionState {
   replanNow: boolean;
   /** Load figures and the concurrency held half the time, refreshed once per rate bucket. */
   load: { bucket: number; concurrencyHeld: number; arrivalsPerMs: number; stablePerMs: number; panicPerMs: number };
-  /** Whether to keep the last worker for good, judged with each plan. */
-  /** Workers, from the last one up, whose idle gaps are short enough on average to keep them for good. */
+  /** Workers, from the last one up, whose idle gaps are short enough on average to keep them for good, judged with each plan. */
   keptLevels: number;
   min: number;
   last: PoolDecision | undefined;

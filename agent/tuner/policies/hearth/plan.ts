@@ -283,14 +283,16 @@ function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, e
  */
 function onsetGain(base: Plan, input: PlanInput, { share }: BurstSummary): OnsetChoice | undefined {
   const { bursts, leadMs, economics, minEvidence, burstRate } = input;
-  const keptFor = (i: number): boolean => bursts[i]!.lullMs <= base.keepAlive.keepAliveMs;
-  const afterLull = bursts.filter((_, i) => (i === 0 ? input.oldestBurstIsFirst : !keptFor(i - 1)));
+  // Indexes of the bursts that began after a lull no kept worker waited through.
+  const afterLullAt = bursts.flatMap((_, i) => ((i === 0 ? input.oldestBurstIsFirst : bursts[i - 1]!.lullMs > base.keepAlive.keepAliveMs) ? [i] : []));
+  const afterLull = afterLullAt.map((i) => bursts[i]!);
   if (afterLull.length < minEvidence) return undefined;
   const untilMs = median(afterLull.map((burst) => burst.rampMs)) + leadMs;
   const servable = (burst: Burst): { peak: number; weight: number }[] => (burst.rampMs > leadMs ? [{ peak: burst.peak - 1, weight: share }] : []);
   const { workers } = workersWorthIt(afterLull.flatMap(servable), share * afterLull.length * untilMs, economics.missWhileBusyCost, economics.idleCostPerMs);
   if (workers === 0) return undefined;
-  const missed = bursts.filter((_, i) => (i === 0 ? input.oldestBurstIsFirst : !keptFor(i - 1) && (base.prewarm === undefined || !prewarmCatches(base.prewarm, bursts[i - 1]!, leadMs))));
+  const { prewarm } = base;
+  const missed = afterLullAt.filter((i) => i === 0 || prewarm === undefined || !prewarmCatches(prewarm, bursts[i - 1]!, leadMs)).map((i) => bursts[i]!);
   const served = missed.flatMap(servable).reduce((sum, burst) => sum + burst.weight * Math.min(workers, burst.peak), 0);
   const gain = economics.missWhileBusyCost * served - economics.idleCostPerMs * share * missed.length * untilMs * workers;
   return { untilMs, workers, gain, hitRate: (missed.length * share) / burstRate };

@@ -81,8 +81,9 @@ export class WorkerGaps {
     for (let level = 1; level < this.levels.length; level++) {
       const gaps = this.levels[level];
       if (gaps === undefined) break;
-      let weight = gaps.weight * this.decay(atMs - gaps.atMs);
-      let sumMs = gaps.sumMs * this.decay(atMs - gaps.atMs);
+      const decay = this.decay(atMs - gaps.atMs);
+      let weight = gaps.weight * decay;
+      let sumMs = gaps.sumMs * decay;
       const since = this.idleSince[level];
       if (this.concurrency < level && since !== undefined) {
         weight += this.decay(atMs - since);
