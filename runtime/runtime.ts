@@ -121,7 +121,8 @@ export class Runtime {
 
   constructor(readonly options: RuntimeOptions) {
     this.log = options.logger ?? createLogger(options.logLevel);
-    this.token = options.token ?? randomBytes(24).toString('base64url');
+    // Hex, not base64url: a token that began with '-' would read as an option on a command line.
+    this.token = options.token ?? randomBytes(24).toString('hex');
   }
 
   async start(): Promise<void> {

@@ -87,7 +87,7 @@ test.before(async () => {
   const runDir = path.join(scratch, 'run');
   const tokenFile = path.join(scratch, 'token');
   fs.mkdirSync(cache);
-  token = randomBytes(24).toString('base64url');
+  token = randomBytes(24).toString('hex');
   fs.writeFileSync(tokenFile, token, { mode: 0o600 });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
