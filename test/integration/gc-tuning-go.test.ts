@@ -11,7 +11,7 @@ import { createGcAdvisor, gcShareFromProfiler } from '../../agent/tuner/gc/advis
 import type { GcPolicyOptions } from '../../agent/tuner/gc/options.js';
 import type { GcAdvice, GcAdvisor, TunedFunction } from '../../agent/tuner/gc-advice.js';
 import type { FunctionStats } from '../../shared/api.js';
-import { EXAMPLES, TestAgent, TestRuntime, ebpfMissing } from '../helpers/harness.js';
+import { EXAMPLES, TestAgent, TestRuntime, ebpfMissing, waitFor } from '../helpers/harness.js';
 import { closedLoop, failed } from '../helpers/closed-loop.js';
 
 const LIMIT_MB = 160;
@@ -80,6 +80,8 @@ test('GOGC 800 without a memory limit is OOM-killed here; the advisor backs off 
   const naive = await load('naive', 16_000);
   const killed = (await client.functionStats('naive')).oomKills;
   assert.ok(killed >= 1, `GOGC 800 of a 30 MiB heap should pass ${LIMIT_MB} MiB and be killed (${naive.requests} requests, ${failed(naive)} failed)`);
+  // The advisor reads the workers; the pool may still be replacing the killed one.
+  await waitFor('a worker of naive that answers', async () => (await client.functionStats('naive')).workers.some((worker) => worker.sdk !== null) || undefined, 15_000);
   const advice = await advise(advisor, 'naive');
   assert.ok(advice !== undefined, 'an OOM kill gets advice at once');
   assert.match(advice.reason, /OOM-killed: GOGC 800 → \d+/);

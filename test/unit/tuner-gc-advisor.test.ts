@@ -131,4 +131,22 @@ test('advisor: an OOM kill gets safer settings at once, cooling or not', async (
   assert.equal(backedOff.inputs['newOomKills'], 1);
 });
 
+test('advisor: an OOM kill seen while no worker answers is answered at the next look that finds one', async () => {
+  const readings = [stats('go', [worker(1, goReply(5, 10))]), stats('go', [worker(1, goReply(10, 20))])];
+  const advisor = createGcAdvisor({ runtime: scripted(readings) });
+  await advisor.advise(tuned({}), 0);
+  const raised = (await advisor.advise(tuned({}), 60_000))!;
+  // The killed worker is gone and its replacement not yet ready.
+  readings.push(stats('go', [], { oomKills: 1 }));
+  assert.equal(await advisor.advise(tuned(raised.settings), 61_000), undefined, 'nothing to read');
+  readings.push(stats('go', [worker(2, goReply(0, 0, { gogc: raised.settings.gogc }))], { oomKills: 1 }));
+  const backedOff = await advisor.advise(tuned(raised.settings), 62_000);
+  assert.ok(backedOff !== undefined, 'the kill is still answered, cooling or not');
+  assert.equal(backedOff.settings.gogc, Math.floor(raised.settings.gogc! / 2));
+  assert.equal(backedOff.inputs['newOomKills'], 1);
+  // Answered once: the next look sees no kill to answer.
+  readings.push(stats('go', [worker(2, goReply(0, 0, { gogc: backedOff.settings.gogc }))], { oomKills: 1 }));
+  assert.equal(await advisor.advise(tuned(backedOff.settings), 63_000), undefined);
+});
+
 test.run();

@@ -42,6 +42,8 @@ export function createGcAdvisor(deps: GcAdvisorDeps): GcAdvisor {
 interface FunctionMemory {
   guard: GcGuard;
   last: Reading | undefined;
+  /** OOM kills not yet answered with advice: a look that finds no worker to read leaves them for the next. */
+  unansweredOomKills: number;
 }
 
 export class HearthGcAdvisor implements GcAdvisor {
@@ -56,7 +58,7 @@ export class HearthGcAdvisor implements GcAdvisor {
     if (fn.kind === 'exec') return undefined;
     let memory = this.functions.get(fn.name);
     if (memory === undefined) {
-      memory = { guard: new GcGuard(this.options), last: undefined };
+      memory = { guard: new GcGuard(this.options), last: undefined, unansweredOomKills: 0 };
       this.functions.set(fn.name, memory);
     }
     const stats = await this.deps.runtime.functionStats(fn.name);
@@ -65,7 +67,8 @@ export class HearthGcAdvisor implements GcAdvisor {
     // Figures from before a change do not describe the settings in force.
     const before = memory.last !== undefined && memory.last.at >= guard.changedAt && !changed ? memory.last : undefined;
     memory.last = { stats, at: now };
-    const afterOom = newOomKills > 0;
+    memory.unansweredOomKills += newOomKills;
+    const afterOom = memory.unansweredOomKills > 0;
     const cooling = guard.cooling(now);
     if (cooling !== undefined && !afterOom) return this.hold(fn, cooling);
 
@@ -79,7 +82,8 @@ export class HearthGcAdvisor implements GcAdvisor {
     if (verdict.settings === undefined) return this.hold(fn, held === undefined ? verdict.reason : `${verdict.reason} (${held})`);
     const settings: GcSettings = verdict.settings;
     guard.gave(settings);
-    const inputs: GcAdvice['inputs'] = { oomKills: stats.oomKills, newOomKills, oomLevel: guard.oomLevel };
+    const inputs: GcAdvice['inputs'] = { oomKills: stats.oomKills, newOomKills: memory.unansweredOomKills, oomLevel: guard.oomLevel };
+    memory.unansweredOomKills = 0;
     for (const [key, value] of Object.entries({ ...measured, ...figures, ...verdict.figures })) {
       if (value !== null) inputs[key] = typeof value === 'number' ? round(value) : value;
     }
