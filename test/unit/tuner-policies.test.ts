@@ -190,14 +190,28 @@ test('hearth, steady load: min ≈ arrival rate × duration (Little\'s law)', ()
   assert.equal(decision.prewarm, undefined);
 });
 
-test('hearth, light steady load: keeps for good the workers whose idle gaps are short on average, above the concurrency it holds', () => {
+test('hearth, light steady load: keeps for good the workers whose idle gaps are short on average, above the concurrency it holds, and lets them go once the load stops', () => {
   // 10/s × 88 ms: 0.88 in flight on average, a second worker busy 22% of the time, a fourth about 1%.
-  const decision = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND }).last;
+  const run = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND, until: 50 * MINUTE });
+  const decision = run.changes.filter((change) => change.at <= 30 * MINUTE).at(-1)!;
   assert.ok(decision.min >= 3, `min ${decision.min}: ${decision.reason}`);
+  // A cold start (10 ms) is worth 10 minutes of one idle 2 GB worker: idle that long, the kept ones go at the next plan.
+  const released = run.changes.find((change) => change.at > 30 * MINUTE && change.min === 0);
+  assert.ok(released !== undefined && released.at <= 43 * MINUTE, `min after the load: ${run.changes.filter((change) => change.at > 30 * MINUTE).map((change) => `${change.min} at ${(change.at / MINUTE).toFixed(3)} min`).join(', ')}`);
   assert.match(decision.reason, new RegExp(`min ${decision.min}: the ${decision.min} most recently used workers' idle gaps are on average shorter than missing them is worth`));
   // With workers 64 times dearer, a cold start is worth 9.4 s of one idle: fewer are kept.
   const dear = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND, profile: { ...PROFILE, memoryMb: 64 * 2048 } }).last;
   assert.ok(dear.min < decision.min, `min ${dear.min} for dear workers against ${decision.min}: ${dear.reason}`);
+});
+
+test('hearth, fan-out timer: pre-warms each burst rather than keeping its workers through the lulls', () => {
+  // Every 10 minutes 30 jobs of 2 minutes arrive within 3 s: each worker idles 8 minutes of 10, less than the 10 minutes a cold start is worth here.
+  const arrivals = Array.from({ length: 18 }, (_, burst) => Array.from({ length: 30 }, (_, job) => burst * 10 * MINUTE + job * 100)).flat();
+  const run = drive(new HearthPolicy(), arrivals, 2 * MINUTE, { tickMs: SECOND });
+  const lull = run.changes.filter((change) => change.at > 170 * MINUTE - 5 * SECOND && change.at < 170 * MINUTE + 7 * MINUTE);
+  const last = lull.at(-1) ?? run.changes.filter((change) => change.at <= 170 * MINUTE).at(-1)!;
+  assert.ok(last.min < 30, `min ${last.min} in the last lull: ${last.reason}`);
+  assert.ok(last.prewarm !== undefined && last.prewarm.workers >= 25, `pre-warm ${JSON.stringify(last.prewarm)}: ${last.reason}`);
 });
 
 test('hearth hysteresis: ±5% swings in a steady load change nothing once settled', () => {

@@ -146,7 +146,7 @@ export class HearthPolicy implements PoolPolicy {
       case 'arrival':
         state.since ??= at;
         state.rate.record(at);
-        state.gaps.arrival(at, state.min);
+        state.gaps.arrival(at);
         state.concurrency.change(at, state.gaps.inFlight);
         if (state.bursts.arrival(at, state.gaps.inFlight)) state.replanNow = true;
         break;
@@ -219,7 +219,7 @@ export class HearthPolicy implements PoolPolicy {
       };
     }
     const { stablePerMs, panicPerMs } = state.load;
-    const steady = prewarmed ? 0 : Math.max(state.load.concurrencyHeld, state.keptLevels);
+    const steady = Math.max(prewarmed ? 0 : state.load.concurrencyHeld, state.keptLevels);
     const surge = this.surge(state);
     // Headroom pays only when the surge keeps at least one more request busy than a worker start takes; below that, starting on demand costs as much.
     const bursting = surge >= 1 && panicPerMs >= panicRatio * stablePerMs;
@@ -235,12 +235,15 @@ export class HearthPolicy implements PoolPolicy {
    * Keep workers for good, from the last one up, while their idle gaps are on average
    * shorter than what missing them is worth in idle time: then holding one through every gap
    * costs less than the cold starts it saves. The last worker's miss costs a cold start, the
-   * others' a miss while busy.
+   * others' a miss while busy. A worker idle now for that long, or for the keep-alive limit,
+   * is let go.
    */
-  private levelsKeptForGood(state: FunctionState, at: number): number {
+  private levelsKeptForGood(state: FunctionState, at: number): { levels: number; gain: number } {
     const { coldStartCost, idleCostPerMs } = state.costs.prices;
     const busyMiss = this.missWhileBusyCost(state);
-    return state.gaps.levelsWorthKeeping(at, this.options.minEvidence, (level) => (level === 1 ? coldStartCost : busyMiss) / idleCostPerMs);
+    const breakEven = (level: number): number => (level === 1 ? coldStartCost : busyMiss) / idleCostPerMs;
+    const kept = state.gaps.levelsWorthKeeping(at, this.options.minEvidence, breakEven, (level) => Math.min(breakEven(level), this.options.keepAliveLimitMs), state.load.concurrencyHeld);
+    return { levels: kept.levels, gain: kept.gainMs * idleCostPerMs };
   }
 
   /** A request that finds no idle worker while others run takes whichever comes first, a new worker or a busy one freeing up. */
@@ -299,9 +302,12 @@ export class HearthPolicy implements PoolPolicy {
   private currentPlan(state: FunctionState, at: number): Plan {
     if (state.plan !== undefined && !state.replanNow && at - state.plannedAt < this.options.replanEveryMs) return state.plan;
     const { prices } = state.costs;
-    state.plan = plan({
-      // Only the levels steady concurrency keeps are left out: the last worker's gaps must still price keep-alive against pre-warm.
-      workerGaps: state.gaps.groups(at, state.load.concurrencyHeld),
+    // Only a fitted keep-alive is held on to; the break-even one is a stopgap.
+    const currentKeepAliveMs = state.last === undefined || state.plan?.keepAlive.basis !== 'fitted' ? undefined : state.last.keepAliveMs * this.options.compression;
+    // The gaps of the levels `min` keeps are left out (the last worker's, unless kept for good, still price keep-alive against pre-warm).
+    const planAbove = (minWorkers: number, keptWorkers: number): Plan => plan({
+      workerGaps: state.gaps.groups(at, minWorkers),
+      keptWorkers,
       bursts: state.bursts.bursts,
       oldestBurstIsFirst: state.bursts.oldestIsFirst,
       burstRate: state.bursts.rate(at),
@@ -314,10 +320,17 @@ export class HearthPolicy implements PoolPolicy {
       periodic: state.bursts.period() !== undefined,
       windowMargin: this.options.windowMargin,
       minImprovement: this.options.minImprovement,
-      // Only a fitted keep-alive is held on to; the break-even one is a stopgap.
-      ...(state.last === undefined || state.plan?.keepAlive.basis !== 'fitted' ? {} : { currentKeepAliveMs: state.last.keepAliveMs * this.options.compression }),
+      ...(currentKeepAliveMs === undefined ? {} : { currentKeepAliveMs }),
     });
-    state.keptLevels = this.levelsKeptForGood(state, at);
+    const held = state.load.concurrencyHeld;
+    const kept = this.levelsKeptForGood(state, at);
+    state.plan = planAbove(held, 0);
+    state.keptLevels = 0;
+    if (kept.levels > held) {
+      // Kept for good only where that gains more than the keep-alive and pre-warms would on the same workers' gaps.
+      const withKept = planAbove(kept.levels, kept.levels);
+      if (withKept.gain + kept.gain > state.plan.gain) [state.plan, state.keptLevels] = [withKept, kept.levels];
+    }
     state.plannedAt = at;
     state.replanNow = false;
     return state.plan;
@@ -334,14 +347,15 @@ export class HearthPolicy implements PoolPolicy {
     if (start === undefined || lastArrival === undefined) return undefined;
     const { compression } = this.options;
     const onset = current.onset;
-    // Its workers are counted as the runtime counts a pool's: the first arrival's included.
-    if (onset !== undefined && at < start + onset.untilMs && onset.workers + 1 > state.min) {
-      return { kind: 'onset', prewarm: { atMs: start / compression, untilMs: (start + onset.untilMs) / compression, workers: onset.workers + 1 } };
+    // Counted as the runtime counts a pool's workers: the first arrival's, or those kept for good, included.
+    const onsetWorkers = onset === undefined ? 0 : onset.workers + Math.max(1, state.keptLevels);
+    if (onset !== undefined && at < start + onset.untilMs && onsetWorkers > state.min) {
+      return { kind: 'onset', prewarm: { atMs: start / compression, untilMs: (start + onset.untilMs) / compression, workers: onsetWorkers } };
     }
     if (current.prewarm === undefined) return undefined;
     const from = start + current.prewarm.fromMs;
     const until = start + current.prewarm.untilMs;
-    const { workers } = current.prewarm;
+    const workers = current.prewarm.workers + state.keptLevels;
     if (workers <= state.min || until <= at || from <= lastArrival) return undefined;
     return { kind: 'next burst', prewarm: { atMs: from / compression, untilMs: until / compression, workers } };
   }

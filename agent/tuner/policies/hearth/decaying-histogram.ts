@@ -57,20 +57,31 @@ export class DecayingHistogram {
    * `atMs` added; an open wait weighs what a sample taken when it began weighs now.
    */
   cells(atMs: number, open: readonly number[] = []): Cell[] {
+    const totals = new BinTotals(this.halfLifeMs);
+    this.addTo(totals, atMs);
+    for (const value of open) totals.addOpen(value);
+    return totals.cells();
+  }
+
+  /** Adds this histogram's bins, weighted as of `atMs`, to `totals`. */
+  addTo(totals: BinTotals, atMs: number): void {
     const decay = this.decay(atMs);
-    const weights = this.weights.map((weight) => weight * decay);
-    const sums = this.sums.map((sum) => sum * decay);
-    for (const value of open) {
-      const bin = binOf(value);
-      const weight = 2 ** (-value / this.halfLifeMs);
-      weights[bin]! += weight;
-      sums[bin]! += weight * value;
+    for (let bin = 0; bin < this.weights.length; bin++) {
+      totals.weights[bin]! += this.weights[bin]! * decay;
+      totals.sums[bin]! += this.sums[bin]! * decay;
     }
-    const cells: Cell[] = [];
-    weights.forEach((weight, bin) => {
-      if (weight > 0) cells.push({ lo: bin === 0 ? 0 : EDGES[bin - 1]!, hi: EDGES[bin]!, weight, mean: sums[bin]! / weight });
-    });
-    return cells;
+  }
+
+  /** Total weight and weighted sum as of `atMs`, for the mean. */
+  total(atMs: number): { weight: number; sum: number } {
+    const decay = this.decay(atMs);
+    let weight = 0;
+    let sum = 0;
+    for (let bin = 0; bin < this.weights.length; bin++) {
+      weight += this.weights[bin]!;
+      sum += this.sums[bin]!;
+    }
+    return { weight: weight * decay, sum: sum * decay };
   }
 
   private decay(atMs: number): number {
@@ -84,6 +95,30 @@ export class DecayingHistogram {
       this.sums[bin]! *= factor;
     }
     this.referenceMs = atMs;
+  }
+}
+
+/** Weights and weighted sums per bin as of one time: what several histograms add up to, and what cells are made of. */
+export class BinTotals {
+  readonly weights = new Float64Array(EDGES.length);
+  readonly sums = new Float64Array(EDGES.length);
+
+  constructor(private readonly halfLifeMs: number) {}
+
+  /** A wait still open, `valueMs` long so far: it weighs what a sample taken when it began weighs now. */
+  addOpen(valueMs: number): void {
+    const bin = binOf(valueMs);
+    const weight = 2 ** (-valueMs / this.halfLifeMs);
+    this.weights[bin]! += weight;
+    this.sums[bin]! += weight * valueMs;
+  }
+
+  cells(): Cell[] {
+    const cells: Cell[] = [];
+    this.weights.forEach((weight, bin) => {
+      if (weight > 0) cells.push({ lo: bin === 0 ? 0 : EDGES[bin - 1]!, hi: EDGES[bin]!, weight, mean: this.sums[bin]! / weight });
+    });
+    return cells;
   }
 }
 

@@ -72,6 +72,8 @@ export interface Plan {
 
 export interface PlanInput {
   workerGaps: GapGroups;
+  /** Workers kept for good (`min`): every burst finds them, so pre-warms serve the levels above. */
+  keptWorkers: number;
   bursts: readonly Burst[];
   /** The oldest of `bursts` is the function's first: it began with no worker. */
   oldestBurstIsFirst: boolean;
@@ -248,14 +250,14 @@ function bestWithPrewarm(window: Window, candidates: KeepAliveChoice[], input: P
 }
 
 /** What pre-warming over `window` would have earned over the recent bursts, with the best number of workers; undefined when no worker pays or too few bursts back it. */
-function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, economics, leadMs, minEvidence }: PlanInput, { share, rampMs }: BurstSummary): PrewarmChoice | undefined {
+function prewarmGain(window: Window, keepAliveMs: number, { bursts, burstRate, economics, leadMs, minEvidence, keptWorkers }: PlanInput, { share, rampMs }: BurstSummary): PrewarmChoice | undefined {
   let held = 0;
   const caught: { peak: number; weight: number }[] = [];
   for (const burst of bursts) {
     // Overtaken by the burst's own arrivals, or the kept worker is still there: no pre-warm.
     if (burst.durationMs >= window.fromMs || burst.lullMs <= keepAliveMs) continue;
     if (prewarmCatches(window, burst, leadMs)) {
-      caught.push({ peak: burst.peak, weight: share });
+      if (burst.peak > keptWorkers) caught.push({ peak: burst.peak - keptWorkers, weight: share });
       held += share * (burst.intervalMs - window.fromMs + rampMs / 2);
     } else if (burst.intervalMs > window.untilMs) {
       held += share * (window.untilMs - window.fromMs);
@@ -288,7 +290,9 @@ function onsetGain(base: Plan, input: PlanInput, { share }: BurstSummary): Onset
   const afterLull = afterLullAt.map((i) => bursts[i]!);
   if (afterLull.length < minEvidence) return undefined;
   const untilMs = median(afterLull.map((burst) => burst.rampMs)) + leadMs;
-  const servable = (burst: Burst): { peak: number; weight: number }[] => (burst.rampMs > leadMs ? [{ peak: burst.peak - 1, weight: share }] : []);
+  // The first arrival starts or finds a worker of its own, as do the first `keptWorkers`.
+  const below = Math.max(1, input.keptWorkers);
+  const servable = (burst: Burst): { peak: number; weight: number }[] => (burst.rampMs > leadMs && burst.peak > below ? [{ peak: burst.peak - below, weight: share }] : []);
   const { workers } = workersWorthIt(afterLull.flatMap(servable), share * afterLull.length * untilMs, economics.missWhileBusyCost, economics.idleCostPerMs);
   if (workers === 0) return undefined;
   const { prewarm } = base;

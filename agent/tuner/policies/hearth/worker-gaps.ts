@@ -8,7 +8,7 @@
 // sooner. Open gaps (workers idle now) count at their length so far: a worker idle for long
 // is evidence that gaps get that long, which closed gaps alone would hide. Times are trace ms.
 
-import { type Cell, DecayingHistogram } from './decaying-histogram.js';
+import { BinTotals, type Cell, DecayingHistogram } from './decaying-histogram.js';
 
 export interface GapGroups {
   /** Level 1, unless `min` keeps that worker. */
@@ -17,39 +17,31 @@ export interface GapGroups {
   others: Cell[];
 }
 
-/** One level's gaps as a decayed count and sum, as of `atMs`. */
-interface LevelGaps {
-  weight: number;
-  sumMs: number;
-  atMs: number;
+/** Workers worth keeping for good, and what keeping those above `above` saves over missing each of their gaps, in ms of one worker idle (decayed, like the gaps). */
+export interface KeptLevels {
+  levels: number;
+  gainMs: number;
 }
 
 export class WorkerGaps {
-  private readonly last: DecayingHistogram;
-  private readonly others: DecayingHistogram;
-  /** levels[j]: level j's gaps, for their mean (index 0 unused). */
-  private readonly levels: LevelGaps[] = [];
+  /** levels[j]: the gaps of level j (index 0 unused). */
+  private readonly levels: DecayingHistogram[] = [];
   /** idleSince[j]: when level j last fell idle (index 0 unused). */
   private readonly idleSince: number[] = [];
   private concurrency = 0;
 
-  constructor(private readonly halfLifeMs: number) {
-    this.last = new DecayingHistogram(halfLifeMs);
-    this.others = new DecayingHistogram(halfLifeMs);
-  }
+  constructor(private readonly halfLifeMs: number) {}
 
   /** Requests in flight (waiting or running). */
   get inFlight(): number {
     return this.concurrency;
   }
 
-  arrival(atMs: number, minWorkers: number): void {
+  arrival(atMs: number): void {
     const level = ++this.concurrency;
     const since = this.idleSince[level];
     if (since === undefined) return;
-    this.recordLevel(level, atMs - since, atMs);
-    if (level === 1) this.last.record(atMs - since, atMs);
-    else if (level > minWorkers) this.others.record(atMs - since, atMs);
+    (this.levels[level] ??= new DecayingHistogram(this.halfLifeMs)).record(atMs - since, atMs);
   }
 
   end(atMs: number): void {
@@ -58,15 +50,17 @@ export class WorkerGaps {
     this.concurrency--;
   }
 
-  /** The gaps of the workers `min` does not keep, open ones included. */
+  /** The gaps of the workers above `minWorkers`, open ones included. */
   groups(atMs: number, minWorkers: number): GapGroups {
-    const openLast: number[] = [];
-    const openOthers: number[] = [];
-    for (let level = Math.max(this.concurrency, minWorkers) + 1; level < this.idleSince.length; level++) {
+    const last = new BinTotals(this.halfLifeMs);
+    const others = new BinTotals(this.halfLifeMs);
+    for (let level = Math.max(1, minWorkers + 1); level < this.idleSince.length; level++) {
+      const totals = level === 1 ? last : others;
+      this.levels[level]?.addTo(totals, atMs);
       const since = this.idleSince[level];
-      if (since !== undefined) (level === 1 ? openLast : openOthers).push(atMs - since);
+      if (level > this.concurrency && since !== undefined) totals.addOpen(atMs - since);
     }
-    return { last: minWorkers >= 1 ? [] : this.last.cells(atMs, openLast), others: this.others.cells(atMs, openOthers) };
+    return { last: last.cells(), others: others.cells() };
   }
 
   /**
@@ -74,36 +68,30 @@ export class WorkerGaps {
    * has at least `minEvidence` decayed gaps, and their mean, the open one included (weighted
    * as a gap seen when it began), is below `breakEvenMs(j)`, the idle time a miss at that
    * level is worth. For memoryless arrivals the best keep-alive of a level is then "forever",
-   * which a keep-alive fitted to the gaps seen so far cannot express.
+   * which a keep-alive fitted to the gaps seen so far cannot express. A level whose worker
+   * has been idle for `releaseAfterMs(level)` is not kept: a mean over many short gaps moves
+   * too slowly to see that the load has stopped, so past that the worker is let go, as the
+   * online rule for an unknown gap does (hold for the break-even, then release: never more
+   * than twice the cost of knowing the gap).
    */
-  levelsWorthKeeping(atMs: number, minEvidence: number, breakEvenMs: (level: number) => number): number {
+  levelsWorthKeeping(atMs: number, minEvidence: number, breakEvenMs: (level: number) => number, releaseAfterMs: (level: number) => number, above: number): KeptLevels {
     let kept = 0;
+    let gainMs = 0;
     for (let level = 1; level < this.levels.length; level++) {
       const gaps = this.levels[level];
       if (gaps === undefined) break;
-      const decay = this.decay(atMs - gaps.atMs);
-      let weight = gaps.weight * decay;
-      let sumMs = gaps.sumMs * decay;
+      let { weight, sum } = gaps.total(atMs);
       const since = this.idleSince[level];
       if (this.concurrency < level && since !== undefined) {
-        weight += this.decay(atMs - since);
-        sumMs += (atMs - since) * this.decay(atMs - since);
+        if (atMs - since >= releaseAfterMs(level)) break;
+        const open = 2 ** (-(atMs - since) / this.halfLifeMs);
+        weight += open;
+        sum += (atMs - since) * open;
       }
-      if (weight < minEvidence || sumMs / weight >= breakEvenMs(level)) break;
+      if (weight < minEvidence || sum / weight >= breakEvenMs(level)) break;
       kept = level;
+      if (level > above) gainMs += weight * breakEvenMs(level) - sum;
     }
-    return kept;
-  }
-
-  private recordLevel(level: number, gapMs: number, atMs: number): void {
-    const gaps = (this.levels[level] ??= { weight: 0, sumMs: 0, atMs });
-    const decay = this.decay(atMs - gaps.atMs);
-    gaps.weight = gaps.weight * decay + 1;
-    gaps.sumMs = gaps.sumMs * decay + gapMs;
-    gaps.atMs = atMs;
-  }
-
-  private decay(ageMs: number): number {
-    return 2 ** (-ageMs / this.halfLifeMs);
+    return { levels: kept, gainMs };
   }
 }
