@@ -133,6 +133,9 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const memoryMb = names.map((name) => median(runs.flatMap((run) => run.outcome.functions.find((fn) => fn.name === name)!.memorySamples)));
     const measured: Trace = { ...trace, functions: trace.functions.map((fn, i) => ({ ...fn, memoryMb: Number.isFinite(memoryMb[i]!) ? memoryMb[i]! : replayMemoryKb(fn, MEMORY_SCALE) / 1024 })) };
     const phases = measuredPhases(trace, names, runs);
+    // Under always-cold every worker retires the moment it is idle: what it then holds until its exit is the time it takes to stop.
+    const stops = runs[POLICIES.findIndex((policy) => policy.name === 'always-cold')]!.outcome.untilExitMs;
+    const stopMs = stops.length === 0 ? 0 : median(stops);
     const live = Object.fromEntries(POLICIES.map((policy, i) => [policy.key, liveFigures(runs[i]!, measured)]));
     // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower): its
     // requests wait the runtime's spawn-to-ready, and its policy is told the agent's phases, as the live tuner was.
@@ -146,6 +149,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
           pricedColdStartByFunction: pricedPhases(trace, names, runs[i]!),
           maxWorkers: MAX_WORKERS,
           batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
+          stopMs,
         });
         return [policy.key, simFigures(result)];
       }),
@@ -155,11 +159,11 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const fullDay = Object.fromEntries(
       POLICIES.map((policy) => {
         const started = Date.now();
-        const result = simulate(full, createPolicy(policy.name, { compression: 1 }), fullDayOptions(phases));
+        const result = simulate(full, createPolicy(policy.name, { compression: 1 }), fullDayOptions(phases, stopMs));
         return [policy.key, { ...simFigures(result), seconds: round((Date.now() - started) / 1000, 1) }];
       }),
     );
-    const sweep = setup.priceSweep ? priceSweep(full, phases) : undefined;
+    const sweep = setup.priceSweep ? priceSweep(full, phases, stopMs) : undefined;
     perTrace[setup.key] = {
       folder: setup.folder,
       rate_scale: setup.rateScale,
@@ -167,6 +171,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       arrivals: schedule.length,
       replay_seconds: round(horizonMs / 1000, 1),
       cold_start_ms: round(coldStartTotalMs(phases.median), 2),
+      stop_ms: round(stopMs, 2),
       worker_memory_mb: Object.fromEntries(names.map((name, i) => [name, round(measured.functions[i]!.memoryMb, 2)])),
       live,
       simulated,
@@ -185,7 +190,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       const points = sweep.map((point) => `×${round(point.memory_price_factor, 4)}: ${pct(point.cold_rate)} cold for ${gbs(point.idle_mem_s)} GB·s`).join('; ');
       notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${pct(fullDay['fixed_10min']!.cold_rate)} for ${gbs(fullDay['fixed_10min']!.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s).`);
     }
-    notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's).`);
+    notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's). Its workers start as the replay's did and take ${round(stopMs, 1)} ms to stop (median of the replay's always-cold workers, idle from their answer to their exit).`);
   }
   const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
   figures['policies'] = sample.live;
@@ -366,9 +371,9 @@ function agree(live: Record<string, PolicyFigures>, simulated: Record<string, Po
   return { agrees: outside.length === 0, outside, per_policy: perPolicy };
 }
 
-/** The simulator's options for a trace's full day at full scale, with the cold starts the replays measured. */
-function fullDayOptions(phases: ReturnType<typeof measuredPhases>): SimulationOptions {
-  return { seed: SEED, compression: 1, spread: 'poisson', coldStartMs: phases.median, coldStartByFunction: phases.byFunction, batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }) };
+/** The simulator's options for a trace's full day at full scale, with the cold starts and the worker stop time the replays measured. */
+function fullDayOptions(phases: ReturnType<typeof measuredPhases>, stopMs: number): SimulationOptions {
+  return { seed: SEED, compression: 1, spread: 'poisson', coldStartMs: phases.median, coldStartByFunction: phases.byFunction, stopMs, batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression: 1 }) };
 }
 
 interface SweepPoint extends PolicyFigures {
@@ -376,11 +381,11 @@ interface SweepPoint extends PolicyFigures {
 }
 
 /** The full day under hearth at each of PRICE_FACTORS times its default memory price. */
-function priceSweep(full: Trace, phases: ReturnType<typeof measuredPhases>): SweepPoint[] {
+function priceSweep(full: Trace, phases: ReturnType<typeof measuredPhases>, stopMs: number): SweepPoint[] {
   return PRICE_FACTORS.map((factor) => {
     progress(`  hearth at ${round(factor, 4)} × its memory price, full day`);
     const policy = createPolicy('hearth', { compression: 1, hearth: { memoryPricePerMbSecond: HEARTH_DEFAULTS.memoryPricePerMbSecond * factor } });
-    const result = simulate(full, policy, fullDayOptions(phases));
+    const result = simulate(full, policy, fullDayOptions(phases, stopMs));
     return { memory_price_factor: round(factor, 5), ...simFigures(result) };
   });
 }

@@ -25,6 +25,8 @@ export interface SimulationOptions extends ReplayOptions {
    * runtime's spawn decision to ready.
    */
   pricedColdStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
+  /** How long a retired worker takes to stop, its memory held, ms (measured on the host that replays the trace); 0 by default. */
+  stopMs?: number;
   /** Every function's `pool.max`; the manifest's upper bound by default, so that policies, not the bound, decide. */
   maxWorkers?: number;
   /** How often the policy is asked without an event, replay ms; one trace minute by default. */
@@ -83,7 +85,7 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
   const schedule = (at: number, event: SimulatorEvent): void => queue.push(at, event);
   const sources = trace.functions.map((fn): Source => {
     const phases = options.coldStartByFunction?.get(fn.id) ?? options.coldStartMs;
-    const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), horizonMs, schedule });
+    const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), stopMs: options.stopMs ?? 0, horizonMs, schedule });
     const priced = options.pricedColdStartByFunction?.get(fn.id) ?? phases;
     policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: priced, memoryMb: fn.memoryMb, maxWorkers } });
     return { pool, arrivals: arrivalTimes(fn, options), duration: durationSampler(fn, options) };

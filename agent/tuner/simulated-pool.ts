@@ -50,6 +50,8 @@ export interface PoolSetup {
   name: string;
   memoryMb: number;
   coldStartMs: number;
+  /** A retired worker holds its memory this long while it stops (the runtime's shutdown request to its exit). */
+  stopMs: number;
   /** Idle memory is counted up to this moment only. */
   horizonMs: number;
   schedule(at: number, event: ScheduledEvent): void;
@@ -103,7 +105,7 @@ export class SimulatedPool {
 
   expire(worker: Worker, token: number, now: number): void {
     if (worker.state !== 'idle' || token !== worker.expiryToken || this.live() <= this.settings().min) return;
-    this.leaveIdle(worker, now);
+    this.leaveIdle(worker, now + this.setup.stopMs);
     worker.state = 'retired';
     // Retired workers stay in the stack until they reach its top; drop them before they pile up.
     if (this.idleStack.length > 2 * this.idleCount + 64) {

@@ -8,6 +8,8 @@ import type { RuntimeEvent } from '../../shared/events.js';
 export class IdleTime {
   private readonly idleSince = new Map<number, { fn: string; since: number }>();
   private readonly totals = new Map<string, number>();
+  /** Idle periods that ended with the worker's exit, ms: under a keep-alive of 0, the time a worker takes to stop. */
+  readonly untilExitMs: number[] = [];
 
   constructor(
     private readonly fromNs: number,
@@ -22,9 +24,14 @@ export class IdleTime {
         this.idleSince.set(event.workerId, { fn: event.function, since: event.ts });
         break;
       case 'invoke_start':
-      case 'worker_exit':
         this.close(event.workerId, event.ts);
         break;
+      case 'worker_exit': {
+        const open = this.idleSince.get(event.workerId);
+        if (open !== undefined && open.since >= this.fromNs && event.ts <= this.untilNs) this.untilExitMs.push((event.ts - open.since) / 1e6);
+        this.close(event.workerId, event.ts);
+        break;
+      }
       default:
         break;
     }

@@ -47,6 +47,8 @@ export interface LiveOutcome {
   latencies: number[];
   /** How late the sends were against the schedule (the client's own lag), ms. */
   lateP99Ms: number;
+  /** Idle periods that ended with the worker's exit, ms (IdleTime.untilExitMs). */
+  untilExitMs: number[];
   wallSeconds: number;
 }
 
@@ -113,6 +115,7 @@ export async function replayLive(server: ServerProcess, names: readonly string[]
     functions: names.map((name, i) => ({ name, ...counts[i]!, idleSeconds: idleSeconds.get(name) ?? 0, memorySamples: memory.get(name)!, readyMs: ready.get(name)! })),
     latencies,
     lateP99Ms: percentile(late, 99),
+    untilExitMs: idle.untilExitMs,
     wallSeconds: (Date.now() - started) / 1000,
   };
 }

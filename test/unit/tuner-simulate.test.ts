@@ -60,6 +60,15 @@ test('always cold: every request starts its own worker and nothing is held idle'
   assert.deepEqual([result.coldStarts, result.idleMbSeconds], [3, 0]);
 });
 
+test('stop time: a retired worker holds its memory while it stops', () => {
+  const result = simulate(TINY, alwaysColdPolicy(), { ...TINY_OPTIONS, stopMs: 12 });
+  assert.equal(result.coldStarts, 3);
+  assert.ok(Math.abs(result.idleMbSeconds - 1000 * 3 * 0.012) < 1e-6, String(result.idleMbSeconds));
+  // Kept past the end of the trace: no stop counted.
+  const kept = simulate(TINY, new FixedKeepAlivePolicy({ keepAliveMs: 90_000 }), { ...TINY_OPTIONS, stopMs: 12 });
+  assert.ok(Math.abs(kept.idleMbSeconds - 1000 * (59.985 + 90.012 + 29.985)) < 1e-6, String(kept.idleMbSeconds));
+});
+
 test('pre-warm: a worker made ready just before the arrival serves it warm, and is held only until used', () => {
   const result = simulate(TINY, constant({ min: 0, keepAliveMs: 0, prewarm: { atMs: 89_000, untilMs: 95_000, workers: 1 } }), TINY_OPTIONS);
   assert.equal(result.coldStarts, 2);
