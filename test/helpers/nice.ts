@@ -11,12 +11,13 @@ export function processNice(pid: number): { threads: number[]; autogroup: number
   return { threads, autogroup };
 }
 
-/** What `read` returns, or undefined when the /proc file it reads is not there (ENOENT). */
+/** What `read` returns, or undefined when the thread behind the /proc file exits first: gone before the open (ENOENT) or between open and read (ESRCH). */
 function unlessGone<T>(read: () => T): T | undefined {
   try {
     return read();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== 'ENOENT' && code !== 'ESRCH') throw error;
     return undefined;
   }
 }
