@@ -27,9 +27,8 @@ export class IdleTime {
         this.close(event.workerId, event.ts);
         break;
       case 'worker_exit': {
-        const open = this.idleSince.get(event.workerId);
-        if (open !== undefined && open.since >= this.fromNs && event.ts <= this.untilNs) this.untilExitMs.push((event.ts - open.since) / 1e6);
-        this.close(event.workerId, event.ts);
+        const since = this.close(event.workerId, event.ts);
+        if (since !== undefined && since >= this.fromNs && event.ts <= this.untilNs) this.untilExitMs.push((event.ts - since) / 1e6);
         break;
       }
       default:
@@ -44,11 +43,13 @@ export class IdleTime {
     return new Map([...totals].map(([fn, ns]) => [fn, ns / 1e9]));
   }
 
-  private close(workerId: number, at: number): void {
+  /** Ends the worker's idle period, if it had one open, and returns when that period began. */
+  private close(workerId: number, at: number): number | undefined {
     const open = this.idleSince.get(workerId);
-    if (open === undefined) return;
+    if (open === undefined) return undefined;
     this.idleSince.delete(workerId);
     this.totals.set(open.fn, (this.totals.get(open.fn) ?? 0) + this.inside(open.since, at));
+    return open.since;
   }
 
   private inside(from: number, to: number): number {

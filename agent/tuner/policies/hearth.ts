@@ -239,11 +239,11 @@ export class HearthPolicy implements PoolPolicy {
    * is let go.
    */
   private levelsKeptForGood(state: FunctionState, at: number): { levels: number; gain: number } {
-    const { coldStartCost, idleCostPerMs } = state.costs.prices;
-    const busyMiss = this.missWhileBusyCost(state);
-    const breakEven = (level: number): number => (level === 1 ? coldStartCost : busyMiss) / idleCostPerMs;
-    const kept = state.gaps.levelsWorthKeeping(at, this.options.minEvidence, breakEven, (level) => Math.min(breakEven(level), this.options.keepAliveLimitMs), state.load.concurrencyHeld);
-    return { levels: kept.levels, gain: kept.gainMs * idleCostPerMs };
+    const { prices } = state.costs;
+    const busyBreakEven = this.missWhileBusyCost(state) / prices.idleCostPerMs;
+    const breakEven = (level: number): number => (level === 1 ? breakEvenMs(prices) : busyBreakEven);
+    const kept = state.gaps.levelsWorthKeeping(at, this.options.minEvidence, breakEven, this.options.keepAliveLimitMs, state.load.concurrencyHeld);
+    return { levels: kept.levels, gain: kept.gainMs * prices.idleCostPerMs };
   }
 
   /** A request that finds no idle worker while others run takes whichever comes first, a new worker or a busy one freeing up. */

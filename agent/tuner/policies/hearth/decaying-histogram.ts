@@ -105,10 +105,10 @@ export class BinTotals {
 
   constructor(private readonly halfLifeMs: number) {}
 
-  /** A wait still open, `valueMs` long so far: it weighs what a sample taken when it began weighs now. */
+  /** A wait still open, `valueMs` long so far. */
   addOpen(valueMs: number): void {
     const bin = binOf(valueMs);
-    const weight = 2 ** (-valueMs / this.halfLifeMs);
+    const weight = openWaitWeight(valueMs, this.halfLifeMs);
     this.weights[bin]! += weight;
     this.sums[bin]! += weight * valueMs;
   }
@@ -120,6 +120,11 @@ export class BinTotals {
     });
     return cells;
   }
+}
+
+/** What a wait still open, `valueMs` long so far, weighs now: what a sample taken when it began weighs. */
+export function openWaitWeight(valueMs: number, halfLifeMs: number): number {
+  return 2 ** (-valueMs / halfLifeMs);
 }
 
 function binOf(valueMs: number): number {

@@ -8,7 +8,7 @@
 // sooner. Open gaps (workers idle now) count at their length so far: a worker idle for long
 // is evidence that gaps get that long, which closed gaps alone would hide. Times are trace ms.
 
-import { BinTotals, type Cell, DecayingHistogram } from './decaying-histogram.js';
+import { BinTotals, type Cell, DecayingHistogram, openWaitWeight } from './decaying-histogram.js';
 
 export interface GapGroups {
   /** Level 1, unless `min` keeps that worker. */
@@ -69,28 +69,30 @@ export class WorkerGaps {
    * as a gap seen when it began), is below `breakEvenMs(j)`, the idle time a miss at that
    * level is worth. For memoryless arrivals the best keep-alive of a level is then "forever",
    * which a keep-alive fitted to the gaps seen so far cannot express. A level whose worker
-   * has been idle for `releaseAfterMs(level)` is not kept: a mean over many short gaps moves
-   * too slowly to see that the load has stopped, so past that the worker is let go, as the
-   * online rule for an unknown gap does (hold for the break-even, then release: never more
-   * than twice the cost of knowing the gap).
+   * has been idle for its break-even (or `limitMs`, if shorter) is not kept: a mean over many
+   * short gaps moves too slowly to see that the load has stopped, so past that the worker is
+   * let go, as the online rule for an unknown gap does (hold for the break-even, then
+   * release: never more than twice the cost of knowing the gap).
    */
-  levelsWorthKeeping(atMs: number, minEvidence: number, breakEvenMs: (level: number) => number, releaseAfterMs: (level: number) => number, above: number): KeptLevels {
+  levelsWorthKeeping(atMs: number, minEvidence: number, breakEvenMs: (level: number) => number, limitMs: number, above: number): KeptLevels {
     let kept = 0;
     let gainMs = 0;
     for (let level = 1; level < this.levels.length; level++) {
       const gaps = this.levels[level];
       if (gaps === undefined) break;
+      const breakEven = breakEvenMs(level);
       let { weight, sum } = gaps.total(atMs);
       const since = this.idleSince[level];
       if (this.concurrency < level && since !== undefined) {
-        if (atMs - since >= releaseAfterMs(level)) break;
-        const open = 2 ** (-(atMs - since) / this.halfLifeMs);
+        const idleMs = atMs - since;
+        if (idleMs >= Math.min(breakEven, limitMs)) break;
+        const open = openWaitWeight(idleMs, this.halfLifeMs);
         weight += open;
-        sum += (atMs - since) * open;
+        sum += idleMs * open;
       }
-      if (weight < minEvidence || sum / weight >= breakEvenMs(level)) break;
+      if (weight < minEvidence || sum / weight >= breakEven) break;
       kept = level;
-      if (level > above) gainMs += weight * breakEvenMs(level) - sum;
+      if (level > above) gainMs += weight * breakEven - sum;
     }
     return { levels: kept, gainMs };
   }
