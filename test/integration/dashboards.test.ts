@@ -277,9 +277,15 @@ test('the tuner annotation marks the decisions the tuner made during the workloa
   if (skipped('dashboards annotations')) return;
   await scrapedSinceWorkload();
   for (const query of annotationQueries(dashboard)) {
-    const answer = await prometheus.queryRange(substitute(query.expr, values), Math.floor(workloadStart / 1000) - 60, Math.ceil(Date.now() / 1000), Number.parseInt(values.__interval, 10));
-    assert.equal(answer.error, undefined, `${query.origin}: ${answer.error}`);
-    assert.ok(answer.series > 0, `${query.origin}: no mark, though the tuner made ${agent.agent.tuner.decisions.lastSeq} decisions`);
+    // Asked again until the time is up, as the panels' queries are: a scrape reported done may not be queryable yet.
+    const deadline = Date.now() + SERIES_TIMEOUT_MS;
+    for (;;) {
+      const answer = await prometheus.queryRange(substitute(query.expr, values), Math.floor(workloadStart / 1000) - 60, Math.ceil(Date.now() / 1000), Number.parseInt(values.__interval, 10));
+      assert.equal(answer.error, undefined, `${query.origin}: ${answer.error}`);
+      if (answer.series > 0) break;
+      assert.ok(Date.now() < deadline, `${query.origin}: no mark, though the tuner made ${agent.agent.tuner.decisions.lastSeq} decisions`);
+      await sleep(1000);
+    }
   }
 });
 
