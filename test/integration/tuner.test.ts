@@ -24,6 +24,8 @@ const HEARTH = path.join(ROOT, 'dist/cli/main.js');
 const COMPRESSION = 60;
 /** How long a change is watched, real time. */
 const WATCH_MS = 5000;
+/** How long a watch waits at most for changes to stop coming, real time. */
+const MAX_WATCH_MS = 40_000;
 let rt: TestRuntime;
 let agent: TestAgent;
 
@@ -47,7 +49,9 @@ test.before(async () => {
   rt = await TestRuntime.start({ stemCells: 0 });
   // Latency on a loaded 2-core machine wobbles: a regression here is a doubling and 20 ms more, which the injected one is.
   // Changes are watched for 5 s (5 trace minutes), time enough for the test to see a watch begin and slow every request down.
-  const watch = { ...DEFAULT_WATCH, windowMs: WATCH_MS * COMPRESSION, latencyTolerance: 1, minLatencyIncreaseMs: 20 };
+  // A watch gives up after 40 s instead of 15: the injected slowdown is itself a new load, which the pool policy answers with
+  // a raise of min every second or so for several seconds, each restarting the window after it.
+  const watch = { ...DEFAULT_WATCH, windowMs: WATCH_MS * COMPRESSION, maxWaitMs: MAX_WATCH_MS * COMPRESSION, latencyTolerance: 1, minLatencyIncreaseMs: 20 };
   // The test's workers hold about 1 MB: at the default price a cold start is worth hours of one idle, and a worker kept for good
   // under load would stay for hours after it. At this price it is worth a few minutes (seconds here), so a quiet spell lets them go.
   const prices = { memoryPricePerMbSecond: 0.05 };
@@ -176,7 +180,7 @@ test('an injected latency regression after a pool change is rolled back', async 
     const changes = (await decisions('regress')).filter((decision) => decision.outcome === 'applied');
     // Far more requests than the function's 6 workers can take at once: every request waits in the queue for hundreds of ms.
     traffic.push(load('regress', 40, () => 'sleep:100'));
-    const rollback = await explained('regress', waitFor('the rollback', async () => (await decisions('regress')).find((decision) => decision.outcome === 'rolled-back'), 20_000));
+    const rollback = await explained('regress', waitFor('the rollback', async () => (await decisions('regress')).find((decision) => decision.outcome === 'rolled-back'), MAX_WATCH_MS + 5000));
     assert.ok(rollback.seq > changes[changes.length - 1]!.seq, `rolled back after the watched change (watched for ${watched.forMs} ms)`);
     assert.match(rollback.reason, /regression: latency got worse after the pool change: p99 wait for a worker [\d.]+ → [\d.]+ ms/);
     assert.match(rollback.reason, /rolled back, held until/);
@@ -207,7 +211,7 @@ test('a GC advisor\'s advice is applied live, logged, and rolled back after a re
     // a request, the function's workers answered 91 in it on a slow day: the judge needs 100).
     slow = true;
     traffic.push(load('gc', 16, () => 'sleep:250'));
-    const rollback = await explained('gc', waitFor('the GC rollback', async () => (await decisions('gc')).find((decision) => decision.kind === 'gc' && decision.outcome === 'rolled-back'), 20_000));
+    const rollback = await explained('gc', waitFor('the GC rollback', async () => (await decisions('gc')).find((decision) => decision.kind === 'gc' && decision.outcome === 'rolled-back'), MAX_WATCH_MS + 5000));
     assert.equal(rollback.by, 'tuner');
     assert.equal(rollback.after['gogc'], 100, 'back to the function\'s own GOGC');
     assert.match(rollback.reason, /^regression: latency got worse after the (pool and )?gc( and pool)? change: .*; GC settings restored, no advice taken for 30 min$/);
