@@ -3,7 +3,8 @@
 // 10-minute keep-alive, the hybrid histogram policy of "Serverless in the Wild", and hearth's
 // tuner), each run by the agent's live tuner exactly as in production; the same compressed
 // run through the simulator beside it, to show that the two agree; and the full day of both
-// traces at full scale in the simulator alone. Per policy: cold-start rate, p50/p99 latency at
+// traces at full scale in the simulator alone, hearth at several memory prices too, beside two
+// keep-alive references computed in hindsight (keepalive-bound.ts). Per policy: cold-start rate, p50/p99 latency at
 // the client, idle worker memory-time.
 //
 // Scale: a trace minute replays in 60/C seconds (C = --compression, 240 by default: a day in
@@ -16,6 +17,7 @@
 // can serve: see TRACES.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bestFixedKeepAlivesCost, clairvoyantCost, fixedKeepAliveCost, traceLevels } from '../agent/tuner/keepalive-bound.js';
 import { createPolicy, type PolicyName } from '../agent/tuner/policies/by-name.js';
 import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
 import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
@@ -37,8 +39,8 @@ const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixture
 interface TraceSetup {
   key: 'sample20' | 'busy10';
   folder: string;
-  /** Also simulate its full day under hearth at other memory prices (its efficiency frontier). */
-  priceSweep: boolean;
+  /** Its full day is also simulated under hearth at these factors of its memory price (its efficiency frontier about the fixed keep-alive's memory-time). */
+  priceFactors: number[];
   /** Each arrival kept with this probability... */
   rateScale: number;
   /** ...and functions whose busiest minute has more arrivals thinned to this. */
@@ -53,9 +55,9 @@ interface TraceSetup {
  * 150 requests a second at 240×, every one of them a cold start under the always-cold policy.
  */
 const TRACES: TraceSetup[] = [
-  { key: 'sample20', folder: 'azure2019-sample20', priceSweep: true, rateScale: 1, maxPerMinute: 30 },
-  // Its full day takes the simulator a minute or two per policy: no sweep.
-  { key: 'busy10', folder: 'azure2019-busy10', priceSweep: false, rateScale: 0.005 },
+  { key: 'sample20', folder: 'azure2019-sample20', priceFactors: [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16], rateScale: 1, maxPerMinute: 30 },
+  // Its full day takes the simulator about a minute per policy: only the prices about the fixed keep-alive's memory-time (hearth at its default uses a little more).
+  { key: 'busy10', folder: 'azure2019-busy10', priceFactors: [4, 2, 1], rateScale: 0.005 },
 ];
 
 const POLICIES: { key: string; name: PolicyName }[] = [
@@ -66,8 +68,6 @@ const POLICIES: { key: string; name: PolicyName }[] = [
 ];
 
 const SEED = 42;
-/** The hearth policy's memory price in the full-day sweep, as factors of its default (4: the default before it was set for Hearth's cold starts): lower keeps workers longer. */
-const PRICE_FACTORS = [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16];
 /**
  * A replay MiB stands for this many trace MiB. Small enough that every function's share is
  * above the stand-in's own Go runtime (under 1 MiB of private memory among two dozen of
@@ -163,7 +163,9 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
         return [policy.key, { ...simFigures(result), seconds: round((Date.now() - started) / 1000, 1) }];
       }),
     );
-    const sweep = setup.priceSweep ? priceSweep(full, phases, stopMs) : undefined;
+    const sweep = priceSweep(full, setup.priceFactors, phases, stopMs);
+    progress(`${setup.key}: keep-alive references in hindsight`);
+    const references = keepAliveReferences(full);
     perTrace[setup.key] = {
       folder: setup.folder,
       rate_scale: setup.rateScale,
@@ -177,7 +179,8 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       simulated,
       agreement,
       full_day: fullDay,
-      ...(sweep === undefined ? {} : { price_sweep: sweep }),
+      price_sweep: sweep,
+      keepalive_references: references,
       overhead: Object.fromEntries(POLICIES.map((policy, i) => [policy.key, { agent_cpu_s: round(runs[i]!.agentCpuSeconds, 1), runtime_cpu_s: round(runs[i]!.runtimeCpuSeconds, 1), decisions: runs[i]!.decisions, client_late_p99_ms: round(runs[i]!.outcome.lateP99Ms, 2) }])),
     };
     for (const policy of POLICIES) {
@@ -186,10 +189,11 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       const f = fullDay[policy.key]!;
       rows.push([setup.key, policy.name, pct(l.cold_rate), pct(s.cold_rate), round(l.p50_ms, 2), round(l.p99_ms, 1), gbs(l.idle_mem_s), gbs(s.idle_mem_s), l.failed, pct(f.cold_rate), gbs(f.idle_mem_s)]);
     }
-    if (sweep !== undefined) {
-      const points = sweep.map((point) => `×${round(point.memory_price_factor, 4)}: ${pct(point.cold_rate)} cold for ${gbs(point.idle_mem_s)} GB·s`).join('; ');
-      notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${pct(fullDay['fixed_10min']!.cold_rate)} for ${gbs(fullDay['fixed_10min']!.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s).`);
-    }
+    const points = sweep.map((point) => `×${round(point.memory_price_factor, 4)}: ${point.cold_starts} cold starts (${pct(point.cold_rate)}) for ${gbs(point.idle_mem_s)} GB·s`).join('; ');
+    const fixedDay = fullDay['fixed_10min']!;
+    const equalMemory = frontier(sweep, fixedDay).cold_starts_ratio_at_equal_memory;
+    notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${fixedDay.cold_starts} (${pct(fixedDay.cold_rate)}) for ${gbs(fixedDay.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s). At the fixed keep-alive's memory-time: ${equalMemory === null ? 'outside the sweep' : `${equalMemory} times its cold starts`}.`);
+    notes.push(`${setup.key}, full day, keep-alive references in hindsight (agent/tuner/keepalive-bound.ts; its model counts the fixed keep-alive's cold starts as ${references.fixed_10min.cold_starts} for ${gbs(references.fixed_10min.idle_mem_s)} GB·s): at that memory-time, a clairvoyant keep-alive that knows every gap has ${references.clairvoyant.cold_starts_ratio} times its cold starts, the best fixed keep-alive for each function's each level, chosen knowing the day, ${references.best_fixed_keepalives.cold_starts_ratio} times.`);
     notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's). Its workers start as the replay's did and take ${round(stopMs, 1)} ms to stop (median of the replay's always-cold workers, idle from their answer to their exit).`);
   }
   const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
@@ -207,7 +211,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}, their own ${round(baselineKb, 0)} KiB included; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
       `Thinning: ${TRACES.map((setup) => `${setup.key} keeps ${setup.rateScale === 1 ? 'every arrival' : `1 arrival in ${round(1 / setup.rateScale, 0)}`}${setup.maxPerMinute === undefined ? '' : `, but in functions whose busiest minute has more than ${setup.maxPerMinute} (thinned to ${setup.maxPerMinute} there)`}`).join('; ')}.`,
       ...notes,
-      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
+      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,price_sweep,keepalive_references,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
     ],
   );
 }
@@ -380,14 +384,33 @@ interface SweepPoint extends PolicyFigures {
   memory_price_factor: number;
 }
 
-/** The full day under hearth at each of PRICE_FACTORS times its default memory price. */
-function priceSweep(full: Trace, phases: ReturnType<typeof measuredPhases>, stopMs: number): SweepPoint[] {
-  return PRICE_FACTORS.map((factor) => {
+/** The full day under hearth at each of `factors` times its default memory price. */
+function priceSweep(full: Trace, factors: number[], phases: ReturnType<typeof measuredPhases>, stopMs: number): SweepPoint[] {
+  return factors.map((factor) => {
     progress(`  hearth at ${round(factor, 4)} × its memory price, full day`);
     const policy = createPolicy('hearth', { compression: 1, hearth: { memoryPricePerMbSecond: HEARTH_DEFAULTS.memoryPricePerMbSecond * factor } });
     const result = simulate(full, policy, fullDayOptions(phases, stopMs));
     return { memory_price_factor: round(factor, 5), ...simFigures(result) };
   });
+}
+
+interface KeepAliveReferences {
+  /** The fixed 10-minute keep-alive in the references' model (which counts more cold starts than the simulator does). */
+  fixed_10min: { cold_starts: number; idle_mem_s: number };
+  clairvoyant: { cold_starts: number; cold_starts_ratio: number };
+  best_fixed_keepalives: { cold_starts: number; cold_starts_ratio: number };
+}
+
+/** The full day's keep-alive references in hindsight, at the fixed 10-minute keep-alive's memory-time. */
+function keepAliveReferences(full: Trace): KeepAliveReferences {
+  const functions = traceLevels(full, { seed: SEED, compression: 1, spread: 'poisson' });
+  const fixed = fixedKeepAliveCost(functions, 10 * 60_000);
+  const reference = (cost: { coldStarts: number }): { cold_starts: number; cold_starts_ratio: number } => ({ cold_starts: cost.coldStarts, cold_starts_ratio: round(cost.coldStarts / fixed.coldStarts, 3) });
+  return {
+    fixed_10min: { cold_starts: fixed.coldStarts, idle_mem_s: round(fixed.idleMbMs / 1000, 0) },
+    clairvoyant: reference(clairvoyantCost(functions, fixed.idleMbMs)),
+    best_fixed_keepalives: reference(bestFixedKeepAlivesCost(functions, fixed.idleMbMs)),
+  };
 }
 
 /**
@@ -410,7 +433,7 @@ function frontier(sweep: SweepPoint[], baseline: PolicyFigures): { dominates_at_
 }
 
 /** Pareto dominance (fewer cold starts, no more idle memory-time) in the replay, per trace. */
-function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures>; price_sweep?: SweepPoint[] }>): Record<string, unknown> {
+function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures>; price_sweep: SweepPoint[]; keepalive_references: KeepAliveReferences }>): Record<string, unknown> {
   const dominates = (a: PolicyFigures, b: PolicyFigures): boolean => a.cold_starts < b.cold_starts && a.idle_mem_s <= b.idle_mem_s;
   return Object.fromEntries(
     Object.entries(perTrace).map(([key, trace]) => {
@@ -424,9 +447,10 @@ function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>;
           dominates_hybrid_histogram: dominates(hearth, hybrid),
           cold_starts_vs_fixed: round(fixed.cold_starts / Math.max(1, hearth.cold_starts), 2),
           idle_mem_vs_fixed: round(hearth.idle_mem_s / fixed.idle_mem_s, 3),
-          ...(trace.price_sweep === undefined
-            ? {}
-            : { full_day: { fixed_10min: frontier(trace.price_sweep, trace.full_day['fixed_10min']!), hybrid_histogram: frontier(trace.price_sweep, trace.full_day['hybrid_histogram']!) } }),
+          full_day: {
+            fixed_10min: { ...frontier(trace.price_sweep, trace.full_day['fixed_10min']!), clairvoyant_ratio_at_equal_memory: trace.keepalive_references.clairvoyant.cold_starts_ratio, best_fixed_keepalives_ratio_at_equal_memory: trace.keepalive_references.best_fixed_keepalives.cold_starts_ratio },
+            hybrid_histogram: frontier(trace.price_sweep, trace.full_day['hybrid_histogram']!),
+          },
         },
       ];
     }),
