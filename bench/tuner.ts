@@ -17,7 +17,7 @@
 // can serve: see TRACES.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bestFixedKeepAlivesCost, clairvoyantCost, fixedKeepAliveCost, traceLevels } from '../agent/tuner/keepalive-bound.js';
+import { bestSettingsCost, clairvoyantCost, fixedKeepAliveCost, traceLevels } from '../agent/tuner/keepalive-bound.js';
 import { createPolicy, type PolicyName } from '../agent/tuner/policies/by-name.js';
 import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
 import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
@@ -193,7 +193,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const fixedDay = fullDay['fixed_10min']!;
     const equalMemory = frontier(sweep, fixedDay).cold_starts_ratio_at_equal_memory;
     notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${fixedDay.cold_starts} (${pct(fixedDay.cold_rate)}) for ${gbs(fixedDay.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s). At the fixed keep-alive's memory-time: ${equalMemory === null ? 'outside the sweep' : `${equalMemory} times its cold starts`}.`);
-    notes.push(`${setup.key}, full day, keep-alive references in hindsight (agent/tuner/keepalive-bound.ts; its model counts the fixed keep-alive's cold starts as ${references.fixed_10min.cold_starts} for ${gbs(references.fixed_10min.idle_mem_s)} GB·s): at that memory-time, a clairvoyant keep-alive that knows every gap has ${references.clairvoyant.cold_starts_ratio} times its cold starts, the best fixed keep-alive for each function's each level, chosen knowing the day, ${references.best_fixed_keepalives.cold_starts_ratio} times.`);
+    notes.push(`${setup.key}, full day, keep-alive references in hindsight (agent/tuner/keepalive-bound.ts; its model counts the fixed keep-alive's cold starts as ${references.fixed_10min.cold_starts} for ${gbs(references.fixed_10min.idle_mem_s)} GB·s): at that memory-time, a clairvoyant keep-alive that knows every gap has ${references.clairvoyant.cold_starts_ratio} times its cold starts; the best min and keep-alive per function chosen knowing each hour, ${references.best_hourly_settings.cold_starts_ratio} times; chosen knowing the day, ${references.best_daily_settings.cold_starts_ratio} times.`);
     notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's). Its workers start as the replay's did and take ${round(stopMs, 1)} ms to stop (median of the replay's always-cold workers, idle from their answer to their exit).`);
   }
   const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
@@ -394,22 +394,32 @@ function priceSweep(full: Trace, factors: number[], phases: ReturnType<typeof me
   });
 }
 
+interface Reference {
+  cold_starts: number;
+  /** Of the fixed keep-alive's, in the same model. */
+  cold_starts_ratio: number;
+}
+
 interface KeepAliveReferences {
   /** The fixed 10-minute keep-alive in the references' model (which counts more cold starts than the simulator does). */
   fixed_10min: { cold_starts: number; idle_mem_s: number };
-  clairvoyant: { cold_starts: number; cold_starts_ratio: number };
-  best_fixed_keepalives: { cold_starts: number; cold_starts_ratio: number };
+  clairvoyant: Reference;
+  /** The best `min` and keep-alive per function for each hour, and for the whole day, chosen knowing it. */
+  best_hourly_settings: Reference;
+  best_daily_settings: Reference;
 }
 
 /** The full day's keep-alive references in hindsight, at the fixed 10-minute keep-alive's memory-time. */
 function keepAliveReferences(full: Trace): KeepAliveReferences {
   const functions = traceLevels(full, { seed: SEED, compression: 1, spread: 'poisson' });
   const fixed = fixedKeepAliveCost(functions, 10 * 60_000);
-  const reference = (cost: { coldStarts: number }): { cold_starts: number; cold_starts_ratio: number } => ({ cold_starts: cost.coldStarts, cold_starts_ratio: round(cost.coldStarts / fixed.coldStarts, 3) });
+  const dayMs = full.minutes * TRACE_MINUTE_MS;
+  const reference = (cost: { coldStarts: number }): Reference => ({ cold_starts: cost.coldStarts, cold_starts_ratio: round(cost.coldStarts / fixed.coldStarts, 3) });
   return {
     fixed_10min: { cold_starts: fixed.coldStarts, idle_mem_s: round(fixed.idleMbMs / 1000, 0) },
     clairvoyant: reference(clairvoyantCost(functions, fixed.idleMbMs)),
-    best_fixed_keepalives: reference(bestFixedKeepAlivesCost(functions, fixed.idleMbMs)),
+    best_hourly_settings: reference(bestSettingsCost(functions, fixed.idleMbMs, 60 * TRACE_MINUTE_MS, dayMs)),
+    best_daily_settings: reference(bestSettingsCost(functions, fixed.idleMbMs, dayMs, dayMs)),
   };
 }
 
@@ -448,7 +458,7 @@ function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>;
           cold_starts_vs_fixed: round(fixed.cold_starts / Math.max(1, hearth.cold_starts), 2),
           idle_mem_vs_fixed: round(hearth.idle_mem_s / fixed.idle_mem_s, 3),
           full_day: {
-            fixed_10min: { ...frontier(trace.price_sweep, trace.full_day['fixed_10min']!), clairvoyant_ratio_at_equal_memory: trace.keepalive_references.clairvoyant.cold_starts_ratio, best_fixed_keepalives_ratio_at_equal_memory: trace.keepalive_references.best_fixed_keepalives.cold_starts_ratio },
+            fixed_10min: { ...frontier(trace.price_sweep, trace.full_day['fixed_10min']!), clairvoyant_ratio_at_equal_memory: trace.keepalive_references.clairvoyant.cold_starts_ratio, best_hourly_settings_ratio_at_equal_memory: trace.keepalive_references.best_hourly_settings.cold_starts_ratio, best_daily_settings_ratio_at_equal_memory: trace.keepalive_references.best_daily_settings.cold_starts_ratio },
             hybrid_histogram: frontier(trace.price_sweep, trace.full_day['hybrid_histogram']!),
           },
         },

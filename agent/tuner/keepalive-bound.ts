@@ -1,13 +1,13 @@
 // How few cold starts a keep-alive policy could have on a trace for a given idle memory-time,
-// for judging a target against the fixed keep-alive: two references computed from the whole
-// day in hindsight, for policies that only decide how long idle workers stay (`min` and
-// keep-alive; pre-warming ahead of arrivals is outside both).
+// for judging a target against the fixed keep-alive: references computed from the whole day
+// in hindsight, for policies that only decide how long idle workers stay (`min` and
+// keep-alive; pre-warming ahead of arrivals is outside them).
 // - Clairvoyant: knows every idle gap in advance and holds a worker through exactly the
 //   cheapest gaps the memory allows (a knapsack of equal-valued items, which the
 //   cheapest-first choice solves). No policy of this kind does better.
-// - Best fixed keep-alives: each function's each level gets the one keep-alive that is best
-//   for its whole day, chosen knowing that day. What a policy would reach that learned each
-//   level's gap distribution perfectly but did not follow its changes through the day.
+// - Best settings: per function, the `min` and keep-alive that the runtime can take, each
+//   the best for a stretch of the day (an hour, say, or the whole day), chosen knowing it.
+//   What a policy would reach that knew each stretch's gaps before it began.
 //
 // The model is the simulator's pool without its start-up delay: a request goes to the most
 // recently used idle worker, so worker j is busy exactly while j or more requests run, and
@@ -24,8 +24,10 @@ import type { Trace, TraceFunction } from './trace.js';
 export interface Level {
   /** ms from 0 to its first use. */
   firstUseMs: number;
-  /** Its idle spells after that which an arrival ended, ms, shortest first. */
+  /** Its idle spells after that which an arrival ended, ms, in order. */
   gaps: Float64Array;
+  /** When each of them ended, ms. */
+  gapEndsMs: Float64Array;
   /** Its idle spell still open at the horizon, ms: no cold start ends it. */
   openMs: number;
 }
@@ -46,6 +48,7 @@ export function levelGaps(requests: Iterable<readonly [number, number]>, horizon
   const running = new EventQueue<null>();
   const firstUses: number[] = [];
   const gaps: number[][] = [];
+  const gapEnds: number[][] = [];
   const idleSince: number[] = [];
   let concurrency = 0;
   let previousStart = -Infinity;
@@ -63,14 +66,16 @@ export function levelGaps(requests: Iterable<readonly [number, number]>, horizon
     if (since === undefined) {
       firstUses.push(start);
       gaps.push([]);
+      gapEnds.push([]);
     } else {
       gaps[concurrency]!.push(start - since);
+      gapEnds[concurrency]!.push(start);
     }
     concurrency++;
     running.push(end, null);
   }
   endUntil(Infinity);
-  return firstUses.map((firstUseMs, level) => ({ firstUseMs, gaps: Float64Array.from(gaps[level]!).sort(), openMs: Math.max(0, horizonMs - idleSince[level]!) }));
+  return firstUses.map((firstUseMs, level) => ({ firstUseMs, gaps: Float64Array.from(gaps[level]!), gapEndsMs: Float64Array.from(gapEnds[level]!), openMs: Math.max(0, horizonMs - idleSince[level]!) }));
 }
 
 /** A fixed keep-alive: a worker is never held before its first use, then for `keepAliveMs` after each request; a longer gap is a cold start. */
@@ -110,41 +115,38 @@ export function clairvoyantCost(functions: readonly FunctionLevels[], budgetMbMs
 }
 
 /**
- * Best fixed keep-alives in hindsight: per level, the keep-alive that minimises cold starts ×
- * λ + idle memory-time, with λ (what a cold start is worth in MB·ms) the largest that keeps
- * the total within `budgetMbMs`. A level's candidates are 0 and each of its gap lengths: any
- * other keep-alive costs more memory for the same cold starts as the gap length below it.
+ * Best settings in hindsight: per function and stretch of `stretchMs`, the `min` (its lowest
+ * levels held through every gap that ends in the stretch) and the keep-alive of the levels
+ * above it (from KEEP_ALIVES) that minimise cold starts × λ + idle memory-time, with λ (what a
+ * cold start is worth in MB·ms) the largest that keeps the total within `budgetMbMs`. A
+ * level's first use is a cold start under any settings.
  */
-export function bestFixedKeepAlivesCost(functions: readonly FunctionLevels[], budgetMbMs: number): PolicyCost {
-  const cumulative = functions.flatMap(({ levels }) => levels.map((level) => prefixSums(level.gaps)));
+export function bestSettingsCost(functions: readonly FunctionLevels[], budgetMbMs: number, stretchMs: number, horizonMs: number): PolicyCost {
+  const stretches = functions.flatMap((fn) => stretchTables(fn, stretchMs, horizonMs));
   const at = (worth: number): PolicyCost => {
     const cost = { coldStarts: 0, idleMbMs: 0 };
-    let index = 0;
-    for (const { memoryMb, levels } of functions) {
-      for (const level of levels) {
-        const sums = cumulative[index++]!;
-        const n = level.gaps.length;
-        let best = { coldStarts: n, idleMbMs: 0 };
-        for (let i = 0; i < n; i++) {
-          const keepAliveMs = level.gaps[i]!;
-          const idleMbMs = (sums[i + 1]! + (n - 1 - i) * keepAliveMs + Math.min(level.openMs, keepAliveMs)) * memoryMb;
-          if ((n - 1 - i) * worth + idleMbMs < best.coldStarts * worth + best.idleMbMs) best = { coldStarts: n - 1 - i, idleMbMs };
+    for (const { memoryMb, levels, firstUses } of stretches) {
+      const price = (coldStarts: number, idleMs: number): number => coldStarts * worth + idleMs * memoryMb;
+      let best = { coldStarts: Infinity, idleMs: 0 };
+      for (let k = 0; k < KEEP_ALIVES.length; k++) {
+        let coldStarts = 0;
+        let idleMs = 0;
+        for (const level of levels) [coldStarts, idleMs] = [coldStarts + level.coldStarts[k]!, idleMs + level.idleMs[k]!];
+        // min = 0, 1, ...: the lowest levels held for good instead.
+        for (let min = 0; ; min++) {
+          if (price(coldStarts, idleMs) < price(best.coldStarts, best.idleMs)) best = { coldStarts, idleMs };
+          const level = levels[min];
+          if (level === undefined) break;
+          coldStarts += level.coldStarts[KEEP_ALIVES.length - 1]! - level.coldStarts[k]!;
+          idleMs += level.idleMs[KEEP_ALIVES.length - 1]! - level.idleMs[k]!;
         }
-        // The first use is a cold start under any keep-alive.
-        cost.coldStarts += best.coldStarts + 1;
-        cost.idleMbMs += best.idleMbMs;
       }
+      cost.coldStarts += best.coldStarts + firstUses;
+      cost.idleMbMs += best.idleMs * memoryMb;
     }
     return cost;
   };
-  // Bisected in log(λ): the cost's memory grows with λ.
-  let [low, high] = [1e-9, 1e18];
-  for (let step = 0; step < 60; step++) {
-    const middle = Math.sqrt(low * high);
-    if (at(middle).idleMbMs > budgetMbMs) high = middle;
-    else low = middle;
-  }
-  return at(low);
+  return withinBudget(at, budgetMbMs);
 }
 
 /** Requests of one function as the simulator replays them: its arrivals, each with a duration drawn in arrival order. */
@@ -157,6 +159,62 @@ export function* functionRequests(fn: TraceFunction, options: ReplayOptions): Ge
 export function traceLevels(trace: Trace, options: ReplayOptions): FunctionLevels[] {
   const horizonMs = (trace.minutes * TRACE_MINUTE_MS) / options.compression;
   return trace.functions.map((fn) => ({ memoryMb: fn.memoryMb, levels: levelGaps(functionRequests(fn, options), horizonMs) }));
+}
+
+/** The keep-alives best settings choose among, ms: 0, 15% apart from 1 ms to a day, and for good (last). */
+const KEEP_ALIVES = [0, ...Array.from({ length: 132 }, (_, i) => 1.15 ** i), Infinity];
+
+interface StretchTable {
+  memoryMb: number;
+  /** Levels first used in the stretch. */
+  firstUses: number;
+  /** Per level, the cold starts and idle ms of the gaps ending in the stretch under each of KEEP_ALIVES. */
+  levels: { coldStarts: Float64Array; idleMs: Float64Array }[];
+}
+
+/** A function's day cut into stretches; a gap belongs to the stretch it ends in, the one open at the horizon to the last. */
+function stretchTables(fn: FunctionLevels, stretchMs: number, horizonMs: number): StretchTable[] {
+  const count = Math.max(1, Math.ceil(horizonMs / stretchMs));
+  const stretchOf = (at: number): number => Math.min(count - 1, Math.max(0, Math.floor(at / stretchMs)));
+  return Array.from({ length: count }, (_, stretch) => ({
+    memoryMb: fn.memoryMb,
+    firstUses: fn.levels.filter((level) => stretchOf(level.firstUseMs) === stretch).length,
+    levels: fn.levels.map((level) => {
+      const gaps = Float64Array.from(level.gaps.filter((_, i) => stretchOf(level.gapEndsMs[i]!) === stretch)).sort();
+      const sums = prefixSums(gaps);
+      const openMs = stretch === count - 1 ? level.openMs : 0;
+      const coldStarts = new Float64Array(KEEP_ALIVES.length);
+      const idleMs = new Float64Array(KEEP_ALIVES.length);
+      KEEP_ALIVES.forEach((keepAliveMs, k) => {
+        const held = heldCount(gaps, keepAliveMs);
+        coldStarts[k] = gaps.length - held;
+        idleMs[k] = sums[held]! + (gaps.length - held) * (keepAliveMs === Infinity ? 0 : keepAliveMs) + Math.min(openMs, keepAliveMs);
+      });
+      return { coldStarts, idleMs };
+    }),
+  }));
+}
+
+/** How many of the sorted gaps a keep-alive holds through: those no longer than it. */
+function heldCount(sorted: Float64Array, keepAliveMs: number): number {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sorted[middle]! <= keepAliveMs) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The cost at the largest worth of a cold start whose memory stays within the budget, bisected in log(worth): memory grows with it. */
+function withinBudget(at: (worth: number) => PolicyCost, budgetMbMs: number): PolicyCost {
+  let [low, high] = [1e-9, 1e18];
+  for (let step = 0; step < 60; step++) {
+    const middle = Math.sqrt(low * high);
+    if (at(middle).idleMbMs > budgetMbMs) high = middle;
+    else low = middle;
+  }
+  return at(low);
 }
 
 /** One level under a keep-alive: its cold starts (the first use among them) and idle ms. */

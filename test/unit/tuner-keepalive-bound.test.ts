@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
-import { bestFixedKeepAlivesCost, clairvoyantCost, fixedKeepAliveCost, type Level, levelGaps, traceLevels } from '../../agent/tuner/keepalive-bound.js';
+import { bestSettingsCost, clairvoyantCost, fixedKeepAliveCost, type Level, levelGaps, type PolicyCost, traceLevels } from '../../agent/tuner/keepalive-bound.js';
 import { traceSlice } from '../../agent/tuner/replay.js';
 import { readTrace } from '../../agent/tuner/trace.js';
 
@@ -20,17 +20,17 @@ const REQUESTS: [number, number][] = [
 ];
 
 /** Plain numbers, for comparing. */
-function plain(levels: Level[]): { firstUseMs: number; gaps: number[]; openMs: number }[] {
-  return levels.map((level) => ({ ...level, gaps: [...level.gaps] }));
+function plain(levels: Level[]): { firstUseMs: number; gaps: number[]; gapEndsMs: number[]; openMs: number }[] {
+  return levels.map((level) => ({ ...level, gaps: [...level.gaps], gapEndsMs: [...level.gapEndsMs] }));
 }
 
 test('a level is idle while fewer requests than it run: its first use, the gaps an arrival ends, the gap open at the horizon', () => {
   assert.deepEqual(plain(levelGaps(REQUESTS, 100)), [
-    { firstUseMs: 0, gaps: [5, 10], openMs: 55 },
-    { firstUseMs: 5, gaps: [], openMs: 90 },
+    { firstUseMs: 0, gaps: [5, 10], gapEndsMs: [20, 40], openMs: 55 },
+    { firstUseMs: 5, gaps: [], gapEndsMs: [], openMs: 90 },
   ]);
   // A request ending as another starts hands its worker over: a gap of 0.
-  assert.deepEqual(plain(levelGaps([[0, 10], [10, 20]], 20)), [{ firstUseMs: 0, gaps: [0], openMs: 0 }]);
+  assert.deepEqual(plain(levelGaps([[0, 10], [10, 20]], 20)), [{ firstUseMs: 0, gaps: [0], gapEndsMs: [10], openMs: 0 }]);
   assert.deepEqual(levelGaps([], 50), []);
 });
 
@@ -59,26 +59,43 @@ test('clairvoyant: the cheapest spells are held, across functions by length × m
   assert.deepEqual(clairvoyantCost([dear, cheap], 219), { coldStarts: 0, idleMbMs: 219 });
 });
 
-test('best fixed keep-alives: one per level, where a held gap saves most per MB·ms, within the budget', () => {
-  // One level with gaps 1, 1, 1 and 100 (open at the horizon: 0): a keep-alive of 1 holds three gaps for 3 + 1 MB·ms, of 100 all four for 103.
-  const one = { memoryMb: 1, levels: levelGaps([[0, 0], [1, 1], [2, 2], [3, 3], [103, 103]], 103) };
-  assert.deepEqual(bestFixedKeepAlivesCost([one], 0), { coldStarts: 5, idleMbMs: 0 });
-  assert.deepEqual(bestFixedKeepAlivesCost([one], 50), { coldStarts: 2, idleMbMs: 4 });
-  assert.deepEqual(bestFixedKeepAlivesCost([one], 200), { coldStarts: 1, idleMbMs: 103 });
+test('best settings: min and one keep-alive per stretch, where a held gap saves most per MB·ms, within the budget', () => {
+  // One level whose gaps are 1, 1, 1 (ending at 1, 2, 3) and 100 (ending at 103), none open at the horizon.
+  const fn = { memoryMb: 1, levels: levelGaps([[0, 0], [1, 1], [2, 2], [3, 3], [103, 103]], 103) };
+  const day = (budget: number): PolicyCost => bestSettingsCost([fn], budget, 103, 103);
+  assert.deepEqual(day(0), { coldStarts: 5, idleMbMs: 0 });
+  // A keep-alive of 1 ms holds the three short gaps and pays 1 ms of the long one.
+  assert.deepEqual(day(50), { coldStarts: 2, idleMbMs: 4 });
+  assert.deepEqual(day(3.5), { coldStarts: 5, idleMbMs: 0 });
+  // Held for good (min 1) or a keep-alive of 100 ms or more: every gap.
+  assert.deepEqual(day(200), { coldStarts: 1, idleMbMs: 103 });
+  // In two stretches the first holds its short gaps and the second lets the long one go, paying nothing for it.
+  assert.deepEqual(bestSettingsCost([fn], 3.5, 50, 103), { coldStarts: 2, idleMbMs: 3 });
 });
 
-test('on an hour of a real trace: every arrival ends one spell; clairvoyant ≤ best fixed keep-alives ≤ the 10-minute keep-alive at its memory', () => {
+test('best settings: min holds the lowest levels, the keep-alive serves the levels above', () => {
+  // Level 1: nine gaps of 10 ms, then 10 ms open at the horizon; level 2: one use, then idle 194 ms to the horizon. A
+  // keep-alive of 10 ms or more holds level 1's gaps but pays 10 ms more of level 2's open spell; min 1 holds level 1 alone.
+  const requests: [number, number][] = [[0, 10], [5, 6]];
+  for (let start = 20; start < 200; start += 20) requests.push([start, start + 10]);
+  const fn = { memoryMb: 1, levels: levelGaps(requests, 200) };
+  assert.deepEqual(bestSettingsCost([fn], 100, 200, 200), { coldStarts: 2, idleMbMs: 100 });
+});
+
+test('on an hour of a real trace: every arrival ends one spell; at the 10-minute keep-alive\'s memory, clairvoyant < best settings per 10 minutes ≤ for the hour < it', () => {
   const trace = traceSlice(readTrace(path.join(TRACES, 'azure2019-sample20')), 0, 60);
   const functions = traceLevels(trace, { seed: 42, compression: 1, spread: 'poisson' });
   const spells = functions.reduce((sum, fn) => sum + fn.levels.reduce((count, level) => count + 1 + level.gaps.length, 0), 0);
   const arrivals = trace.functions.reduce((sum, fn) => sum + fn.perMinute.reduce((a, b) => a + b, 0), 0);
   assert.equal(spells, arrivals);
   const fixed = fixedKeepAliveCost(functions, 600_000);
-  const best = bestFixedKeepAlivesCost(functions, fixed.idleMbMs);
   const clairvoyant = clairvoyantCost(functions, fixed.idleMbMs);
+  const stretches = bestSettingsCost(functions, fixed.idleMbMs, 600_000, 3_600_000);
+  const hour = bestSettingsCost(functions, fixed.idleMbMs, 3_600_000, 3_600_000);
   assert.ok(fixed.coldStarts > 0, 'the hour has cold starts to save');
-  assert.ok(clairvoyant.coldStarts < best.coldStarts && best.coldStarts <= fixed.coldStarts, `clairvoyant ${clairvoyant.coldStarts}, best fixed ${best.coldStarts}, 10-minute ${fixed.coldStarts}`);
-  assert.ok(best.idleMbMs <= fixed.idleMbMs && clairvoyant.idleMbMs <= fixed.idleMbMs);
+  const figures = `clairvoyant ${clairvoyant.coldStarts}, best settings per 10 minutes ${stretches.coldStarts}, for the hour ${hour.coldStarts}, 10-minute keep-alive ${fixed.coldStarts}`;
+  assert.ok(clairvoyant.coldStarts < stretches.coldStarts && stretches.coldStarts <= hour.coldStarts && hour.coldStarts < fixed.coldStarts, figures);
+  for (const cost of [clairvoyant, stretches, hour]) assert.ok(cost.idleMbMs <= fixed.idleMbMs, figures);
 });
 
 test.run();
