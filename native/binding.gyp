@@ -9,6 +9,7 @@
         "src/memory.c",
         "src/markers.c",
         "src/isolation.c",
+        "src/affinity.c",
         "sandbox/sandbox.c",
         "src/shared_buffer.cc"
       ],

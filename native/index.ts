@@ -32,6 +32,8 @@ export interface SpawnOptions {
   setsid?: boolean;
   /** The worker sandbox the child enters before its chdir and exec; none when absent. */
   sandbox?: SandboxOptions;
+  /** The CPUs the child may run on; absent: the spawning thread's, which it inherits. */
+  cpus?: number[];
 }
 
 /**
@@ -66,8 +68,12 @@ interface Addon {
     pdeathsig: number,
     setsid: boolean,
     sandbox: SandboxOptions | null,
+    cpus: number[] | null,
   ): SpawnResult;
   enterSandbox(sandbox: SandboxIds, parentPid: number): void;
+  setAffinity(tid: number, cpus: number[]): void;
+  getAffinity(tid: number): number[];
+  currentCpu(): number;
   hideFromSiblings(): void;
   watchExit(pidfd: number, onExit: (code: number | null, signal: string | null) => void): void;
   socketpair(): [number, number];
@@ -122,7 +128,25 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     opts.pdeathsig ?? 9,
     opts.setsid ?? true,
     opts.sandbox ?? null,
+    opts.cpus ?? null,
   );
+}
+
+/** Lets thread `tid` (0: the calling one) run only on `cpus`. Errors name the thread, with
+ * code 'ESRCH' when it is gone and 'EPERM' when it is another user's and this process may not
+ * change it. */
+export function setAffinity(tid: number, cpus: number[]): void {
+  addon.setAffinity(tid, cpus);
+}
+
+/** The CPUs thread `tid` (0: the calling one) may run on, ascending. */
+export function getAffinity(tid: number): number[] {
+  return addon.getAffinity(tid);
+}
+
+/** The CPU the calling thread runs on at this moment. */
+export function currentCpu(): number {
+  return addon.currentCpu();
 }
 
 /** Enters the worker sandbox in this process, on every thread (a Node stem cell becoming a

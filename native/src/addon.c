@@ -189,7 +189,8 @@ static napi_value init(napi_env env, napi_value exports) {
       hearth_init_fdpass(env, exports) != napi_ok ||
       hearth_init_memory(env, exports) != napi_ok ||
       hearth_init_markers(env, exports) != napi_ok ||
-      hearth_init_isolation(env, exports) != napi_ok) {
+      hearth_init_isolation(env, exports) != napi_ok ||
+      hearth_init_affinity(env, exports) != napi_ok) {
     hearth_throw_napi_failure(env, "module init");
     return NULL;
   }

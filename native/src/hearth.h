@@ -3,6 +3,7 @@
 #define HEARTH_NATIVE_H
 
 #include <node_api.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -43,6 +44,10 @@ struct hearth_sandbox;
  * boolean, absent ids kept): 0, or -1 with a TypeError or RangeError thrown. */
 int hearth_arg_sandbox(napi_env env, napi_value v, struct hearth_sandbox *out);
 
+/* A JS array of CPU numbers as a cpu_set_t: 0, or -1 with a TypeError or RangeError
+ * thrown. */
+int hearth_arg_cpuset(napi_env env, napi_value v, const char *name, cpu_set_t *out);
+
 /* A SharedArrayBuffer over [data, data+length); release(data, length, hint) runs when V8
  * drops it (shared_buffer.cc). */
 napi_value hearth_new_shared_arraybuffer(napi_env env, void *data, size_t length,
@@ -55,6 +60,7 @@ napi_status hearth_init_fdpass(napi_env env, napi_value exports);
 napi_status hearth_init_memory(napi_env env, napi_value exports);
 napi_status hearth_init_markers(napi_env env, napi_value exports);
 napi_status hearth_init_isolation(napi_env env, napi_value exports);
+napi_status hearth_init_affinity(napi_env env, napi_value exports);
 
 napi_status hearth_export(napi_env env, napi_value exports, const char *name,
                           napi_callback cb);

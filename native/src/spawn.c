@@ -55,6 +55,7 @@ enum step {
   STEP_OK = 0,
   STEP_SIGACTION,
   STEP_SIGMASK,
+  STEP_AFFINITY,
   STEP_SETSID,
   STEP_PDEATHSIG,
   STEP_PARENT_GONE,
@@ -70,6 +71,7 @@ static const char *const step_syscall[] = {
   [STEP_OK] = "spawn",
   [STEP_SIGACTION] = "rt_sigaction",
   [STEP_SIGMASK] = "rt_sigprocmask",
+  [STEP_AFFINITY] = "sched_setaffinity",
   [STEP_SETSID] = "setsid",
   [STEP_PDEATHSIG] = "prctl",
   [STEP_PARENT_GONE] = "getppid",
@@ -98,6 +100,10 @@ struct child_args {
   int pdeathsig;
   int setsid;
   pid_t parent_pid;
+  /* The CPUs the child may run on, when has_cpus: not the spawning thread's, which it would
+   * otherwise inherit (the runtime's main thread may be held to one CPU). */
+  int has_cpus;
+  cpu_set_t cpus;
   /* NULL: the child runs as the parent does (a seed, which sandboxes its
    * worker itself). */
   const struct hearth_sandbox *sandbox;
@@ -133,6 +139,9 @@ static int child_main(void *arg) {
   uint64_t empty = 0;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, KSIGSET_SIZE) != 0)
     child_fail(a, STEP_SIGMASK, errno);
+
+  if (a->has_cpus && sched_setaffinity(0, sizeof a->cpus, &a->cpus) != 0)
+    child_fail(a, STEP_AFFINITY, errno);
 
   if (a->setsid && setsid() < 0) child_fail(a, STEP_SETSID, errno);
 
@@ -234,12 +243,12 @@ static char **get_strv(napi_env env, napi_value arr, const char *name) {
 }
 
 /* spawnRaw(file, argv, env, fds, cwd|null, cgroupProcsFds, pdeathsig, setsid,
- *          sandbox|null) */
+ *          sandbox|null, cpus|null) */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) return hearth_throw_type_error(env, "spawn: expected 9 arguments");
+  if (argc < 10) return hearth_throw_type_error(env, "spawn: expected 10 arguments");
 
   napi_value result = NULL;
   char *file = NULL, *cwd = NULL;
@@ -252,6 +261,8 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   int do_setsid;
   struct hearth_sandbox sandbox;
   int sandboxed = 0;
+  cpu_set_t cpus;
+  int has_cpus = 0;
   uint32_t nfds = 0;
   bool is_array = false;
   napi_valuetype t;
@@ -328,6 +339,11 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
     sandbox.parent = getpid();
     sandboxed = 1;
   }
+  if (napi_typeof(env, argv[9], &t) != napi_ok) goto out;
+  if (t != napi_null && t != napi_undefined) {
+    if (hearth_arg_cpuset(env, argv[9], "cpus", &cpus) != 0) goto out;
+    has_cpus = 1;
+  }
 
   stack = malloc(CHILD_STACK_SIZE);
   if (stack == NULL) {
@@ -348,12 +364,14 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
     .pdeathsig = pdeathsig,
     .setsid = do_setsid,
     .parent_pid = getpid(),
+    .has_cpus = has_cpus,
     .sandbox = sandboxed ? &sandbox : NULL,
     .err = 0,
     .step = STEP_OK,
     .sandbox_step = NULL,
   };
   memcpy(a.cgroup_fds, cgroup_fds, sizeof(int) * ncgroup_fds);
+  if (has_cpus) a.cpus = cpus;
 
   /* Block everything (including glibc's internal signals, hence the raw
    * syscall) so no parent handler runs on the child's stack before the
