@@ -21,6 +21,7 @@ import { HugePagePool } from './state/hugepages.js';
 import { StateStore } from './state/store.js';
 import { Cgroups } from './supervisor/cgroup.js';
 import { DEFAULT_WORKER_IDS, WorkerIdentities, type IdRange } from './isolation/identities.js';
+import type { ColocationMode } from './supervisor/colocation.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { ToolProfiles } from './profile-tools/runs.js';
 
@@ -40,6 +41,13 @@ export interface RuntimeOptions {
   seeds: number;
   /** Node workers write V8 perf maps (/tmp/perf-PID.map), so the agent's profiles name JavaScript frames. */
   nodePerfMaps: boolean;
+  /**
+   * Hold the runtime's thread and its workers on one CPU while their load fits it (README,
+   * "Co-location"). Processes started from the runtime's thread by anything else inherit
+   * that CPU: an embedder that starts them should turn it off, or start them in
+   * withHostAffinity (runtime/supervisor/colocation.ts).
+   */
+  colocation: ColocationMode;
   startTimeoutMs: number;
   timeoutGraceMs: number;
   shutdownGraceMs: number;
@@ -70,6 +78,7 @@ export function defaultOptions(): RuntimeOptions {
     stemCells: 1,
     seeds: 2,
     nodePerfMaps: false,
+    colocation: 'auto',
     startTimeoutMs: 10_000,
     timeoutGraceMs: 1000,
     shutdownGraceMs: 5000,
@@ -147,6 +156,7 @@ export class Runtime {
       shutdownGraceMs: options.shutdownGraceMs,
       seeds: options.seeds,
       nodePerfMaps: options.nodePerfMaps,
+      colocation: options.colocation,
     });
     this.probeGate = new ProbeGate(log.child('probes'));
     this.stemCells = new StemCells(this.supervisor, options.stemCells, log.child('stem-cells'), this.events);
@@ -198,6 +208,7 @@ export class Runtime {
         nodeBinary: process.execPath,
         nodeAddon: native.ADDON_FILE,
         lastEventSeq: this.events.lastSeq,
+        colocation: this.supervisor.colocation.status(),
       }),
     });
     try {

@@ -13,6 +13,8 @@ export interface RuntimeInfo {
   /** The native addon that Node workers load; its hearth_marker_* functions are probe points. */
   nodeAddon: string;
   lastEventSeq: number;
+  /** Co-location (README, "Co-location"): the mode, and the CPU the runtime and its workers are held on now (null: spread). */
+  colocation: { mode: 'auto' | 'off'; cpu: number | null };
 }
 
 /** A function's pool settings (the manifest's `pool`, or the last PATCH). */

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import { withHostAffinity } from '../supervisor/colocation.js';
 
 const GO_CANDIDATES = ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'];
 const BUILD_TIMEOUT_MS = 10 * 60_000;
@@ -33,7 +34,7 @@ export async function buildGoPackage(dir: string, cacheDir: string, label: strin
   const started = performance.now();
   log.info(`${label}: go build in ${dir}`);
   await new Promise<void>((resolve, reject) => {
-    execFile(
+    withHostAffinity(() => execFile(
       go,
       ['build', '-trimpath', '-o', temp, '.'],
       { cwd: dir, env: { ...process.env, CGO_ENABLED: '0' }, timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
@@ -42,7 +43,7 @@ export async function buildGoPackage(dir: string, cacheDir: string, label: strin
         const output = stderr.trim().split('\n').slice(-30).join('\n');
         reject(new HearthError('HEARTH_ERR_BUILD', `${label}: go build in ${dir} failed${error.killed ? ' (timed out)' : ''}:\n${output || error.message}`, { cause: error, details: { dir } }));
       },
-    );
+    ));
   });
   const digest = createHash('sha256').update(fs.readFileSync(temp)).digest('hex').slice(0, 20);
   const binary = path.join(outDir, `${path.basename(dir)}-${digest}`);

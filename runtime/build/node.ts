@@ -5,6 +5,7 @@ import path from 'node:path';
 import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Plugin } from 'esbuild';
+import { withHostAffinity } from '../supervisor/colocation.js';
 
 const JS = ['.js', '.mjs', '.cjs'];
 const TS = ['.ts', '.mts', '.cts'];
@@ -48,7 +49,8 @@ export async function prepareNodeEntry(entry: string, label: string, log: Logger
   const started = performance.now();
   let code: string;
   try {
-    const result = await build({
+    // esbuild's service process starts within the first call: on the host's CPUs.
+    const result = await withHostAffinity(() => build({
       entryPoints: [entry],
       bundle: true,
       packages: 'external',
@@ -59,7 +61,7 @@ export async function prepareNodeEntry(entry: string, label: string, log: Logger
       write: false,
       logLevel: 'silent',
       plugins: [pinSdk],
-    });
+    }));
     code = result.outputFiles[0]!.text;
   } catch (error) {
     const messages = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors ?? [];

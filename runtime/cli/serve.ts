@@ -16,6 +16,7 @@ const options = {
   'stem-cells': { type: 'string' },
   seeds: { type: 'string' },
   'node-perf-maps': { type: 'boolean' },
+  colocate: { type: 'string' },
   cache: { type: 'string' },
   'run-dir': { type: 'string' },
   'no-cgroups': { type: 'boolean' },
@@ -32,6 +33,8 @@ export function runtimeOptions(values: Record<string, unknown>): RuntimeOptions 
   if (backend !== 'auto' && !(BACKENDS as readonly string[]).includes(backend)) {
     throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--state-backend must be auto, ${BACKENDS.join(', ')} (got ${JSON.stringify(backend)})`);
   }
+  const colocation = (values['colocate'] as string | undefined) ?? defaults.colocation;
+  if (colocation !== 'auto' && colocation !== 'off') throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--colocate must be auto or off (got ${JSON.stringify(colocation)})`);
   const level = (values['log-level'] as string | undefined) ?? defaults.logLevel;
   if (!isLogLevel(level)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--log-level must be debug, info, warn or error (got ${JSON.stringify(level)})`);
   let token = process.env['HEARTH_TOKEN'];
@@ -53,6 +56,7 @@ export function runtimeOptions(values: Record<string, unknown>): RuntimeOptions 
     stemCells: intOption(values, 'stem-cells', defaults.stemCells),
     seeds: intOption(values, 'seeds', defaults.seeds),
     nodePerfMaps: values['node-perf-maps'] === true,
+    colocation,
     cacheDir: (values['cache'] as string | undefined) ?? defaults.cacheDir,
     runBase: (values['run-dir'] as string | undefined) ?? defaults.runBase,
     cgroups: values['no-cgroups'] !== true,
@@ -86,6 +90,10 @@ export const SERVE_OPTIONS_HELP = `  --host ADDR            address to listen on
                          0 spawns every worker directly)
   --node-perf-maps       Node workers write V8 perf maps (/tmp/perf-PID.map, removed 10 s after the
                          worker exits), so the agent's CPU profiles name JavaScript frames
+  --colocate MODE        auto (default): while the runtime and its workers take less than one CPU,
+                         hold them on the one the runtime runs on, so that handing a request to a
+                         worker and back costs context switches, not wakeups of another CPU; they
+                         get every CPU back once they need more (README, "Co-location"). off: never
   --cache DIR            build outputs (default $HEARTH_CACHE, else /var/cache/hearth as root, where
                          workers of other users can reach them, else ~/.cache/hearth)
   --run-dir DIR          per-instance files (default /run/hearth as root)

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { HearthError } from '../../shared/errors.js';
 import type { ProfileToolName } from '../../shared/tool-profiles.js';
 import type { RunFacts, ToolOutput } from './tool.js';
+import { withHostAffinity } from '../supervisor/colocation.js';
 
 const FINISH_MAIN = fileURLToPath(new URL('./finish-main.js', import.meta.url));
 /** The most a tool's processing may take: minutes of data take tens of seconds. */
@@ -17,7 +18,7 @@ export interface Finishing {
 
 /** Runs the tool's post-processing on a finished run in a child process (finish-main.ts); `said` hears its stderr lines. */
 export function finishRun(tool: ProfileToolName, facts: RunFacts, said: (line: string) => void): Finishing {
-  const child = spawn(process.execPath, [FINISH_MAIN, JSON.stringify({ tool, ...facts })], { cwd: facts.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = withHostAffinity(() => spawn(process.execPath, [FINISH_MAIN, JSON.stringify({ tool, ...facts })], { cwd: facts.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
   const timer = setTimeout(() => child.kill('SIGKILL'), FINISH_TIMEOUT_MS);
   let stdout = '';
   const lastLines: string[] = [];

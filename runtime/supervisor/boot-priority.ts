@@ -7,6 +7,7 @@
 // against the rest of the host, so both are set.
 import fs from 'node:fs';
 import os from 'node:os';
+import { processThreads } from './threads.js';
 
 export const BOOT_NICE = 19;
 export const DEFAULT_NICE = 0;
@@ -22,9 +23,9 @@ export function canRestorePriority(): boolean {
  * are skipped; any other refusal throws, naming the thread.
  */
 export function setProcessNice(pid: number, nice: number): void {
-  for (const task of readTasks(pid)) {
+  for (const task of processThreads(pid)) {
     try {
-      os.setPriority(Number(task), nice);
+      os.setPriority(task, nice);
     } catch (error) {
       if ((error as { info?: { code?: string } }).info?.code === 'ESRCH') continue;
       throw new Error(`setting thread ${task} of process ${pid} to nice ${nice}: ${(error as Error).message}`, { cause: error });
@@ -36,14 +37,5 @@ export function setProcessNice(pid: number, nice: number): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') return;
     throw new Error(`setting the autogroup of process ${pid} to nice ${nice}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function readTasks(pid: number): string[] {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
   }
 }

@@ -138,6 +138,8 @@ export class SeedPool {
     private readonly cgroups: Cgroups,
     private readonly devNull: number,
     private readonly log: Logger,
+    /** The CPUs a seed starts on (and its workers after it); undefined: the runtime thread's. */
+    private readonly cpus: number[] | undefined,
   ) {}
 
   get available(): number {
@@ -180,7 +182,7 @@ export class SeedPool {
       cgroup = this.cgroups.create(`s${this.nextId++}`, SEED_MEMORY_MB, SEED_PIDS);
       procs = cgroup?.openProcs() ?? [];
       const fds = [this.devNull, this.devNull, this.devNull, theirs, ...procs];
-      const { pid, pidfd } = native.spawn({ file: native.SEED_BINARY, argv: ['hearth-seed'], env: [], fds });
+      const { pid, pidfd } = native.spawn({ file: native.SEED_BINARY, argv: ['hearth-seed'], env: [], fds, ...(this.cpus === undefined ? {} : { cpus: this.cpus }) });
       const seed = new Seed(pid, pidfd, ours, cgroup, {
         ready: (ready) => {
           this.starting--;

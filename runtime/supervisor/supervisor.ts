@@ -3,6 +3,7 @@ import * as native from '../../native/index.js';
 import { HearthError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Cgroups, WorkerCgroup } from './cgroup.js';
+import { Colocation, type ColocationMode } from './colocation.js';
 import { DirectProcess, type WorkerProcess } from './process.js';
 import { NodePerfMaps } from './perf-maps.js';
 import { SeedPool } from './seeds.js';
@@ -17,6 +18,8 @@ export interface SupervisorOptions {
   seeds: number;
   /** Start Node workers with V8's perf maps, so a CPU profiler can name their JavaScript frames. */
   nodePerfMaps: boolean;
+  /** Hold the runtime's thread and its workers on one CPU while their load fits it (colocation.ts). */
+  colocation: ColocationMode;
 }
 
 /** Where a worker's inherited fds go (PROTOCOL.md, "What a worker inherits"). */
@@ -33,6 +36,7 @@ export class Supervisor {
   private readonly context: WorkerContext;
   private readonly seeds: SeedPool;
   private readonly perfMaps: NodePerfMaps | undefined;
+  readonly colocation: Colocation;
 
   constructor(
     readonly cgroups: Cgroups,
@@ -45,8 +49,10 @@ export class Supervisor {
       this.perfMaps?.exited(worker.pid);
     };
     this.context = { log, devNull: fs.openSync('/dev/null', 'r+'), reaped, ...options };
-    this.seeds = new SeedPool(options.seeds, cgroups, this.context.devNull, log.child('seeds'));
+    this.colocation = new Colocation(options.colocation, () => Array.from(this.live, (worker) => worker.pid), log.child('colocation'));
+    this.seeds = new SeedPool(options.seeds, cgroups, this.context.devNull, log.child('seeds'), this.colocation.spawnCpus);
     this.seeds.fill();
+    this.colocation.start();
   }
 
   allocateId(): number {
@@ -115,6 +121,7 @@ export class Supervisor {
 
   /** Asks every worker to stop, SIGKILLs the ones still there after the grace period, and waits; then retires the seeds. */
   async stopAll(reason: string): Promise<void> {
+    this.colocation.stop();
     const pending = [...this.live];
     for (const worker of pending) worker.shutdown(reason);
     const deadline = Date.now() + this.context.shutdownGraceMs + 2000;
@@ -152,6 +159,7 @@ export class Supervisor {
         ...(launch.cwd === undefined ? {} : { cwd: launch.cwd }),
         cgroupProcsFds: procs,
         sandbox,
+        ...(this.colocation.spawnCpus === undefined ? {} : { cpus: this.colocation.spawnCpus }),
       });
       return { process: new DirectProcess(pid, pidfd), cgroup };
     } catch (error) {

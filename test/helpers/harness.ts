@@ -59,7 +59,9 @@ export class TestRuntime {
       if (this.logs.length > 5000) this.logs.shift();
       if (verbose) process.stderr.write(line + '\n');
     });
-    this.runtime = new Runtime({ ...defaultOptions(), port: 0, cacheDir: TEST_CACHE, logger, ...overrides, runBase: this.runBase });
+    // Co-location off unless a test asks for it: the runtime shares this process with the
+    // tests, whose own child processes (agents, Prometheus, Chromium) would inherit its CPU.
+    this.runtime = new Runtime({ ...defaultOptions(), port: 0, cacheDir: TEST_CACHE, logger, colocation: 'off', ...overrides, runBase: this.runBase });
     this.runtime.events.subscribe((event) => this.events.push(event));
   }
 
