@@ -1,6 +1,7 @@
 // The warm path: an echo function behind the runtime against a bare Node http server that
 // returns the same bytes, with the same client (wrk), interleaved in one run: latency on one
-// connection, throughput on 64.
+// connection, throughput on 64. A second runtime with co-location off answers on one
+// connection too, so what co-location gives shows side by side.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { writeResults } from './lib/results.js';
@@ -37,12 +38,18 @@ export async function warm(options: { seconds: number; rounds: number }): Promis
   ensureWrk();
   const bare = await startBare();
   const hearth = await ServerProcess.start(['--stem-cells', '0']);
+  const spread = await ServerProcess.start(['--stem-cells', '0', '--colocate', 'off']);
   try {
-    await hearth.deploy({ name: 'echo', kind: 'go', entry: `${EXAMPLES}/go-echo`, pool: { min: 1, max: 1 }, limits: { concurrency: 64 }, env: { GOMAXPROCS: '1' } });
-    const hearthUrl = `${hearth.url}/v1/functions/echo/invoke`;
-    const check = await fetch(hearthUrl, { method: 'POST', body: BODY });
-    if ((await check.text()) !== BODY) throw new Error('the echo function does not echo');
-    const results = { bare: { one: empty(), many: empty() }, hearth: { one: empty(), many: empty() } };
+    const echoUrl = async (server: ServerProcess): Promise<string> => {
+      await server.deploy({ name: 'echo', kind: 'go', entry: `${EXAMPLES}/go-echo`, pool: { min: 1, max: 1 }, limits: { concurrency: 64 }, env: { GOMAXPROCS: '1' } });
+      const url = `${server.url}/v1/functions/echo/invoke`;
+      const check = await fetch(url, { method: 'POST', body: BODY });
+      if ((await check.text()) !== BODY) throw new Error('the echo function does not echo');
+      return url;
+    };
+    const hearthUrl = await echoUrl(hearth);
+    const spreadUrl = await echoUrl(spread);
+    const results = { bare: { one: empty(), many: empty() }, hearth: { one: empty(), many: empty() }, spread: { one: empty() } };
     // Warm both up, then alternate so drift on this noisy machine hits both alike.
     await wrk(bare.url, BODY, 64, 2);
     await wrk(hearthUrl, BODY, 64, 2);
@@ -51,6 +58,7 @@ export async function warm(options: { seconds: number; rounds: number }): Promis
       add(results.hearth.many, await wrk(hearthUrl, BODY, 64, options.seconds));
       add(results.bare.one, await wrk(bare.url, BODY, 1, options.seconds));
       add(results.hearth.one, await wrk(hearthUrl, BODY, 1, options.seconds));
+      add(results.spread.one, await wrk(spreadUrl, BODY, 1, options.seconds));
       process.stderr.write(`warm: round ${round + 1}/${options.rounds}: hearth ${results.hearth.many.rps.at(-1)!.toFixed(0)} req/s, bare ${results.bare.many.rps.at(-1)!.toFixed(0)} req/s\n`);
     }
     const m = (values: number[]): number => round(median(values), 1);
@@ -72,6 +80,11 @@ export async function warm(options: { seconds: number; rounds: number }): Promis
         loaded_p50_us: m(results.bare.many.p50),
         loaded_p99_us: m(results.bare.many.p99),
       },
+      colocation_off: {
+        p50_us: m(results.spread.one.p50),
+        p99_us: m(results.spread.one.p99),
+        p50_overhead_us: round(median(results.spread.one.p50) - median(results.bare.one.p50), 1),
+      },
       setup: { body_bytes: BODY.length, seconds: options.seconds, rounds: options.rounds, worker: 'examples/go-echo, 1 worker, concurrency 64' },
     };
     writeResults(
@@ -83,16 +96,19 @@ export async function warm(options: { seconds: number; rounds: number }): Promis
           ['throughput, 64 connections (req/s, median)', figures.warm.throughput_rps, figures.bare.throughput_rps, figures.warm.throughput_ratio, '>= 0.70 (aim 0.90)'],
           ['p50 latency, 1 connection (µs)', figures.warm.p50_us, figures.bare.p50_us, `+${figures.warm.p50_overhead_us} µs`, '<= +100 µs'],
           ['p99 latency, 1 connection (µs)', figures.warm.p99_us, figures.bare.p99_us, '', ''],
+          ['p50 / p99 latency, 1 connection, `--colocate off` (µs)', `${figures.colocation_off.p50_us} / ${figures.colocation_off.p99_us}`, '', `+${figures.colocation_off.p50_overhead_us} µs`, ''],
           ['p50 / p99 latency, 64 connections (µs)', `${figures.warm.loaded_p50_us} / ${figures.warm.loaded_p99_us}`, `${figures.bare.loaded_p50_us} / ${figures.bare.loaded_p99_us}`, '', ''],
         ],
       },
       [
-        `wrk -t1, POST of ${BODY.length} bytes, ${options.seconds} s per run, ${options.rounds} rounds alternating the two servers; medians over rounds. Both servers and wrk share the 2 cores.`,
+        `wrk -t1, POST of ${BODY.length} bytes, ${options.seconds} s per run, ${options.rounds} rounds alternating the servers; medians over rounds. The servers and wrk share the 2 cores.`,
+        'Hearth runs with its defaults, co-location on (README, "Co-location"); a second runtime with `--colocate off` answers on one connection in each round, after the first.',
         `Errors (non-2xx or socket) on the Hearth side: ${figures.warm.errors}.`,
       ],
     );
   } finally {
     bare.child.kill();
     await hearth.stop();
+    await spread.stop();
   }
 }
