@@ -84,11 +84,16 @@ export class Colocation {
     return { mode: this.mode, cpu: this.cpu ?? null };
   }
 
-  /** Stops measuring and gives every thread it held its CPUs back. */
+  /** Stops measuring and gives every thread it held its CPUs back. Never throws: a refusal is logged. */
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    if (this.cpu !== undefined) this.spread();
+    if (this.cpu === undefined) return;
+    try {
+      this.spread();
+    } catch (error) {
+      this.log.warn(`co-location: giving the host's CPUs back: ${(error as Error).message}`);
+    }
   }
 
   private runtimeCpuUs(): number {
@@ -97,6 +102,16 @@ export class Colocation {
   }
 
   private tick(): void {
+    try {
+      this.measureAndApply();
+    } catch (error) {
+      this.log.warn(`co-location off: ${(error as Error).message}`);
+      this.mode = 'off';
+      this.stop();
+    }
+  }
+
+  private measureAndApply(): void {
     const nowMs = performance.now();
     const elapsedS = (nowMs - this.lastAtMs) / 1000;
     const runtimeCpuUs = this.runtimeCpuUs();
@@ -122,16 +137,9 @@ export class Colocation {
     this.lastCpuBusyS = cpuBusyS;
 
     const change = this.policy.observe({ nowMs, loadCpus, sharedCpuBusy, workers: pids.length });
-    try {
-      if (change?.to === 'colocated') this.colocate();
-      else if (change?.to === 'spread') this.spread();
-      else if (this.cpu !== undefined) this.holdNewWorkers(pids);
-    } catch (error) {
-      this.log.warn(`co-location off: ${(error as Error).message}`);
-      this.mode = 'off';
-      this.stop();
-      return;
-    }
+    if (change?.to === 'colocated') this.colocate();
+    else if (change?.to === 'spread') this.spread();
+    else if (this.cpu !== undefined) this.holdNewWorkers(pids);
     if (change !== undefined) this.log.debug(`${change.to === 'colocated' ? `co-located on CPU ${this.cpu}` : 'spread over the host CPUs'}: ${change.reason}`);
   }
 
