@@ -1,6 +1,6 @@
 // When the runtime's thread and its workers share one CPU. A request handed to a worker and
 // answered back wakes a sleeping process twice; across CPUs each wakeup is an interprocessor
-// interrupt to an idle CPU (20–25 µs each on a VM here, shared/notes/machine-floors.md §6),
+// interrupt to an idle CPU (20–25 µs each on the 2-vCPU VM the benchmarks run on),
 // on one CPU a context switch (about 5 µs). So while their work fits on one CPU they are
 // held on the one the runtime runs on, and once it does not they get the host's CPUs back.
 

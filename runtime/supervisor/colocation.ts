@@ -1,11 +1,10 @@
 // Applies the co-location policy (colocation-policy.ts): measures the runtime's and its
 // workers' load every tick, and holds the runtime's thread and every thread of its live
 // workers on one CPU, or gives them the host's CPUs back.
-import fs from 'node:fs';
 import * as native from '../../native/index.js';
 import type { Logger } from '../../shared/log.js';
 import { COLOCATION_TICK_MS, ColocationPolicy, MAX_COLOCATED_WORKERS } from './colocation-policy.js';
-import { processCpuSeconds } from './proc-usage.js';
+import { cpuBusySeconds, processCpuSeconds } from './proc-usage.js';
 import { processThreads } from './threads.js';
 
 export type ColocationMode = 'auto' | 'off';
@@ -27,18 +26,6 @@ export function withHostAffinity<T>(start: () => T): T {
   } finally {
     native.setAffinity(0, [held.cpu]);
   }
-}
-
-/** USER_HZ: the unit of /proc/stat's times. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** Seconds CPU `cpu` has been busy (user, nice, system, irq, softirq) since boot, from /proc/stat; undefined when it is not listed. */
-function cpuBusySeconds(cpu: number): number | undefined {
-  const line = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1];
-  if (line === undefined) return undefined;
-  const [user, nice, system, , , irq, softirq] = line.split(' ').map(Number);
-  const busy = (user ?? NaN) + (nice ?? NaN) + (system ?? NaN) + (irq ?? NaN) + (softirq ?? NaN);
-  return Number.isFinite(busy) ? busy / CLOCK_TICKS_PER_SECOND : undefined;
 }
 
 export class Colocation {
@@ -137,19 +124,19 @@ export class Colocation {
     this.lastCpuBusyS = cpuBusyS;
 
     const change = this.policy.observe({ nowMs, loadCpus, sharedCpuBusy, workers: pids.length });
-    if (change?.to === 'colocated') this.colocate();
+    if (change?.to === 'colocated') this.colocate(pids);
     else if (change?.to === 'spread') this.spread();
     else if (this.cpu !== undefined) this.holdNewWorkers(pids);
     if (change !== undefined) this.log.debug(`${change.to === 'colocated' ? `co-located on CPU ${this.cpu}` : 'spread over the host CPUs'}: ${change.reason}`);
   }
 
-  private colocate(): void {
+  private colocate(pids: number[]): void {
     const cpu = native.currentCpu();
     native.setAffinity(0, [cpu]);
     this.cpu = cpu;
     this.lastCpuBusyS = cpuBusySeconds(cpu);
     heldMainThread = { cpu, hostCpus: this.hostCpus };
-    this.holdNewWorkers(this.liveWorkerPids());
+    this.holdNewWorkers(pids);
   }
 
   private holdNewWorkers(pids: number[]): void {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { statField } from '../../shared/proc-stat.js';
 
 const PAGE_SIZE = 4096;
-/** USER_HZ: the unit of /proc/PID/stat's CPU times, 100 on every Linux ABI Hearth runs on. */
+/** USER_HZ: the unit of the CPU times in /proc/PID/stat and /proc/stat, 100 on every Linux ABI Hearth runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** /proc/PID/NAME, or undefined when the process is gone. */
@@ -44,4 +44,13 @@ export function processCpuSeconds(pid: number): number | undefined {
   const stime = Number(statField(stat, 15));
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Seconds CPU `cpu` has been busy (user, nice, system, irq, softirq) since boot, from /proc/stat; undefined when it is not listed. */
+export function cpuBusySeconds(cpu: number): number | undefined {
+  const line = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1];
+  if (line === undefined) return undefined;
+  const [user, nice, system, , , irq, softirq] = line.split(' ').map(Number);
+  const busy = (user ?? NaN) + (nice ?? NaN) + (system ?? NaN) + (irq ?? NaN) + (softirq ?? NaN);
+  return Number.isFinite(busy) ? busy / CLOCK_TICKS_PER_SECOND : undefined;
 }
