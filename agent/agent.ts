@@ -13,7 +13,7 @@ import { UiAssets } from './exporters/ui-assets.js';
 import { type FunctionStats, RecordStore } from './phases/store.js';
 import { DEFAULT_PROFILER_OPTIONS, Profiler, type ProfilerOptions } from './profile/profiler.js';
 import { PhaseTracker } from './phases/tracker.js';
-import { ColdStartProbes, childrenOf, descendantsOf } from './probes/coldstart.js';
+import { ColdStartProbes, childrenOf, descendantsOf, type AttachResult } from './probes/coldstart.js';
 import { Marker } from './probes/events.js';
 import { planInWorker, type PlanKind } from './probes/plan-worker.js';
 import { ProcessRoot } from './process-root.js';
@@ -72,6 +72,12 @@ function measuredColdStart(stats: FunctionStats): Partial<Record<Phase, number>>
   return phases;
 }
 
+/** What the API says of a binary's probes, from what attaching them gave. */
+function statusOf(kind: PlanKind, result: AttachResult): ProbeStatus {
+  const sdkMarkers = result.markers.includes(Marker.STATE_MAPPED) && result.markers.includes(Marker.READY);
+  return { binary: result.binary, kind, attached: result.attached, sdkMarkers, missing: result.missing, errors: result.errors };
+}
+
 /**
  * How often kernel events are drained and settled cold starts become records; the runtime's
  * events arrive at the same pace (batchMs). Each wake of the agent costs it ~0.15 ms of CPU on
@@ -101,6 +107,9 @@ export class Agent {
   /** Where the runtime's files (and its workers', which share its mount namespace) open from here. */
   private runtimeRoot = ProcessRoot.OWN;
   private connected = false;
+  /** Whether the probes and clocks are attached (PUT /v1/probes); true from start() on. */
+  private attached = true;
+  private toggling: Promise<void> = Promise.resolve();
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
   readonly tuner: LiveTuner;
@@ -154,21 +163,17 @@ export class Agent {
       ...(this.options.objectPath === undefined ? {} : { objectPath: this.options.objectPath }),
     });
     if (this.options.profile !== null) this.startProfiler(this.options.profile);
-    let ticks = 0;
-    this.ticker = setInterval(() => {
-      this.probes?.drain();
-      this.profiler?.followNewProcesses();
-      this.tracker.tick(Number(process.hrtime.bigint()));
-      if (++ticks % PROFILE_EVERY_TICKS === 0) this.profiler?.collect();
-    }, TICK_MS);
+    this.startTicker();
     const ui = UiAssets.load(this.options.faroUrl);
     if (ui.missing !== undefined) this.log.warn(`no web UI: ${ui.missing}`);
     this.server = createAgentApi({
       token: this.options.token,
       store: this.store,
       metrics: this.metrics,
-      health: () => ({ runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, syscallHooks: this.probes?.syscallHooks ?? false, coldStarts: this.store.total }),
+      health: () => ({ attached: this.attached, runtimeConnected: this.connected, runtimePid: this.runtimeInfo?.pid ?? null, probesAttached: this.probes?.attachedCount ?? 0, syscallHooks: this.probes?.syscallHooks ?? false, coldStarts: this.store.total }),
       probes: () => [...this.probeStatus.values()],
+      attached: () => this.attached,
+      setAttached: (attached) => (attached ? this.attach() : this.detach()),
       profiler: () => this.profiler,
       profilerError: () => this.profilerError,
       workers: (fn) => this.runtime.workers(fn),
@@ -195,13 +200,79 @@ export class Agent {
     this.server?.closeAllConnections();
   }
 
-  /** Finds the runtime, traces its descendants, probes its binaries, and follows its events. */
+  /**
+   * Detaches every probe and clock and stops following the runtime: the kernel runs none of
+   * the agent's programs and the runtime sends it nothing until attach(). Cold starts meanwhile
+   * go unrecorded, and so do those under way; the records, profiles and the tuner stay.
+   */
+  detach(): Promise<void> {
+    return this.toggle(async () => {
+      if (!this.attached || this.probes === undefined) return;
+      this.attached = false;
+      this.follower?.stop();
+      this.follower = undefined;
+      this.connected = false;
+      clearInterval(this.ticker);
+      this.profiler?.pause();
+      this.probes.detach();
+      this.probes.drain();
+      this.tracker.reset();
+      this.log.info('probes detached: nothing is traced until they are attached again');
+    });
+  }
+
+  /** Attaches what detach() removed, probes the functions deployed meanwhile, and follows the runtime again from now. */
+  attach(): Promise<void> {
+    return this.toggle(async () => {
+      if (this.attached || this.probes === undefined) return;
+      try {
+        for (const result of this.probes.reattach(this.syscallDemand.wanted())) {
+          const known = this.probeStatus.get(result.binary);
+          if (known !== undefined) this.probeStatus.set(result.binary, statusOf(known.kind, result));
+        }
+        this.profiler?.resume();
+      } catch (error) {
+        this.profiler?.pause();
+        this.probes.detach();
+        throw error;
+      }
+      this.attached = true;
+      this.startTicker();
+      await this.followRuntime();
+      this.log.info(`probes attached again: ${this.probes.attachedCount} links`);
+    });
+  }
+
+  /** Runs attach and detach one at a time, in the order asked. */
+  private toggle(change: () => Promise<void>): Promise<void> {
+    const next = this.toggling.then(change);
+    this.toggling = next.catch(() => undefined);
+    return next;
+  }
+
+  private startTicker(): void {
+    let ticks = 0;
+    this.ticker = setInterval(() => {
+      this.probes?.drain();
+      this.profiler?.followNewProcesses();
+      this.tracker.tick(Number(process.hrtime.bigint()));
+      if (++ticks % PROFILE_EVERY_TICKS === 0) this.profiler?.collect();
+    }, TICK_MS);
+  }
+
+  /** Finds the runtime, traces its descendants, probes its binaries, and follows its events; then starts the tuner. */
   private async connect(): Promise<void> {
+    const info = await this.followRuntime();
+    // The tuner follows the runtime on its own stream (every invocation); a failure to start it leaves the rest of the agent running.
+    await this.tuner.start(info.lastEventSeq).catch((error: Error) => this.log.warn(`the tuner did not start: ${error.message}; PUT /v1/tuner/mode starts it again`));
+  }
+
+  private async followRuntime(): Promise<RuntimeInfo> {
     const info = await this.runtime.info();
     await this.adopt(info);
     const functions = await this.runtime.functions();
     for (const fn of functions) {
-      if (fn.kind === 'go') await this.attach(fn.binary, 'go');
+      if (fn.kind === 'go') await this.probeBinary(fn.binary, 'go');
       this.syscallDemand.prepared(fn.name, this.reportsThroughMarkers(fn.kind, fn.binary));
     }
     this.profiler?.adoptWorkers((await this.runtime.workers()).workers, functions);
@@ -221,8 +292,7 @@ export class Agent {
         this.log.warn(`lost the runtime's event stream (${error ?? 'closed'}); reconnecting`);
       }
     });
-    // The tuner follows the runtime on its own stream (every invocation); a failure to start it leaves the rest of the agent running.
-    await this.tuner.start(info.lastEventSeq).catch((error: Error) => this.log.warn(`the tuner did not start: ${error.message}; PUT /v1/tuner/mode starts it again`));
+    return info;
   }
 
   /** A runtime (new, or restarted with a new pid): trace its descendants and its Node binaries. */
@@ -249,7 +319,7 @@ export class Agent {
       );
       this.profiler.adoptRuntime(info.pid, workers === null ? [] : childrenOf(info.pid).filter((pid) => !workers.has(pid)));
     }
-    await Promise.all([this.attach(info.nodeBinary, 'node'), this.attach(info.nodeAddon, 'node-addon')]);
+    await Promise.all([this.probeBinary(info.nodeBinary, 'node'), this.probeBinary(info.nodeAddon, 'node-addon')]);
   }
 
   private onRuntimeEvent(event: RuntimeEvent): void {
@@ -257,7 +327,7 @@ export class Agent {
     this.probes?.drain();
     if (event.type === 'function_prepared') {
       // The runtime holds the binary's first worker until we say its probes are on.
-      const attached = event.kind === 'go' ? this.attach(event.binary, 'go') : Promise.resolve();
+      const attached = event.kind === 'go' ? this.probeBinary(event.binary, 'go') : Promise.resolve();
       void attached
         .then(() => {
           this.syscallDemand.prepared(event.function, this.reportsThroughMarkers(event.kind, event.binary));
@@ -278,7 +348,7 @@ export class Agent {
   }
 
   private setSyscallHooks(on: boolean, reason: string): void {
-    if (this.probes === undefined) return; // not open yet: they open as wanted()
+    if (this.probes === undefined || !this.attached) return; // not open or detached: they attach as wanted()
     try {
       this.probes.setSyscallHooks(on);
       this.log.info(`syscall hooks ${on ? 'attached' : 'detached'}: ${reason}${on ? ' (every syscall on the host costs ~125 ns more while they are)' : ''}`);
@@ -303,7 +373,7 @@ export class Agent {
   }
 
   /** Plans and attaches a binary's probes once; concurrent calls share the same attempt. */
-  private attach(binary: string, kind: PlanKind): Promise<void> {
+  private probeBinary(binary: string, kind: PlanKind): Promise<void> {
     if (this.probeStatus.has(binary)) return Promise.resolve();
     let attempt = this.planning.get(binary);
     if (attempt === undefined) {
@@ -319,9 +389,7 @@ export class Agent {
       // With the syscall hooks kept on they see both moments; else the SDK's markers report them.
       const plan = await planInWorker(kind, this.runtimeRoot.path(binary), { ...this.options.probes, goSdkMarkers: this.options.syscalls !== 'on' });
       if (this.probes === undefined) return;
-      const result = this.probes.attachPlan(binary, plan);
-      const sdkMarkers = result.markers.includes(Marker.STATE_MAPPED) && result.markers.includes(Marker.READY);
-      status = { binary, kind, attached: result.attached, sdkMarkers, missing: result.missing, errors: result.errors };
+      status = statusOf(kind, this.probes.attachPlan(binary, plan));
     } catch (error) {
       status = { binary, kind, attached: [], sdkMarkers: false, missing: [], errors: [(error as Error).message] };
     } finally {

@@ -60,7 +60,9 @@ Options:
   --host ADDR, -p N        the agent's own API (default 127.0.0.1:${DEFAULT_AGENT_PORT}): the web UI at /,
                            /metrics, /v1/coldstarts, /v1/phases, /v1/exits, /v1/probes,
                            /v1/pool, /v1/profiles, /v1/gc, /v1/tuner/status, /v1/tuner/decisions,
-                           /healthz, /collect, and PUT /v1/tuner/mode (with the token)
+                           /healthz, /collect, PUT /v1/probes {"attached": false|true} (detaches
+                           every probe and clock, and attaches them again) and PUT /v1/tuner/mode
+                           (these two with the token)
   --syscall-probes MODE    the hooks on syscalls that see the first mmap of fd 4 and the first
                            write on fd 3 of any binary cost every syscall on the host ~125 ns while
                            attached (a Go cold start ~250 µs); auto (default) attaches them only

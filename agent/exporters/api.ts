@@ -10,12 +10,13 @@ import { serveTuner, type TunerApiContext } from './tuner-api.js';
 import type { AgentMetrics } from './metrics.js';
 import { poolView } from './pool-api.js';
 import { serveProfiles, type ProfilesContext } from './profiles-api.js';
-import { sendError, sendJson } from './reply.js';
+import { putField, sendError, sendJson } from './reply.js';
 import type { UiAssets } from './ui-assets.js';
+import type { PlanKind } from '../probes/plan-worker.js';
 
 export interface ProbeStatus {
   binary: string;
-  kind: string;
+  kind: PlanKind;
   attached: string[];
   /** The SDK's state-mapped and ready markers are among the probes attached. */
   sdkMarkers: boolean;
@@ -30,6 +31,9 @@ export interface AgentApiContext extends ProfilesContext {
   metrics: AgentMetrics;
   health(): Record<string, unknown>;
   probes(): ProbeStatus[];
+  /** Whether the probes are attached now (PUT /v1/probes {"attached": false} detaches them). */
+  attached(): boolean;
+  setAttached(attached: boolean): Promise<void>;
   /** The runtime's workers (GET /v1/workers, with the agent's token). */
   workers(fn?: string): Promise<WorkerList>;
   faro: FaroCollector;
@@ -40,14 +44,25 @@ export interface AgentApiContext extends ProfilesContext {
 
 const ERROR_CODES: Record<number, string> = { 401: 'HEARTH_ERR_UNAUTHORIZED', 404: 'HEARTH_ERR_NOT_FOUND', 405: 'HEARTH_ERR_METHOD_NOT_ALLOWED', 503: 'HEARTH_ERR_UNAVAILABLE' };
 
+const MAX_ATTACHED_BODY_BYTES = 1024;
+
 function error(res: http.ServerResponse, status: number, message: string): void {
   sendJson(res, status, { error: { code: ERROR_CODES[status] ?? 'HEARTH_ERR_BAD_REQUEST', message } });
+}
+
+/** PUT /v1/probes {"attached": true|false}: detaches every probe and clock of the agent, or attaches them again. */
+function setAttached(context: AgentApiContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const parse = (value: unknown): boolean | HearthError => (typeof value === 'boolean' ? value : new HearthError('HEARTH_ERR_BAD_REQUEST', `attached: must be true or false (got ${JSON.stringify(value)})`));
+  putField(req, res, 'attached', MAX_ATTACHED_BODY_BYTES, parse, async (attached) => {
+    await context.setAttached(attached);
+    return { attached: context.attached(), probes: context.probes() };
+  }, (attached) => `the probes could not be ${attached ? 'attached' : 'detached'}`);
 }
 
 /**
  * The agent's HTTP API: cold-start records, phase percentiles, exits, probes, the runtime's
  * pools, profiles, metrics, the tuner, and the web UI; read-only but for the UI's telemetry
- * (POST /collect) and the tuner's mode (PUT /v1/tuner/mode).
+ * (POST /collect), the probes attached or not (PUT /v1/probes) and the tuner's mode (PUT /v1/tuner/mode).
  * Any other request that is not a GET needs the runtime's token, checked before routing, so a
  * route that changes something is protected from the moment it exists. /collect takes none:
  * the page that posts to it has none to give (a token served to the page is served to anyone
@@ -72,9 +87,10 @@ export function createAgentApi(context: AgentApiContext): http.Server {
       return error(res, 401, `${req.method} ${url.pathname} needs \`Authorization: Bearer <token>\` with the runtime's control token`);
     }
     if (serveTuner(context.tuner, req, url, res)) return;
+    if (req.method === 'PUT' && url.pathname === '/v1/probes') return setAttached(context, req, res);
     req.resume();
     if (url.pathname === '/collect') return error(res, 405, `${req.method} is not allowed on /collect: POST a Faro payload`);
-    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (but for POST /collect and PUT /v1/tuner/mode)`);
+    if (req.method !== 'GET') return error(res, 405, `${req.method} is not allowed on ${url.pathname}; the agent's API is read-only (but for POST /collect, PUT /v1/probes and PUT /v1/tuner/mode)`);
     const fn = url.searchParams.get('function') ?? undefined;
     switch (url.pathname) {
       case '/':
@@ -113,7 +129,7 @@ export function createAgentApi(context: AgentApiContext): http.Server {
       case '/v1/exits':
         return sendJson(res, 200, { exits: context.store.recentExits(fn) });
       case '/v1/probes':
-        return sendJson(res, 200, { probes: context.probes() });
+        return sendJson(res, 200, { attached: context.attached(), probes: context.probes() });
       case '/v1/pool':
         void context.workers(fn).then(
           (list) => sendJson(res, 200, poolView(list)),

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { HearthError } from '../../shared/errors.js';
+import { HearthError } from '../../shared/errors.js';
 
 export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   const body = JSON.stringify(value);
@@ -28,4 +28,31 @@ export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<B
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * Answers a request that sets one field of a small JSON object body: `parse` turns the field
+ * into a value or the error to answer, and what `apply` resolves to is the answer. A throw
+ * from `apply` answers 503, its message after `failure(value)`.
+ */
+export function putField<T>(req: http.IncomingMessage, res: http.ServerResponse, field: string, maxBytes: number, parse: (value: unknown) => T | HearthError, apply: (value: T) => Promise<unknown>, failure: (value: T) => string): void {
+  readBody(req, maxBytes).then(
+    async (body) => {
+      if (body === undefined) return sendError(res, new HearthError('HEARTH_ERR_BODY_TOO_LARGE', `the body may be at most ${maxBytes} bytes`));
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch (error) {
+        return sendError(res, new HearthError('HEARTH_ERR_BAD_REQUEST', `the body is not JSON: ${(error as Error).message}`));
+      }
+      const value = parse(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)[field] : undefined);
+      if (value instanceof HearthError) return sendError(res, value);
+      try {
+        sendJson(res, 200, await apply(value));
+      } catch (error) {
+        sendError(res, new HearthError('HEARTH_ERR_UNAVAILABLE', `${failure(value)}: ${(error as Error).message}`));
+      }
+    },
+    () => res.destroy(),
+  );
 }

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { HearthError } from '../../shared/errors.js';
 import type { LiveTuner } from '../tuner/live/live-tuner.js';
 import { TUNER_MODES, type TunerMode } from '../tuner/live/metrics.js';
-import { readBody, sendError, sendJson } from './reply.js';
+import { putField, sendError, sendJson } from './reply.js';
 
 export interface TunerApiContext {
   tuner: LiveTuner;
@@ -66,30 +66,13 @@ function decisions(context: TunerApiContext, url: URL, res: http.ServerResponse)
 }
 
 function setMode(context: TunerApiContext, req: http.IncomingMessage, res: http.ServerResponse): void {
-  readBody(req, MAX_MODE_BODY_BYTES).then(
-    async (body) => {
-      if (body === undefined) return sendError(res, new HearthError('HEARTH_ERR_BODY_TOO_LARGE', `the body may be at most ${MAX_MODE_BODY_BYTES} bytes`));
-      const mode = parseMode(body);
-      if (mode instanceof HearthError) return sendError(res, mode);
-      try {
-        await context.tuner.setMode(mode);
-        sendJson(res, 200, context.tuner.status());
-      } catch (error) {
-        sendError(res, new HearthError('HEARTH_ERR_UNAVAILABLE', `the tuner could not switch to ${mode}: ${(error as Error).message}`));
-      }
-    },
-    () => res.destroy(),
-  );
+  putField(req, res, 'mode', MAX_MODE_BODY_BYTES, parseMode, async (mode) => {
+    await context.tuner.setMode(mode);
+    return context.tuner.status();
+  }, (mode) => `the tuner could not switch to ${mode}`);
 }
 
-function parseMode(body: Buffer): TunerMode | HearthError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    return new HearthError('HEARTH_ERR_BAD_REQUEST', `the body is not JSON: ${(error as Error).message}`);
-  }
-  const mode = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)['mode'] : undefined;
+function parseMode(mode: unknown): TunerMode | HearthError {
   if (typeof mode !== 'string' || !(TUNER_MODES as readonly string[]).includes(mode)) {
     return new HearthError('HEARTH_ERR_BAD_REQUEST', `mode: must be one of ${TUNER_MODES.join(', ')} (got ${JSON.stringify(mode)})`);
   }

@@ -100,6 +100,13 @@ export class PhaseTracker {
 
   constructor(private readonly options: TrackerOptions) {}
 
+  /** Forgets every process and worker: while the probes were detached their events went unseen, so no record of theirs would be whole. */
+  reset(): void {
+    for (const map of [this.processes, this.workers, this.exited, this.byPid, this.inflight]) map.clear();
+    this.unfinished.clear();
+    this.finished.clear();
+  }
+
   kernel(event: KernelEvent): void {
     if (event.type === EventType.MARK && (event.cookie === Marker.INVOKE_START || event.cookie === Marker.INVOKE_END)) return;
     let track = this.processes.get(event.pid);

@@ -44,10 +44,13 @@ export class ColdStartProbes {
   private readonly roots: BpfMap;
   private readonly stats: BpfMap;
   private readonly ring: RingBuffer;
-  private readonly links: BpfLink[] = [];
+  private links: BpfLink[] = [];
   /** The syscall hooks while attached. */
   private syscallLinks: BpfLink[] | undefined;
-  private readonly uprobes = new Map<string, { links: BpfLink[]; result: AttachResult }>();
+  /** Each binary's plan, the links attached from it (none while detached), and what attaching it gave. */
+  private readonly uprobes = new Map<string, { plan: ProbePlan; links: BpfLink[]; result: AttachResult }>();
+  /** Between detach() and reattach(). */
+  private detached = false;
   decodeErrors = 0;
 
   private constructor(
@@ -62,7 +65,7 @@ export class ColdStartProbes {
       this.tracked = this.object.map('hearth_tracked');
       this.roots = this.object.map('hearth_roots');
       this.stats = this.object.map('hearth_stats');
-      for (const program of TRACEPOINTS) this.links.push(this.object.attach(program));
+      this.attachTracepoints();
       this.setSyscallHooks(syscalls);
       this.ring = new RingBuffer(
         this.object.map('hearth_events'),
@@ -109,19 +112,39 @@ export class ColdStartProbes {
   attachPlan(binary: string, plan: ProbePlan): AttachResult {
     const known = this.uprobes.get(binary);
     if (known !== undefined) return known.result;
-    const result: AttachResult = { binary, attached: [], markers: [], missing: [...plan.missing], errors: [] };
-    const links: BpfLink[] = [];
-    for (const point of plan.points) {
-      try {
-        links.push(this.attachPoint(point));
-        result.attached.push(point.symbol);
-        result.markers.push(point.cookie & COOKIE_MARKER_MASK);
-      } catch (error) {
-        result.errors.push(`${point.symbol}: ${(error as Error).message}`);
-      }
+    // Planned while detached: kept for reattach(), which attaches it with the rest.
+    const attached = this.detached ? { links: [], result: { binary, attached: [], markers: [], missing: [...plan.missing], errors: [] } } : this.attachPoints(binary, plan);
+    this.uprobes.set(binary, { plan, ...attached });
+    return attached.result;
+  }
+
+  /**
+   * Destroys every link (tracepoints, syscall hooks, uprobes): the kernel runs none of these
+   * programs until reattach(). The maps, the events not yet drained, and each binary's plan stay.
+   */
+  detach(): void {
+    this.detached = true;
+    for (const link of this.links) link.destroy();
+    this.links = [];
+    this.setSyscallHooks(false);
+    for (const entry of this.uprobes.values()) {
+      for (const link of entry.links) link.destroy();
+      entry.links = [];
     }
-    this.uprobes.set(binary, { links, result });
-    return result;
+  }
+
+  /**
+   * Attaches again what detach() removed, each binary from its plan, and answers each binary's
+   * result. The processes followed before are forgotten: their exits went unseen meanwhile.
+   * Throws when a tracepoint or the syscall hooks refuse; a uprobe that refuses is in its
+   * binary's result.
+   */
+  reattach(syscalls: boolean): AttachResult[] {
+    for (const key of [...this.tracked.keys()]) this.tracked.delete(key);
+    this.attachTracepoints();
+    this.setSyscallHooks(syscalls);
+    this.detached = false;
+    return [...this.uprobes].map(([binary, entry]) => Object.assign(entry, this.attachPoints(binary, entry.plan)).result);
   }
 
   /** Attaches the syscall hooks, or detaches them; a failed attach leaves them detached and throws. */
@@ -178,6 +201,25 @@ export class ColdStartProbes {
 
   close(): void {
     this.object.close();
+  }
+
+  private attachTracepoints(): void {
+    for (const program of TRACEPOINTS) this.links.push(this.object.attach(program));
+  }
+
+  private attachPoints(binary: string, plan: ProbePlan): { links: BpfLink[]; result: AttachResult } {
+    const result: AttachResult = { binary, attached: [], markers: [], missing: [...plan.missing], errors: [] };
+    const links: BpfLink[] = [];
+    for (const point of plan.points) {
+      try {
+        links.push(this.attachPoint(point));
+        result.attached.push(point.symbol);
+        result.markers.push(point.cookie & COOKIE_MARKER_MASK);
+      } catch (error) {
+        result.errors.push(`${point.symbol}: ${(error as Error).message}`);
+      }
+    }
+    return { links, result };
   }
 
   private attachPoint(point: ProbePoint): BpfLink {

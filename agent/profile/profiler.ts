@@ -161,6 +161,17 @@ export class Profiler {
     return { ...this.sampler.counters(), unattributed: this.unattributed, coldClocks: this.coldClocks.counters() };
   }
 
+  /** Stops every clock (samples already counted stay to be collected) until resume(). */
+  pause(): void {
+    this.coldClocks.close();
+    this.sampler.detachClocks();
+  }
+
+  /** Starts the clocks on every CPU again; processes get cold-start clocks from the next adoptRuntime() or birth on. */
+  resume(): void {
+    this.sampler.reattachClocks();
+  }
+
   close(): void {
     this.coldClocks.close();
     this.sampler.close();

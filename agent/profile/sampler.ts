@@ -52,6 +52,8 @@ export class Sampler {
   private readonly generations: [BpfMap, BpfMap][];
   private readonly gen: BpfMap;
   private active = 0;
+  /** The clocks on every CPU: the steady rate's, and the cold-start rate's when processes cannot be followed one by one. */
+  private cpuClocks: { program: string; hz: number; links: BpfLink[] }[] = [];
   private readonly stats: BpfMap;
 
   private constructor(objectPath: string, tracked: BpfMap, readonly options: SamplerOptions) {
@@ -62,7 +64,7 @@ export class Sampler {
       this.generations = [0, 1].map((g) => [this.object.map(`hearth_samples_${g}`), this.object.map(`hearth_stacks_${g}`)]);
       this.gen = this.object.map('hearth_profile_gen');
       this.stats = this.object.map('hearth_profile_stats');
-      for (const cpu of onlineCpus()) this.attachClock('sample_steady', cpu, options.steadyHz);
+      this.clockOnEveryCpu('sample_steady', options.steadyHz);
     } catch (error) {
       this.object.close();
       throw error;
@@ -128,7 +130,21 @@ export class Sampler {
 
   /** Cold-start sampling on every CPU, for every tracked process in its start, from now on. */
   sampleColdOnEveryCpu(): void {
-    for (const cpu of onlineCpus()) this.attachClock('sample_cold', cpu, this.options.coldHz);
+    this.clockOnEveryCpu('sample_cold', this.options.coldHz);
+  }
+
+  /** Stops the clocks on every CPU (those following a process are their owners' to destroy) until reattachClocks(). */
+  detachClocks(): void {
+    for (const clock of this.cpuClocks) {
+      for (const link of clock.links) link.destroy();
+      clock.links = [];
+    }
+  }
+
+  reattachClocks(): void {
+    const clocks = this.cpuClocks;
+    this.cpuClocks = [];
+    for (const clock of clocks) this.clockOnEveryCpu(clock.program, clock.hz);
   }
 
   counters(): SamplerCounters {
@@ -143,9 +159,11 @@ export class Sampler {
     this.object.close();
   }
 
-  private attachClock(program: string, cpu: number, hz: number): void {
-    // The link owns the event's fd from here on (and closes it if the attach fails).
-    this.object.attachPerfEvent(program, openCpuClock(cpu, hz));
+  private clockOnEveryCpu(program: string, hz: number): void {
+    const clock = { program, hz, links: [] as BpfLink[] };
+    this.cpuClocks.push(clock);
+    // Each link owns its event's fd from here on (and closes it if the attach fails).
+    for (const cpu of onlineCpus()) clock.links.push(this.object.attachPerfEvent(program, openCpuClock(cpu, hz)));
   }
 }
 

@@ -32,6 +32,7 @@ export function offlineTuner(metrics: AgentMetrics, log: Logger): LiveTuner {
 
 export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiAssets; workers?: AgentApiContext['workers'] } = {}): Promise<ApiUnderTest> {
   const logs: string[] = [];
+  let attached = true;
   const log = createLogger('debug', (line) => logs.push(line));
   const metrics = new AgentMetrics(() => ({ emitted: 0, dropped: 0, trackFull: 0, decodeErrors: 0, attached: 0, tracked: 0 }), () => false);
   const tuner = offlineTuner(metrics, log);
@@ -41,6 +42,10 @@ export async function startAgentApi(options: { faroLimits?: FaroLimits; ui?: UiA
     metrics,
     health: () => ({ runtimeConnected: false, runtimePid: null, probesAttached: 0, coldStarts: 0 }),
     probes: () => [],
+    attached: () => attached,
+    setAttached: async (value) => {
+      attached = value;
+    },
     profiler: () => undefined,
     profilerError: () => 'not started in this test',
     workers: options.workers ?? (() => Promise.reject(new Error('no runtime in this test'))),

@@ -171,6 +171,41 @@ test('metrics, phase percentiles and the coldstarts CLI serve the records', asyn
   assert.match(cli, /PHASE\s+N\s+P50 MS/);
 });
 
+test('PUT /v1/probes detaches every link of the agent and attaches them again, nothing recorded between', async () => {
+  if (skipped('agent detach and attach')) return;
+  const put = (body: unknown, token = rt.runtime.token): Promise<Response> =>
+    fetch(`${agent.agent.url}/v1/probes`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const links = (): number => ourBpfPrograms().filter((item) => item.startsWith('link ')).length;
+  const health = async (): Promise<{ attached: boolean; probesAttached: number }> => (await (await fetch(`${agent.agent.url}/healthz`)).json()) as { attached: boolean; probesAttached: number };
+  assert.equal((await put({ attached: false }, 'not-the-token')).status, 401);
+  const bad = await put({ attached: 'no' });
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: { message: string } }).error.message, /^attached: must be true or false \(got "no"\)$/);
+  const before = await health();
+  assert.ok(before.attached && before.probesAttached > 0 && links() > 0, 'attached from the start');
+
+  const detached = await put({ attached: false });
+  assert.equal(detached.status, 200);
+  assert.equal(((await detached.json()) as { attached: boolean }).attached, false);
+  // The programs and maps stay loaded, ready to attach again; the kernel runs none of them.
+  await waitFor('every link of ours to be gone', () => links() === 0, 5000);
+  const unseen = await coldInvoke('go');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // past a tick, had one been running
+  assert.equal(agent.agent.store.recent({ fn: 'go', limit: 10_000 }).some((record) => record.requestId === unseen.id), false, 'no record of a start while detached');
+  assert.deepEqual(await health().then(({ attached, probesAttached }) => ({ attached, probesAttached })), { attached: false, probesAttached: 0 });
+
+  const attached = await put({ attached: true });
+  assert.equal(attached.status, 200);
+  assert.equal(((await attached.json()) as { attached: boolean }).attached, true);
+  assert.equal((await health()).probesAttached, before.probesAttached, 'the same tracepoints, hooks and uprobes as before');
+  assert.ok(links() > 0);
+  const { id } = await coldInvoke('go');
+  const record = await agent.record(id);
+  assert.deepEqual(sources(record), { exec: 'kernel', runtime_init: 'kernel', user_init: 'kernel', state_mapped: 'sdk', ready: 'kernel', first_response: 'runtime' });
+  assert.equal((await put({ attached: true })).status, 200, 'attaching what is attached changes nothing');
+  assert.equal((await health()).probesAttached, before.probesAttached);
+});
+
 test('the syscall hooks stay attached only while a function without SDK markers is deployed', async () => {
   if (skipped('agent syscall hooks on demand')) return;
   const health = async (): Promise<{ syscallHooks: boolean }> => (await (await fetch(`${agent.agent.url}/healthz`)).json()) as { syscallHooks: boolean };

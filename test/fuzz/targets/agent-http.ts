@@ -32,6 +32,7 @@ function profilerWithSamples(): Profiler {
 
 let server: http.Server | undefined;
 let port = 0;
+let attached = true;
 
 const FARO = JSON.stringify({
   meta: { app: { name: 'hearth-ui' }, session: { id: 's1' } },
@@ -44,7 +45,7 @@ const FARO = JSON.stringify({
 
 export const target: FuzzTarget = {
   maxLength: 4096,
-  dictionary: ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', ' HTTP/1.1\r\n', '\r\n', '\r\n\r\n', 'Host: x\r\n', 'Content-Length: ', 'Content-Encoding: gzip\r\n', 'Transfer-Encoding: chunked\r\n', 'If-None-Match: ', '/collect', '/v1/coldstarts', '/v1/phases', '/v1/exits', '/v1/probes', '/v1/pool', '/v1/profiles', '/v1/profiles/', '/v1/gc', '/v1/tuner/status', '/v1/tuner/decisions', '/v1/tuner/mode', '/ui/', '/healthz', '/metrics', '?limit=', '?since=', '&follow=1', '&function=', '&seconds=', '&phase=steady', '&format=', '%2F', '%ZZ', '%E0%A4%A', '//', '..', '[', '@', '#', 'http://', '"meta"', '"logs"', '"exceptions"', '"measurements"', '"events"', '"traces"', '"resourceSpans"', '"timestamp"', '"values"', '"attributes"'],
+  dictionary: ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', ' HTTP/1.1\r\n', '\r\n', '\r\n\r\n', 'Host: x\r\n', 'Content-Length: ', 'Content-Encoding: gzip\r\n', 'Transfer-Encoding: chunked\r\n', 'If-None-Match: ', '/collect', '/v1/coldstarts', '/v1/phases', '/v1/exits', '/v1/probes', '/v1/pool', '/v1/profiles', '/v1/profiles/', '/v1/gc', '/v1/tuner/status', '/v1/tuner/decisions', '/v1/tuner/mode', '"attached"', '/ui/', '/healthz', '/metrics', '?limit=', '?since=', '&follow=1', '&function=', '&seconds=', '&phase=steady', '&format=', '%2F', '%ZZ', '%E0%A4%A', '//', '..', '[', '@', '#', 'http://', '"meta"', '"logs"', '"exceptions"', '"measurements"', '"events"', '"traces"', '"resourceSpans"', '"timestamp"', '"values"', '"attributes"'],
   async setup() {
     watchUncaught();
     const log = createLogger('error', () => undefined);
@@ -55,6 +56,10 @@ export const target: FuzzTarget = {
       metrics,
       health: () => ({ runtimeConnected: false }),
       probes: () => [],
+      attached: () => attached,
+      setAttached: async (value) => {
+        attached = value;
+      },
       profiler: () => profiler,
       profilerError: () => undefined,
       workers: async () => ({ workers: [], seedsReady: 0, stemCellsReady: 0 }),
