@@ -4,7 +4,7 @@
 // clock; and completeness (every cold start recorded, no event dropped).
 import { LOOKUP_STATE, GIB, ensureLookupState } from '../examples/state.js';
 import { RawClient } from './lib/http.js';
-import { coldBlock, cpuSeconds, rssMb, settledColdStarts, startAgent, stopAgent, warmUp } from './lib/agent.js';
+import { coldBlock, cpuSeconds, rssMb, setProbesAttached, settledColdStarts, startAgent, stopAgent, warmUp } from './lib/agent.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
@@ -13,6 +13,8 @@ import { median, percentile, round } from './lib/stats.js';
 const SETTLE_SECONDS = 60;
 /** Windows of the load after the settling, each `loadSeconds` long; the target is judged on their median. */
 const SETTLED_WINDOWS = 3;
+/** Cold starts per block of the overhead comparison. */
+const COLD_BLOCK = 20;
 
 interface Options {
   samples: number;
@@ -64,42 +66,52 @@ export async function agentBench(options: Options): Promise<void> {
     await server.deploy({ name: 'lookup', kind: 'go', entry: `${EXAMPLES}/go-lookup`, state: LOOKUP_STATE, env: { HEARTH_SDK_TIMING: '1' }, pool: { min: 0, max: 1, keepAliveMs: 0 }, limits: { maxInvocations: 1, memoryMb: 256 } });
     const client = await RawClient.connect(server.port);
 
-    // 1. Overhead: blocks of cold starts with the agent attached and detached, in the order
-    // ABBA ABBA ... so that a drift in the machine's speed weighs on both sides alike.
-    // Short blocks: the host's speed drifts by a few hundred µs over tens of seconds here, and
-    // the more often the two sides alternate, the less of that lands on one side.
-    const block = 10;
+    // 1. Overhead: one agent whose probes are attached and detached (PUT /v1/probes) in blocks
+    // of cold starts, in the order ABBA ABBA ... so that a drift in the machine's speed weighs
+    // on both sides alike. Detached, every link of the agent is gone and it neither ticks nor
+    // follows the runtime's events: nothing of it runs in the kernel, the runtime or its own
+    // process. Switching takes milliseconds where starting an agent takes seconds, so the sides
+    // alternate every few hundred milliseconds, and there is time for thousands of starts:
+    // medians over a few hundred move by ±30 µs from run to run here, as much as the target.
     const attached: number[] = [];
     const detached: number[] = [];
+    /** The same starts as the runtime timed them (Server-Timing total): without the client's own share. */
+    const serverAttached: number[] = [];
+    const serverDetached: number[] = [];
     /** Median of each block, in run order, with its side. */
     const blockMedians: { withAgent: boolean; ms: number }[] = [];
-    const tracedIds: number[] = [];
-    let records: Record[] = [];
-    const rounds = 4 * Math.ceil(options.samples / (2 * block));
+    const tracedIds = new Set<number>();
+    const records = new Map<number, Record>();
+    const rounds = 4 * Math.ceil(options.samples / (2 * COLD_BLOCK));
+    const key = (): string => String(Math.floor(Math.random() * (GIB / 64)));
+    const agent = await startAgent(server);
+    // Past the agent's first profile collection, where it reads kallsyms and the binary's symbols once in its life.
+    await warmUp(server, client, 'lookup', key);
+    // The store keeps a function's latest 2,000 records: read them before each detach.
+    const collect = async (): Promise<void> => {
+      for (const record of await settledColdStarts<Record>(agent, 'lookup')) if (record.requestId !== null && tracedIds.has(record.requestId)) records.set(record.requestId, record);
+    };
+    let attachedNow = true;
     for (let round = 0; round < rounds; round++) {
       const withAgent = round % 4 === 0 || round % 4 === 3;
-      const key = (): string => String(Math.floor(Math.random() * (GIB / 64)));
-      if (!withAgent) {
-        await warmUp(server, client, 'lookup', key);
-        const starts = (await coldBlock(server, client, block, 'lookup', key)).ms;
-        detached.push(...starts);
-        blockMedians.push({ withAgent: false, ms: median(starts) });
-        continue;
+      if (withAgent !== attachedNow) {
+        if (!withAgent) await collect();
+        await setProbesAttached(agent, server.token, withAgent);
+        attachedNow = withAgent;
+        // The first start after a switch is not measured, on either side.
+        await coldBlock(server, client, 1, 'lookup', key);
       }
-      const agent = await startAgent(server);
-      await warmUp(server, client, 'lookup', key);
-      const traced = await coldBlock(server, client, block, 'lookup', key);
-      attached.push(...traced.ms);
-      blockMedians.push({ withAgent: true, ms: median(traced.ms) });
-      tracedIds.push(...traced.ids);
-      records.push(...(await settledColdStarts<Record>(agent, 'lookup')));
-      await stopAgent(agent);
-      process.stderr.write(`agent: ${attached.length}/${options.samples} attached, p50 so far ${median(attached).toFixed(2)} ms attached, ${detached.length > 0 ? median(detached).toFixed(2) : '-'} ms detached\n`);
+      const block = await coldBlock(server, client, COLD_BLOCK, 'lookup', key);
+      (withAgent ? attached : detached).push(...block.ms);
+      (withAgent ? serverAttached : serverDetached).push(...block.serverMs);
+      blockMedians.push({ withAgent, ms: median(block.ms) });
+      if (withAgent) for (const id of block.ids) tracedIds.add(id);
+      if (round % 20 === 19 || round === rounds - 1) process.stderr.write(`agent: ${attached.length}/${options.samples} attached, p50 so far ${median(attached).toFixed(3)} ms attached, ${median(detached).toFixed(3)} ms detached\n`);
     }
+    await collect();
+    await stopAgent(agent);
     client.close();
-    const wanted = new Set(tracedIds);
-    records = records.filter((record) => record.requestId !== null && wanted.has(record.requestId));
-    const lost = wanted.size - new Set(records.map((record) => record.requestId)).size;
+    const lost = tracedIds.size - records.size;
 
     // 2. Accuracy: the agent's boundaries against the SDK's own readings (from the workers' stderr).
     const sdk = new Map<number, { main: number; state: number; ready: number }>();
@@ -107,7 +119,7 @@ export async function agentBench(options: Options): Promise<void> {
       sdk.set(Number(match[1]), { main: Number(match[2]), state: Number(match[3]), ready: Number(match[4]) });
     }
     const errorsUs: number[] = [];
-    for (const record of records) {
+    for (const record of records.values()) {
       const own = sdk.get(record.pid);
       if (own === undefined) continue;
       for (const [phase, value] of [['user_init', own.main], ['state_mapped', own.state], ['ready', own.ready]] as const) {
@@ -119,8 +131,8 @@ export async function agentBench(options: Options): Promise<void> {
     // 3. The agent's own cost under 50 cold starts/s and 2,000 warm invocations/s.
     await server.deploy({ name: 'echo', kind: 'go', entry: `${EXAMPLES}/go-echo`, pool: { min: 2, max: 2 }, limits: { concurrency: 16 } });
     await server.deploy({ name: 'burst', kind: 'exec', entry: `${EXAMPLES}/exec-upper/upper`, pool: { min: 0, max: 4, keepAliveMs: 0 }, limits: { maxInvocations: 1 } });
-    const agent = await startAgent(server);
-    const pid = agent.child.pid!;
+    const loadAgent = await startAgent(server);
+    const pid = loadAgent.child.pid!;
     // Under a new load V8 spends the first minute compiling the agent's hot paths (a quarter
     // of its CPU in the first 20 s, by perf): the first window is reported as such, and the
     // target is judged on a window after SETTLE_SECONDS of the load, as a sidecar runs for days.
@@ -138,9 +150,9 @@ export async function agentBench(options: Options): Promise<void> {
     const cpuPct = median(settled.map((window) => window.pct));
     const rates = settled[settled.length - 1]!.rates;
     const rss = rssMb(pid);
-    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    const metrics = await (await fetch(`${loadAgent.url}/metrics`)).text();
     const dropped = Number(/hearth_agent_events_dropped_total (\d+)/.exec(metrics)?.[1] ?? NaN);
-    await stopAgent(agent);
+    await stopAgent(loadAgent);
 
     const overheadMs = median(attached) - median(detached);
     // Beside the pooled medians: each attached block against the detached block run next to
@@ -162,10 +174,14 @@ export async function agentBench(options: Options): Promise<void> {
         attached_p99_ms: round(percentile(attached, 99)),
         detached_p99_ms: round(percentile(detached, 99)),
         samples_each: attached.length,
-        sampled_share: round(records.filter((record) => record.profiled === true).length / records.length, 3),
+        server_median_ratio: round(median(serverAttached) / median(serverDetached), 4),
+        server_median_us: round((median(serverAttached) - median(serverDetached)) * 1000, 1),
+        server_attached_p50_ms: round(median(serverAttached)),
+        server_detached_p50_ms: round(median(serverDetached)),
+        sampled_share: round([...records.values()].filter((record) => record.profiled === true).length / records.size, 3),
       },
       accuracy: { p99_us: round(percentile(errorsUs, 99), 1), p50_us: round(percentile(errorsUs, 50), 1), comparisons: errorsUs.length },
-      completeness: { lost: lost + dropped, cold_starts: wanted.size, records: records.length, events_dropped: dropped },
+      completeness: { lost: lost + dropped, cold_starts: tracedIds.size, records: records.size, events_dropped: dropped },
       agent: { cpu_pct: round(cpuPct, 2), cpu_pct_windows: settled.map((window) => round(window.pct, 2)), cpu_pct_first_window: round(first.pct, 2), settle_s: SETTLE_SECONDS, rss_mb: round(rss, 1), load_cold_per_s: round(rates.cold, 1), load_warm_per_s: round(rates.warm, 0), seconds: options.loadSeconds },
     };
     writeResults(
@@ -177,6 +193,7 @@ export async function agentBench(options: Options): Promise<void> {
           ['Go cold start p50, agent attached / detached (ms)', `${figures.overhead.attached_p50_ms} / ${figures.overhead.detached_p50_ms}`, ''],
           ['median overhead (ratio, µs)', `${figures.overhead.median_ratio}, ${figures.overhead.median_us} µs`, '<= 1.03 and <= 150 µs'],
           [`  the same, median over ${figures.overhead.block_pairs} pairs of neighbouring blocks of the difference of their medians (µs)`, figures.overhead.paired_median_us, ''],
+          ['  the same starts as the runtime timed them (Server-Timing total), p50 attached / detached (ms); overhead (ratio, µs)', `${figures.overhead.server_attached_p50_ms} / ${figures.overhead.server_detached_p50_ms}; ${figures.overhead.server_median_ratio}, ${figures.overhead.server_median_us} µs`, ''],
           ['share of the attached starts CPU-sampled from exec (record.profiled)', `${(figures.overhead.sampled_share * 100).toFixed(1)}%`, ''],
           ['p99 attached / detached (ms)', `${figures.overhead.attached_p99_ms} / ${figures.overhead.detached_p99_ms}`, ''],
           ['boundary accuracy vs the SDK\'s clock, p99 (µs)', figures.accuracy.p99_us, '<= 200'],
@@ -187,7 +204,7 @@ export async function agentBench(options: Options): Promise<void> {
         ],
       },
       [
-        `${attached.length} cold starts of examples/go-lookup (1 GiB state) each way, in blocks of ${block} ordered attached, detached, detached, attached, ...; server-side latency (Server-Timing total). Each block, attached or not, follows 3 unmeasured cold starts and 1.5 s (past the agent's first profile collection, where it reads kallsyms and the binary's symbols once in its life).`,
+        `${attached.length} cold starts of examples/go-lookup (1 GiB state) each way, in blocks of ${COLD_BLOCK} ordered attached, detached, detached, attached, ...: one agent, its probes detached and attached again (PUT /v1/probes) between blocks, the first start after each switch not measured; latency at the client (a raw HTTP/1.1 connection), and beside it the runtime's own timing of the same starts (Server-Timing total, from the request's arrival to its answer). The agent starts 3 cold starts and 1.5 s before the first block (past its first profile collection, where it reads kallsyms and the binary's symbols once in its life).`,
         `Accuracy: |agent boundary - SDK reading| for main.main, state mapped and ready (${errorsUs.length} comparisons).`,
       ],
     );

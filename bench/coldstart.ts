@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import * as native from '../native/index.js';
 import { GIB, LOOKUP_STATE, ensureLookupState } from '../examples/state.js';
-import { RawClient } from './lib/http.js';
+import { RawClient, serverTotalMs } from './lib/http.js';
 import { writeResults } from './lib/results.js';
 import { EXAMPLES, ServerProcess } from './lib/server.js';
 import { median, round, summarise, type Summary } from './lib/stats.js';
@@ -67,7 +67,7 @@ async function coldStarts(label: string, serverArgs: string[], fn: Record<string
       const origin = reply.headers.get('x-hearth-origin') ?? 'unknown';
       origins[origin] = (origins[origin] ?? 0) + 1;
       cold.push(reply.ms);
-      serverMs.push(Number(/total;dur=([\d.]+)/.exec(reply.headers.get('server-timing') ?? '')?.[1] ?? NaN));
+      serverMs.push(serverTotalMs(reply));
       if (i % 50 === 0) process.stderr.write(`${label}: ${i}/${samples} (last ${reply.ms.toFixed(2)} ms via ${origin})\n`);
     }
     client.close();

@@ -12,7 +12,7 @@ import { warm } from './warm.js';
 const BENCHMARKS: Record<string, (values: Record<string, string | undefined>) => Promise<void>> = {
   coldstart: (values) => coldstart({ samples: Number(values['samples'] ?? 300), scans: Number(values['scans'] ?? 10) }),
   warm: (values) => warm({ seconds: Number(values['seconds'] ?? 10), rounds: Number(values['rounds'] ?? 3) }),
-  agent: (values) => agentBench({ samples: Number(values['samples'] ?? 300), loadSeconds: Number(values['seconds'] ?? 20) }),
+  agent: (values) => agentBench({ samples: Number(values['samples'] ?? 2000), loadSeconds: Number(values['seconds'] ?? 20) }),
   profile: (values) => profileBench({ rounds: Number(values['rounds'] ?? 8), blockSeconds: Number(values['seconds'] ?? 8), coldSamples: Number(values['samples'] ?? 300) }),
   tuner: (values) => tunerBench({ compression: Number(values['compression'] ?? 240), hours: Number(values['hours'] ?? 24) }),
   // --seconds: how long peak throughput is measured before the soak.

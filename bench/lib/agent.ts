@@ -2,7 +2,7 @@
 // and what a process costs (CPU, memory) read from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import type { RawClient } from './http.js';
+import { serverTotalMs, type RawClient } from './http.js';
 import { HEARTH, ServerProcess, freePort } from './server.js';
 import { processCpuSeconds } from '../../runtime/supervisor/proc-usage.js';
 import { stopWithBenchmark } from './children.js';
@@ -51,6 +51,12 @@ export async function stopAgent(agent: AgentProcess): Promise<void> {
   await exited;
 }
 
+/** Detaches the agent's probes and clocks, or attaches them again (PUT /v1/probes). */
+export async function setProbesAttached(agent: AgentProcess, token: string, attached: boolean): Promise<void> {
+  const response = await fetch(`${agent.url}/v1/probes`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ attached }) });
+  if (!response.ok) throw new Error(`agent: PUT /v1/probes {"attached": ${attached}}: HTTP ${response.status} ${await response.text()}`);
+}
+
 /** The agent's cold-start records of `fn` (as JSON), once those of the starts just made are in: it records a start once it settles (50 ms). */
 export async function settledColdStarts<R>(agent: AgentProcess, fn: string): Promise<R[]> {
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -68,19 +74,23 @@ async function waitIdle(server: ServerProcess, fn: string): Promise<void> {
   }
 }
 
-/** Server-side latency of `count` cold starts of `fn`, plus their invocation ids; each after `pauseMs` with no worker. */
-export async function coldBlock(server: ServerProcess, client: RawClient, count: number, fn: string, body: () => string, pauseMs = 0): Promise<{ ms: number[]; ids: number[] }> {
+/** Latency of `count` cold starts of `fn` at the client and as the runtime timed them (Server-Timing total), plus their invocation ids; each after `pauseMs` with no worker. */
+export async function coldBlock(server: ServerProcess, client: RawClient, count: number, fn: string, body: () => string, pauseMs = 0): Promise<{ ms: number[]; serverMs: number[]; ids: number[] }> {
   const ms: number[] = [];
+  const serverMs: number[] = [];
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
     await waitIdle(server, fn);
     if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     const reply = await client.post(`/v1/functions/${fn}/invoke`, body());
     if (reply.status !== 200 || reply.headers.get('x-hearth-start') !== 'cold') throw new Error(`not a cold start: ${reply.status}`);
+    const total = serverTotalMs(reply);
+    if (!Number.isFinite(total)) throw new Error(`no Server-Timing total in the answer of a cold start of ${fn}: ${reply.headers.get('server-timing')}`);
     ms.push(reply.ms);
+    serverMs.push(total);
     ids.push(Number(reply.headers.get('x-hearth-invocation')));
   }
-  return { ms, ids };
+  return { ms, serverMs, ids };
 }
 
 /**

@@ -7,6 +7,11 @@ export interface Reply {
   ms: number;
 }
 
+/** The runtime's own time for the request, arrival to response (the Server-Timing total); NaN without one. */
+export function serverTotalMs(reply: Reply): number {
+  return Number(/total;dur=([\d.]+)/.exec(reply.headers.get('server-timing') ?? '')?.[1] ?? NaN);
+}
+
 /**
  * One keep-alive HTTP/1.1 connection with the least client work possible, so that the
  * latency measured is the server's: a prebuilt request, a minimal response parser.
