@@ -107,8 +107,6 @@ export class Agent {
   /** Where the runtime's files (and its workers', which share its mount namespace) open from here. */
   private runtimeRoot = ProcessRoot.OWN;
   private connected = false;
-  /** Whether the probes and clocks are attached (PUT /v1/probes); true from start() on. */
-  private attached = true;
   private toggling: Promise<void> = Promise.resolve();
   private readonly probeStatus = new Map<string, ProbeStatus>();
   private readonly planning = new Map<string, Promise<void>>();
@@ -208,7 +206,6 @@ export class Agent {
   detach(): Promise<void> {
     return this.toggle(async () => {
       if (!this.attached || this.probes === undefined) return;
-      this.attached = false;
       this.follower?.stop();
       this.follower = undefined;
       this.connected = false;
@@ -236,11 +233,15 @@ export class Agent {
         this.probes.detach();
         throw error;
       }
-      this.attached = true;
       this.startTicker();
       await this.followRuntime();
       this.log.info(`probes attached again: ${this.probes.attachedCount} links`);
     });
+  }
+
+  /** Whether the probes and clocks are attached (PUT /v1/probes): from start() on, but for detach() to attach(). */
+  private get attached(): boolean {
+    return this.probes?.attached ?? true;
   }
 
   /** Runs attach and detach one at a time, in the order asked. */

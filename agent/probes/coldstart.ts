@@ -112,8 +112,8 @@ export class ColdStartProbes {
   attachPlan(binary: string, plan: ProbePlan): AttachResult {
     const known = this.uprobes.get(binary);
     if (known !== undefined) return known.result;
-    // Planned while detached: kept for reattach(), which attaches it with the rest.
-    const attached = this.detached ? { links: [], result: { binary, attached: [], markers: [], missing: [...plan.missing], errors: [] } } : this.attachPoints(binary, plan);
+    // Planned while detached: none of its points is attached until reattach() attaches them all.
+    const attached = this.attachPoints(binary, this.detached ? { ...plan, points: [] } : plan);
     this.uprobes.set(binary, { plan, ...attached });
     return attached.result;
   }
@@ -163,6 +163,11 @@ export class ColdStartProbes {
       throw error;
     }
     this.syscallLinks = links;
+  }
+
+  /** False between detach() and reattach(). */
+  get attached(): boolean {
+    return !this.detached;
   }
 
   get syscallHooks(): boolean {

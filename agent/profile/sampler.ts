@@ -39,6 +39,13 @@ export interface SamplerCounters {
   keysFull: number;
 }
 
+/** A program on a clock on every CPU, with its links while attached. */
+interface CpuClock {
+  program: string;
+  hz: number;
+  links: BpfLink[];
+}
+
 /**
  * CPU sampling of the tracked processes (bpf/profile.bpf.c), counted in the kernel per (pid,
  * stacks, window): a low-rate CPU clock on every CPU, and a high-rate one on each process
@@ -53,7 +60,7 @@ export class Sampler {
   private readonly gen: BpfMap;
   private active = 0;
   /** The clocks on every CPU: the steady rate's, and the cold-start rate's when processes cannot be followed one by one. */
-  private cpuClocks: { program: string; hz: number; links: BpfLink[] }[] = [];
+  private readonly cpuClocks: CpuClock[] = [];
   private readonly stats: BpfMap;
 
   private constructor(objectPath: string, tracked: BpfMap, readonly options: SamplerOptions) {
@@ -142,9 +149,7 @@ export class Sampler {
   }
 
   reattachClocks(): void {
-    const clocks = this.cpuClocks;
-    this.cpuClocks = [];
-    for (const clock of clocks) this.clockOnEveryCpu(clock.program, clock.hz);
+    for (const clock of this.cpuClocks) this.attachOnEveryCpu(clock);
   }
 
   counters(): SamplerCounters {
@@ -160,10 +165,14 @@ export class Sampler {
   }
 
   private clockOnEveryCpu(program: string, hz: number): void {
-    const clock = { program, hz, links: [] as BpfLink[] };
+    const clock: CpuClock = { program, hz, links: [] };
     this.cpuClocks.push(clock);
+    this.attachOnEveryCpu(clock);
+  }
+
+  private attachOnEveryCpu(clock: CpuClock): void {
     // Each link owns its event's fd from here on (and closes it if the attach fails).
-    for (const cpu of onlineCpus()) clock.links.push(this.object.attachPerfEvent(program, openCpuClock(cpu, hz)));
+    for (const cpu of onlineCpus()) clock.links.push(this.object.attachPerfEvent(clock.program, openCpuClock(cpu, clock.hz)));
   }
 }
 
