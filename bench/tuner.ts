@@ -57,7 +57,7 @@ interface TraceSetup {
 const TRACES: TraceSetup[] = [
   { key: 'sample20', folder: 'azure2019-sample20', priceFactors: [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16], rateScale: 1, maxPerMinute: 30 },
   // Its full day takes the simulator about a minute per policy: only the prices about the fixed keep-alive's memory-time (hearth at its default uses a little more).
-  { key: 'busy10', folder: 'azure2019-busy10', priceFactors: [4, 2, 1], rateScale: 0.005 },
+  { key: 'busy10', folder: 'azure2019-busy10', priceFactors: [4, 1, 1 / 4, 1 / 16, 1 / 64], rateScale: 0.005 },
 ];
 
 const POLICIES: { key: string; name: PolicyName }[] = [
@@ -99,6 +99,8 @@ interface PolicyFigures {
   p99_ms: number;
   /** Idle worker memory-time, MiB × seconds (replay time for the compressed runs, trace time for the full day). */
   idle_mem_s: number;
+  /** Workers started, for any reason (simulated runs only): what a policy costs the host in starts. */
+  worker_starts?: number;
 }
 
 interface LiveRun {
@@ -193,6 +195,8 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const fixedDay = fullDay['fixed_10min']!;
     const equalMemory = frontier(sweep, fixedDay).cold_starts_ratio_at_equal_memory;
     notes.push(`${setup.key}, full day, simulated, hearth at other memory prices (factors of its default; lower keeps workers longer): ${points} (fixed keep-alive: ${fixedDay.cold_starts} (${pct(fixedDay.cold_rate)}) for ${gbs(fixedDay.idle_mem_s)} GB·s; hybrid: ${pct(fullDay['hybrid_histogram']!.cold_rate)} for ${gbs(fullDay['hybrid_histogram']!.idle_mem_s)} GB·s). At the fixed keep-alive's memory-time: ${equalMemory === null ? 'outside the sweep' : `${equalMemory} times its cold starts`}.`);
+    const starts = POLICIES.map((policy) => `${policy.name} ${fullDay[policy.key]!.worker_starts} (${round(fullDay[policy.key]!.worker_starts! / fixedDay.invocations, 4)})`).join(', ');
+    notes.push(`${setup.key}, full day, simulated, workers started (per invocation): ${starts}; hearth at each memory price: ${sweep.map((point) => `×${round(point.memory_price_factor, 4)} ${point.worker_starts}`).join(', ')}.`);
     notes.push(`${setup.key}, full day, keep-alive references in hindsight (agent/tuner/keepalive-bound.ts; its model counts the fixed keep-alive's cold starts as ${references.fixed_10min.cold_starts} for ${gbs(references.fixed_10min.idle_mem_s)} GB·s): at that memory-time, a clairvoyant keep-alive that knows every gap has ${references.clairvoyant.cold_starts_ratio} times its cold starts; the best min and keep-alive per function chosen knowing each hour, ${references.best_hourly_settings.cold_starts_ratio} times; chosen knowing the day, ${references.best_daily_settings.cold_starts_ratio} times.`);
     notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's). Its workers start as the replay's did and take ${round(stopMs, 1)} ms to stop (median of the replay's always-cold workers, idle from their answer to their exit).`);
   }
@@ -356,6 +360,7 @@ function simFigures(result: SimulationResult): PolicyFigures {
     p50_ms: round(result.p50Ms, 3),
     p99_ms: round(result.p99Ms, 3),
     idle_mem_s: round(result.idleMbSeconds, 0),
+    worker_starts: result.spawns,
   };
 }
 

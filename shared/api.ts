@@ -22,6 +22,7 @@ export interface PoolSettings {
   min: number;
   max: number;
   keepAliveMs: number;
+  spare: number;
   maxQueued: number;
 }
 

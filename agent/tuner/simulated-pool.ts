@@ -88,7 +88,10 @@ export class SimulatedPool {
   arrive(request: Request, now: number): void {
     this.counters.invocations++;
     const worker = this.takeIdle(now);
-    if (worker !== undefined) return this.run(worker, request, now);
+    if (worker !== undefined) {
+      this.run(worker, request, now);
+      return this.scale(now);
+    }
     this.queue.push(request);
     this.scale(now);
   }
@@ -104,7 +107,7 @@ export class SimulatedPool {
   }
 
   expire(worker: Worker, token: number, now: number): void {
-    if (worker.state !== 'idle' || token !== worker.expiryToken || this.live() <= this.settings().min) return;
+    if (worker.state !== 'idle' || token !== worker.expiryToken || this.live() <= this.settings().min || this.idleCount <= (this.settings().spare ?? 0)) return;
     this.leaveIdle(worker, now + this.setup.stopMs);
     worker.state = 'retired';
     // Retired workers stay in the stack until they reach its top; drop them before they pile up.
@@ -145,7 +148,7 @@ export class SimulatedPool {
       if (decision.prewarm !== undefined && decision.prewarm.atMs <= now) this.prewarm(this.prewarmToken, now);
       else if (decision.prewarm !== undefined) this.setup.schedule(decision.prewarm.atMs, { kind: 'prewarm', pool: this, token: this.prewarmToken });
     }
-    if (previous === undefined || previous.min !== decision.min || previous.keepAliveMs !== decision.keepAliveMs) {
+    if (previous === undefined || previous.min !== decision.min || previous.keepAliveMs !== decision.keepAliveMs || previous.spare !== decision.spare) {
       for (const worker of this.idleStack) if (worker.state === 'idle') this.scheduleExpiry(worker, now);
     }
     this.scale(now);
@@ -207,6 +210,8 @@ export class SimulatedPool {
       deficit--;
     }
     while (this.live() < min) this.spawn(now);
+    const spare = this.settings().spare ?? 0;
+    while (this.idleCount + this.starting - (this.queue.length - this.queueHead) < spare && this.live() < max) this.spawn(now);
   }
 
   private spawn(now: number): Worker {

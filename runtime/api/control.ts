@@ -158,14 +158,16 @@ export function parseConfigurePatch(body: unknown, current: PoolSpec, kind: Func
   const result: { pool?: PoolSpec; gc?: GcSpec } = {};
   if (patch['pool'] !== undefined) {
     const given = check.object(patch['pool'], 'pool');
-    check.noUnknown(given, ['min', 'max', 'keepAliveMs', 'maxQueued'], 'pool');
+    check.noUnknown(given, ['min', 'max', 'keepAliveMs', 'spare', 'maxQueued'], 'pool');
     const settings: PoolSpec = {
       min: check.int(given['min'], 'pool.min', current.min, 0, 1024),
       max: check.int(given['max'], 'pool.max', current.max, 1, 1024),
       keepAliveMs: check.int(given['keepAliveMs'], 'pool.keepAliveMs', current.keepAliveMs, 0, 7 * 24 * 3600_000),
+      spare: check.int(given['spare'], 'pool.spare', current.spare, 0, 1024),
       maxQueued: check.int(given['maxQueued'], 'pool.maxQueued', current.maxQueued, 0, 1_000_000),
     };
     if (settings.max < settings.min) check.fail('pool.max', `must be at least pool.min (${settings.min}); got ${settings.max}`);
+    if (settings.spare > settings.max) check.fail('pool.spare', `must be at most pool.max (${settings.max}); got ${settings.spare}`);
     result.pool = settings;
   }
   if (patch['gc'] !== undefined) result.gc = parseGc(check, patch['gc'], kind, 'gc');

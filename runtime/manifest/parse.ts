@@ -20,7 +20,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const SDK_OPTION_VARIABLES = ['HEARTH_SDK_TIMING', 'HEARTH_STATE_POPULATE'];
 const TOP_FIELDS = ['functions', 'version'];
 const FUNCTION_FIELDS = ['name', 'kind', 'entry', 'args', 'state', 'pool', 'limits', 'gc', 'env', 'isolation'];
-const POOL_FIELDS = ['min', 'max', 'keepAliveMs', 'maxQueued'];
+const POOL_FIELDS = ['min', 'max', 'keepAliveMs', 'spare', 'maxQueued'];
 const LIMIT_FIELDS = ['memoryMb', 'timeoutMs', 'concurrency', 'maxInvocations', 'recycleMemoryMb', 'pids'];
 const ISOLATION_FIELDS = ['user', 'group', 'seccomp'];
 /** User and group names as useradd(8) allows them. */
@@ -87,6 +87,8 @@ function parseFunctionWith(check: Checker, value: unknown, at: string): Function
   const max = check.int(pool['max'], join(poolAt, 'max'), Math.max(DEFAULT_POOL.max, min), 1, 1024);
   if (max < min) check.fail(join(poolAt, 'max'), `must be at least pool.min (${min}); got ${max}`);
   const keepAliveMs = check.int(pool['keepAliveMs'], join(poolAt, 'keepAliveMs'), DEFAULT_POOL.keepAliveMs, 0, 7 * 24 * 3600_000);
+  const spare = check.int(pool['spare'], join(poolAt, 'spare'), DEFAULT_POOL.spare, 0, 1024);
+  if (spare > max) check.fail(join(poolAt, 'spare'), `must be at most pool.max (${max}); got ${spare}`);
   const maxQueued = check.int(pool['maxQueued'], join(poolAt, 'maxQueued'), DEFAULT_POOL.maxQueued, 0, 1_000_000);
 
   const limitsAt = join(at, 'limits');
@@ -101,7 +103,7 @@ function parseFunctionWith(check: Checker, value: unknown, at: string): Function
     entry,
     args,
     ...(state === undefined ? {} : { state }),
-    pool: { min, max, keepAliveMs, maxQueued },
+    pool: { min, max, keepAliveMs, spare, maxQueued },
     limits: {
       memoryMb,
       timeoutMs: check.int(limits['timeoutMs'], join(limitsAt, 'timeoutMs'), DEFAULT_LIMITS.timeoutMs, 1, 3_600_000),

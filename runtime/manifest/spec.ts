@@ -11,6 +11,8 @@ export interface PoolSpec {
   max: number;
   /** An idle worker above `min` is retired after this long. */
   keepAliveMs: number;
+  /** Idle workers kept beyond those running: when a request takes one, another is started at once. */
+  spare: number;
   /** Most requests waiting for a worker; beyond it the runtime answers 429. */
   maxQueued: number;
 }
@@ -67,7 +69,7 @@ export interface FunctionSpec {
   isolation: IsolationSpec;
 }
 
-export const DEFAULT_POOL: PoolSpec = { min: 0, max: 4, keepAliveMs: 600_000, maxQueued: 256 };
+export const DEFAULT_POOL: PoolSpec = { min: 0, max: 4, keepAliveMs: 600_000, spare: 0, maxQueued: 256 };
 export const DEFAULT_LIMITS: Omit<LimitsSpec, 'recycleMemoryMb'> = {
   memoryMb: 512,
   timeoutMs: 30_000,

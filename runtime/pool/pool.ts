@@ -49,7 +49,8 @@ interface Candidate {
 /**
  * The warm pool of one function: dispatch to workers with free slots (most recently used
  * first, so extra workers go idle and retire), a bounded queue with deadlines when none is
- * free, cold starts up to `max`, `min` kept warm, idle workers retired after `keepAliveMs`,
+ * free, cold starts up to `max`, `min` kept warm, `spare` idle workers kept beyond those
+ * running, idle workers retired after `keepAliveMs`,
  * recycling, restart back-off, and atomic version swaps.
  */
 export class FunctionPool {
@@ -97,7 +98,12 @@ export class FunctionPool {
     if (this.removed) return this.refuse(invocation, new HearthError('HEARTH_ERR_FUNCTION_NOT_FOUND', `function ${this.name} was removed`));
     if (this.side?.claim(invocation.arrivedAt) === true) return this.dispatch(this.side.worker, invocation);
     const worker = this.takeAvailable();
-    if (worker !== undefined) return this.dispatch(worker, invocation);
+    if (worker !== undefined) {
+      this.dispatch(worker, invocation);
+      // A spare was taken, perhaps: its replacement starts now, not when the next request finds none.
+      if (this.settings.spare > 0) this.scale();
+      return;
+    }
     if (this.queue.length >= this.settings.maxQueued) {
       return this.refuse(
         invocation,
@@ -243,9 +249,10 @@ export class FunctionPool {
     if (this.removed) return;
     const keepAlive = this.settings.keepAliveMs;
     let live = this.liveCount();
+    let idle = this.idleCount();
     let nextExpiry = Infinity;
     for (const worker of this.workers) {
-      if (live <= this.settings.min) break;
+      if (live <= this.settings.min || idle <= this.settings.spare) break;
       if (worker.version !== this.current.version || worker.status !== 'ready' || worker.busy) continue;
       if (now - worker.lastUsedAt < keepAlive) {
         nextExpiry = Math.min(nextExpiry, worker.lastUsedAt + keepAlive);
@@ -253,6 +260,7 @@ export class FunctionPool {
       }
       worker.shutdown(`idle for ${Math.round(now - worker.lastUsedAt)} ms (keepAliveMs ${keepAlive})`);
       live--;
+      idle--;
     }
     if (live > this.settings.min) this.armExpiry(nextExpiry);
     if (now - this.lastMemoryCheck >= 2000) {
@@ -383,13 +391,28 @@ export class FunctionPool {
     return count;
   }
 
+  /** Ready workers of the current version with nothing in flight. */
+  private idleCount(): number {
+    let count = 0;
+    for (const worker of this.workers) if (worker.version === this.current.version && worker.status === 'ready' && !worker.busy) count++;
+    return count;
+  }
+
+  /** Idle workers, and starting ones no queued request waits for: what a request arriving now would find without waiting for a worker to start. */
+  private spareCount(): number {
+    let starting = 0;
+    for (const worker of this.workers) if (worker.version === this.current.version && (worker.status === 'starting' || worker.status === 'specialising')) starting++;
+    const awaited = Math.ceil(this.queue.length / this.current.spec.limits.concurrency);
+    return this.idleCount() + Math.max(0, starting - awaited);
+  }
+
   private readyCount(): number {
     let count = 0;
     for (const worker of this.workers) if (worker.version === this.current.version && worker.status === 'ready') count++;
     return count;
   }
 
-  /** Starts workers for what is queued (beyond the capacity already starting) and up to `min`. */
+  /** Starts workers for what is queued (beyond the capacity already starting), up to `min`, and up to `spare` idle ones. */
   private scale(): void {
     if (this.removed || this.backoffUntil > nowMs()) return;
     const concurrency = this.current.spec.limits.concurrency;
@@ -403,6 +426,10 @@ export class FunctionPool {
     while (live < this.settings.min) {
       if (this.spawn('prewarm', this.current) === undefined) return;
       live++;
+    }
+    if (this.settings.spare === 0) return;
+    for (let spare = this.spareCount(); spare < this.settings.spare && live < this.settings.max; spare++, live++) {
+      if (this.spawn('prewarm', this.current) === undefined) return;
     }
   }
 
@@ -524,7 +551,7 @@ export class FunctionPool {
     }
     while (worker.freeSlots > 0 && this.queue.length > 0) this.dispatch(worker, this.queue.shift()!);
     // A keep-alive of 0 keeps no idle worker, not even until the next timer.
-    if (!worker.busy && this.settings.keepAliveMs === 0 && this.liveCount() > this.settings.min) {
+    if (!worker.busy && this.settings.keepAliveMs === 0 && this.liveCount() > this.settings.min && this.idleCount() > this.settings.spare) {
       worker.shutdown('idle, and keepAliveMs is 0');
       return;
     }

@@ -119,6 +119,9 @@ test('deploy, describe, reconfigure and remove a function through the control AP
   const badPatch = await rt.control('PATCH', '/v1/functions/managed', { pool: { min: 5, max: 2 } });
   assert.equal(badPatch.status, 400);
   assert.match(errorOf(badPatch).message, /pool.max/);
+  const badSpare = await rt.control('PATCH', '/v1/functions/managed', { pool: { spare: 3 } });
+  assert.equal(badSpare.status, 400);
+  assert.match(errorOf(badSpare).message, /pool\.spare: must be at most pool\.max \(2\); got 3/);
   const badDeploy = await rt.control('PUT', '/v1/functions/broken', { kind: 'rust', entry: GO });
   assert.equal(badDeploy.status, 400);
   assert.match(errorOf(badDeploy).message, /request body: kind: must be one of go, node, exec/);

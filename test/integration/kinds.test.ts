@@ -31,9 +31,9 @@ for (const [fn, request, expected] of [
     // Keep the only worker busy so the next request needs a cold start.
     const pids = rt.workerPids(fn);
     assert.equal(pids.length, 1);
-    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 0, maxQueued: 8 });
+    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 0, spare: 0, maxQueued: 8 });
     await waitForNoWorkers(fn);
-    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 60_000, maxQueued: 8 });
+    rt.runtime.registry.configurePool(fn, { min: 0, max: 2, keepAliveMs: 60_000, spare: 0, maxQueued: 8 });
     const cold = await rt.invoke(fn, request);
     assert.equal(cold.status, 200, cold.text);
     assert.equal(cold.text, expected);

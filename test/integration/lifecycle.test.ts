@@ -25,6 +25,26 @@ test('pool.min workers are kept warm; extra idle workers retire after keepAliveM
   }
 });
 
+test('pool.spare: an idle worker beyond those running, replaced as soon as a request takes it; extra idle workers still retire', async () => {
+  const rt = await TestRuntime.start({ stemCells: 0 });
+  try {
+    await rt.deploy({ name: 'fn', kind: 'go', entry: GO, pool: { min: 0, max: 4, keepAliveMs: 300, spare: 1 } });
+    const pool = rt.runtime.registry.get('fn')!;
+    await waitFor('the spare', () => pool.snapshot().idle === 1, 3000);
+    const first = rt.invoke('fn', 'sleep:400');
+    await waitFor('its replacement, started while the first request runs', () => pool.snapshot().idle === 1 && pool.snapshot().busy === 1, 3000);
+    const second = rt.invoke('fn', 'sleep:200');
+    await waitFor('a third worker, the spare started for the second request', () => pool.snapshot().busy === 2 && pool.snapshot().idle + pool.snapshot().starting === 1, 3000);
+    const starts = (await Promise.all([first, second])).map((response) => response.headers.get('x-hearth-start'));
+    assert.deepEqual(starts, ['warm', 'warm'], 'each request found an idle worker');
+    await waitFor('retirement down to the spare', () => rt.workerPids('fn').length === 1, 3000);
+    await sleep(600);
+    assert.deepEqual([rt.workerPids('fn').length, pool.snapshot().idle], [1, 1], 'the spare stays, idle');
+  } finally {
+    await rt.stop();
+  }
+});
+
 test('Node cold starts come from a stem cell, specialised with the function\'s state and env', async () => {
   const rt = await TestRuntime.start({ stemCells: 1 });
   try {
@@ -60,7 +80,7 @@ test('a stem cell that became a pre-warmed worker is replaced before that worker
     await waitFor('the deploy\'s worker to retire', () => rt.workerPids('node-a').length === 0);
     await waitFor('a ready stem cell', () => stemReady(rt));
     // Raising min pre-warms a worker: the stem cell goes to it, with no request to answer.
-    rt.runtime.registry.configurePool('node-a', { min: 1, max: 4, keepAliveMs: 600_000, maxQueued: 256 });
+    rt.runtime.registry.configurePool('node-a', { min: 1, max: 4, keepAliveMs: 600_000, spare: 0, maxQueued: 256 });
     await waitFor('the pre-warmed worker', () => rt.runtime.registry.get('node-a')!.snapshot().idle === 1);
     assert.equal(rt.runtime.registry.get('node-a')!.listWorkers()[0]!.origin, 'stem-cell');
     await waitFor('a replacement stem cell', () => stemReady(rt), 5000);

@@ -33,7 +33,7 @@ test('defaults fill what a function leaves out; relative paths resolve against t
   assert.deepEqual(spec!.env, {});
   assert.deepEqual(spec!.isolation, { seccomp: true });
   const [custom] = parseManifest(JSON.stringify({ functions: [fn({ pool: { min: 2, max: 8, keepAliveMs: 5 }, limits: { memoryMb: 100, timeoutMs: 50, concurrency: 4 }, gc: { gogc: 200, memoryLimitMb: 90 }, env: { A: 'b' } })] }), source);
-  assert.deepEqual(custom!.pool, { min: 2, max: 8, keepAliveMs: 5, maxQueued: DEFAULT_POOL.maxQueued });
+  assert.deepEqual(custom!.pool, { min: 2, max: 8, keepAliveMs: 5, spare: 0, maxQueued: DEFAULT_POOL.maxQueued });
   assert.equal(custom!.limits.recycleMemoryMb, 90);
   assert.deepEqual(custom!.gc, { gogc: 200, memoryLimitMb: 90 });
 });
@@ -49,7 +49,7 @@ test('each bad field is named with its path in the file', () => {
   fails({ functions: [fn({ entry: '' })] }, /functions\[0\]\.entry: must be a non-empty string/);
   fails({ functions: [fn({ pool: { min: 3, max: 2 } })] }, /functions\[0\]\.pool\.max: must be at least pool\.min \(3\); got 2/);
   fails({ functions: [fn({ pool: { min: 1.5 } })] }, /functions\[0\]\.pool\.min: must be an integer \(got 1\.5\)/);
-  fails({ functions: [fn({ pool: { mni: 1 } })] }, /functions\[0\]\.pool\.mni: unknown field \(allowed: min, max, keepAliveMs, maxQueued\)/);
+  fails({ functions: [fn({ pool: { mni: 1 } })] }, /functions\[0\]\.pool\.mni: unknown field \(allowed: min, max, keepAliveMs, spare, maxQueued\)/);
   fails({ functions: [fn({ limits: { memoryMb: 1 } })] }, /functions\[0\]\.limits\.memoryMb: must be between 16 and/);
   fails({ functions: [fn({ limits: { timeoutMs: '5s' } })] }, /functions\[0\]\.limits\.timeoutMs: must be an integer \(got "5s"\)/);
   fails({ functions: [fn({ gc: { maxOldSpaceMb: 100 } })] }, /functions\[0\]\.gc\.maxOldSpaceMb: does not apply to go functions/);

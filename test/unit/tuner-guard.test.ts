@@ -8,7 +8,7 @@ const OPTIONS: GuardOptions = { minTolerance: 0.1, keepAliveTolerance: 0.25, sca
 const KEEP = 600_000;
 
 function settled(guard: DecisionGuard, min: number, at: number, keepAliveMs = KEEP): string {
-  const { settings } = guard.settle({ min, keepAliveMs }, at);
+  const { settings } = guard.settle({ min, keepAliveMs, spare: 0 }, at);
   return `${settings.min}/${settings.keepAliveMs}`;
 }
 
@@ -37,8 +37,8 @@ test('rollback: back to the settings before the last change, frozen for the back
   settled(guard, 2, 0);
   settled(guard, 8, 1000);
   guard.rollback(2000, 'p99 up 30%');
-  const frozen = guard.settle({ min: 50, keepAliveMs: 1 }, 2000);
-  assert.deepEqual(frozen.settings, { min: 2, keepAliveMs: KEEP });
+  const frozen = guard.settle({ min: 50, keepAliveMs: 1, spare: 0 }, 2000);
+  assert.deepEqual(frozen.settings, { min: 2, keepAliveMs: KEEP, spare: 0 });
   assert.match(frozen.frozen!, /^regression: p99 up 30%; rolled back, held until 16\.7 min from now$/);
   assert.equal(settled(guard, 50, 1_002_001, 1), `50/1`, 'changes resume after the back-off');
   // A second regression within twice the back-off: undone again, and held twice as long.
@@ -47,7 +47,15 @@ test('rollback: back to the settings before the last change, frozen for the back
   assert.equal(settled(guard, 70, 1_100_000 + 2_000_001), `70/${KEEP}`);
   // Long after: the back-off starts from its initial length again.
   guard.rollback(20_000_000, 'p99 again');
-  assert.equal(guard.settle({ min: 1, keepAliveMs: KEEP }, 20_000_000 + 1_000_001).frozen, undefined);
+  assert.equal(guard.settle({ min: 1, keepAliveMs: KEEP, spare: 0 }, 20_000_000 + 1_000_001).frozen, undefined);
+});
+
+test('spare: follows its target at once, and a rollback takes it back with the rest', () => {
+  const guard = new DecisionGuard(OPTIONS);
+  const spares = [0, 1, 2, 1].map((spare, i) => guard.settle({ min: 1, keepAliveMs: KEEP, spare }, i * 1000).settings.spare);
+  assert.deepEqual(spares, [0, 1, 2, 1]);
+  guard.rollback(5000, 'p99 up 30%');
+  assert.deepEqual(guard.settle({ min: 1, keepAliveMs: KEEP, spare: 3 }, 6000).settings, { min: 1, keepAliveMs: KEEP, spare: 2 });
 });
 
 test.run();

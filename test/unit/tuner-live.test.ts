@@ -162,12 +162,13 @@ function decision(settings: Partial<PoolDecision>): PoolDecision {
 
 test('pool settings: a pre-warm raises min over its window only; whole milliseconds; min never above max', () => {
   const withPrewarm = decision({ prewarm: { atMs: 2000, untilMs: 3000, workers: 5 } });
-  assert.deepEqual(poolAt(withPrewarm, 1999), { min: 1, max: 8, keepAliveMs: 60_000 });
-  assert.deepEqual(poolAt(withPrewarm, 2000), { min: 5, max: 8, keepAliveMs: 60_000 });
-  assert.deepEqual(poolAt(withPrewarm, 3000), { min: 1, max: 8, keepAliveMs: 60_000 });
+  assert.deepEqual(poolAt(withPrewarm, 1999), { min: 1, max: 8, keepAliveMs: 60_000, spare: 0 });
+  assert.deepEqual(poolAt(withPrewarm, 2000), { min: 5, max: 8, keepAliveMs: 60_000, spare: 0 });
+  assert.deepEqual(poolAt(withPrewarm, 3000), { min: 1, max: 8, keepAliveMs: 60_000, spare: 0 });
   assert.deepEqual([nextChange(withPrewarm, 1500), nextChange(withPrewarm, 2500), nextChange(withPrewarm, 3500)], [2000, 3000, undefined]);
   assert.equal(poolAt(decision({ max: 2, prewarm: { atMs: 0, untilMs: 10_000, workers: 5 } }), 1500).min, 2);
-  assert.deepEqual(decisionValues(withPrewarm), { min: 1, max: 8, keepAliveMs: 60_000, prewarmWorkers: 5, prewarmInMs: 1000, prewarmForMs: 1000 });
+  assert.deepEqual(decisionValues(withPrewarm), { min: 1, max: 8, keepAliveMs: 60_000, spare: 0, prewarmWorkers: 5, prewarmInMs: 1000, prewarmForMs: 1000 });
+  assert.deepEqual(poolAt(decision({ max: 2, spare: 3 }), 0).spare, 2, 'spare never above max');
 });
 
 test('pool settings: a window open when a later decision replaces it stays open to its end, and only then', () => {
@@ -200,7 +201,7 @@ test('applier: sends what changed, nothing when it is in force; opens and closes
   const runtime = fakeRuntime();
   const failures: string[] = [];
   const applier = new PoolApplier({ patch: runtime.patch, now: () => performance.now(), failed: (_fn, error) => failures.push(error.message) });
-  applier.inForce('fn', { min: 1, max: 8, keepAliveMs: 60_000 });
+  applier.inForce('fn', { min: 1, max: 8, keepAliveMs: 60_000, spare: 0 });
   await applier.follow('fn', decision({}));
   assert.equal(runtime.sent.length, 0, 'already in force');
   const now = performance.now();
@@ -210,7 +211,7 @@ test('applier: sends what changed, nothing when it is in force; opens and closes
   assert.deepEqual(runtime.sent.map((pool) => pool.min), [3], 'opened');
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(runtime.sent.map((pool) => pool.min), [3, 1], 'closed');
-  assert.deepEqual(applier.current('fn'), { min: 1, max: 8, keepAliveMs: 60_000 });
+  assert.deepEqual(applier.current('fn'), { min: 1, max: 8, keepAliveMs: 60_000, spare: 0 });
   assert.deepEqual(failures, []);
   applier.close();
 });
@@ -218,7 +219,7 @@ test('applier: sends what changed, nothing when it is in force; opens and closes
 test('applier: a new decision does not close a pre-warm window that is open', async () => {
   const runtime = fakeRuntime();
   const applier = new PoolApplier({ patch: runtime.patch, now: () => performance.now(), failed: () => undefined });
-  applier.inForce('fn', { min: 0, max: 8, keepAliveMs: 0 });
+  applier.inForce('fn', { min: 0, max: 8, keepAliveMs: 0, spare: 0 });
   const now = performance.now();
   await applier.follow('fn', decision({ min: 0, keepAliveMs: 0, prewarm: { atMs: now, untilMs: now + 60, workers: 3 } }));
   assert.deepEqual(runtime.sent.map((pool) => pool.min), [3], 'opened');
@@ -232,7 +233,7 @@ test('applier: a new decision does not close a pre-warm window that is open', as
 test('applier: one request at a time per function, and the runtime ends with the latest decision', async () => {
   const runtime = fakeRuntime(20);
   const applier = new PoolApplier({ patch: runtime.patch, now: () => performance.now(), failed: () => undefined });
-  applier.inForce('fn', { min: 0, max: 8, keepAliveMs: 0 });
+  applier.inForce('fn', { min: 0, max: 8, keepAliveMs: 0, spare: 0 });
   const sends = [applier.follow('fn', decision({ min: 2 })), applier.follow('fn', decision({ min: 3 })), applier.follow('fn', decision({ min: 4 }))];
   await Promise.all(sends);
   assert.deepEqual(runtime.sent.map((pool) => pool.min), [2, 4]);

@@ -48,7 +48,7 @@ function drive(policy: PoolPolicy, arrivals: readonly number[], durationMs: numb
   for (const step of steps) {
     if (step.event !== undefined) policy.observe(step.event);
     const decision = policy.decide(FN, step.at);
-    if (decision.min !== last.min || decision.keepAliveMs !== last.keepAliveMs || decision.prewarm?.atMs !== last.prewarm?.atMs) changes.push(decision);
+    if (decision.min !== last.min || decision.keepAliveMs !== last.keepAliveMs || decision.spare !== last.spare || decision.prewarm?.atMs !== last.prewarm?.atMs) changes.push(decision);
     last = decision;
     if (step.arrival !== undefined) afterEnd.set(step.arrival, decision);
   }
@@ -190,28 +190,58 @@ test('hearth, steady load: min ≈ arrival rate × duration (Little\'s law)', ()
   assert.equal(decision.prewarm, undefined);
 });
 
-test('hearth, light steady load: keeps for good the workers whose idle gaps are short on average, above the concurrency it holds, and lets them go once the load stops', () => {
+/** A worker of 20 GB starting in 100 ms: a cold start is worth 10 minutes of it idle, and at 10/s arrivals often crowd into one. */
+const SLOW_START: FunctionProfile = { coldStartMs: { ready: 100 }, memoryMb: 20 * 1024, maxWorkers: 1024 };
+
+/** Workers in force above `min`'s steady share: kept for good (min) and spares; and when the last of them went after the load stopped. */
+function lightLoad(profile: FunctionProfile): { decision: PoolDecision; releasedAt: number | undefined; dear: PoolDecision } {
   // 10/s × 88 ms: 0.88 in flight on average, a second worker busy 22% of the time, a fourth about 1%.
-  const run = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND, until: 50 * MINUTE });
+  const arrivals = poisson(10, 0, 30 * MINUTE, 5);
+  const run = drive(new HearthPolicy(), arrivals, 88, { tickMs: SECOND, until: 50 * MINUTE, profile });
   const decision = run.changes.filter((change) => change.at <= 30 * MINUTE).at(-1)!;
+  const releasedAt = run.changes.find((change) => change.at > 30 * MINUTE && change.min === 0 && (change.spare ?? 0) === 0)?.at;
+  // Workers 64 times dearer: a cold start is worth 9.4 s of one idle.
+  const dear = drive(new HearthPolicy(), arrivals, 88, { tickMs: SECOND, profile: { ...profile, memoryMb: 64 * profile.memoryMb } }).last;
+  return { decision, releasedAt, dear };
+}
+
+test('hearth, light steady load: spare workers above the concurrency it holds, when arrivals rarely crowd a cold start; let go once the load stops', () => {
+  const { decision, releasedAt, dear } = lightLoad(PROFILE);
+  assert.ok(decision.min >= 1 && decision.spare! >= 2, `min ${decision.min}, spare ${decision.spare}: ${decision.reason}`);
+  assert.match(decision.reason, /spare \d+: \d+ idle workers kept beyond those running, another started as one is taken, serves warm (9\d(\.\d+)?|100)% of/);
+  // A cold start (10 ms) is worth 10 minutes of one idle 2 GB worker: idle that long, the spares go.
+  assert.ok(releasedAt !== undefined && releasedAt <= 43 * MINUTE, `released at ${releasedAt}`);
+  assert.ok(dear.min + dear.spare! < decision.min + decision.spare!, `min ${dear.min} + spare ${dear.spare} for dear workers: ${dear.reason}`);
+});
+
+test('hearth, light steady load whose arrivals crowd a slow start: keeps for good the workers whose idle gaps are short on average, and lets them go once the load stops', () => {
+  const { decision, releasedAt, dear } = lightLoad(SLOW_START);
   assert.ok(decision.min >= 3, `min ${decision.min}: ${decision.reason}`);
-  // A cold start (10 ms) is worth 10 minutes of one idle 2 GB worker: idle that long, the kept ones go at the next plan.
-  const released = run.changes.find((change) => change.at > 30 * MINUTE && change.min === 0);
-  assert.ok(released !== undefined && released.at <= 43 * MINUTE, `min after the load: ${run.changes.filter((change) => change.at > 30 * MINUTE).map((change) => `${change.min} at ${(change.at / MINUTE).toFixed(3)} min`).join(', ')}`);
   assert.match(decision.reason, new RegExp(`min ${decision.min}: the ${decision.min} most recently used workers' idle gaps are on average shorter than missing them is worth`));
-  // With workers 64 times dearer, a cold start is worth 9.4 s of one idle: fewer are kept.
-  const dear = drive(new HearthPolicy(), poisson(10, 0, 30 * MINUTE, 5), 88, { tickMs: SECOND, profile: { ...PROFILE, memoryMb: 64 * 2048 } }).last;
+  assert.ok(releasedAt !== undefined && releasedAt <= 43 * MINUTE, `released at ${releasedAt}`);
   assert.ok(dear.min < decision.min, `min ${dear.min} for dear workers against ${decision.min}: ${dear.reason}`);
 });
 
-test('hearth, fan-out timer: pre-warms each burst rather than keeping its workers through the lulls', () => {
-  // Every 10 minutes 30 jobs of 2 minutes arrive within 3 s: each worker idles 8 minutes of 10, less than the 10 minutes a cold start is worth here.
-  const arrivals = Array.from({ length: 18 }, (_, burst) => Array.from({ length: 30 }, (_, job) => burst * 10 * MINUTE + job * 100)).flat();
+/** Every 10 minutes, 30 jobs of 2 minutes `spacingMs` apart; the decision in force in the last lull. */
+function fanOut(spacingMs: number): PoolDecision {
+  const arrivals = Array.from({ length: 18 }, (_, burst) => Array.from({ length: 30 }, (_, job) => burst * 10 * MINUTE + job * spacingMs)).flat();
   const run = drive(new HearthPolicy(), arrivals, 2 * MINUTE, { tickMs: SECOND });
   const lull = run.changes.filter((change) => change.at > 170 * MINUTE - 5 * SECOND && change.at < 170 * MINUTE + 7 * MINUTE);
-  const last = lull.at(-1) ?? run.changes.filter((change) => change.at <= 170 * MINUTE).at(-1)!;
+  return lull.at(-1) ?? run.changes.filter((change) => change.at <= 170 * MINUTE).at(-1)!;
+}
+
+test('hearth, fan-out timer faster than a worker starts: pre-warms each burst rather than keeping its workers through the lulls', () => {
+  // 30 jobs 1 ms apart, workers start in 10 ms: spares would be outrun. Each worker idles 8 minutes of 10, less than the 10 minutes a cold start is worth here.
+  const last = fanOut(1);
   assert.ok(last.min < 30, `min ${last.min} in the last lull: ${last.reason}`);
   assert.ok(last.prewarm !== undefined && last.prewarm.workers >= 25, `pre-warm ${JSON.stringify(last.prewarm)}: ${last.reason}`);
+});
+
+test('hearth, fan-out timer slower than a worker starts: one spare serves every job warm, with no pre-warm and no workers kept through the lulls', () => {
+  // 30 jobs 100 ms apart, workers start in 10 ms: each job takes the spare and the next is ready before the next job.
+  const last = fanOut(100);
+  assert.deepEqual([last.min, last.spare, last.prewarm], [0, 1, undefined], last.reason);
+  assert.match(last.reason, /spare 1: 1 idle worker kept beyond those running, another started as one is taken, serves warm 100% of/);
 });
 
 test('hearth hysteresis: ±5% swings in a steady load change nothing once settled', () => {

@@ -38,7 +38,7 @@ const TINY: Trace = {
 const TINY_OPTIONS: SimulationOptions = { seed: 1, compression: 1, spread: 'even', coldStartMs: { exec: 5 } };
 
 /** A policy that always answers the same decision. */
-function constant(settings: Pick<PoolDecision, 'min' | 'keepAliveMs' | 'prewarm'>): PoolPolicy {
+function constant(settings: Pick<PoolDecision, 'min' | 'keepAliveMs' | 'spare' | 'prewarm'>): PoolPolicy {
   return {
     name: 'constant',
     observe: () => {},
@@ -103,6 +103,14 @@ test('min: workers are started at once and kept whatever the keep-alive', () => 
   assert.deepEqual([result.coldStarts, result.spawns], [0, 2]);
   // Two workers idle from 5 ms to 240 s, less the three 10 ms invocations.
   assert.ok(Math.abs(result.idleMbSeconds - 1000 * (2 * 239.995 - 0.03)) < 1e-6, String(result.idleMbSeconds));
+});
+
+test('spare: a worker is kept idle beyond those running, its replacement started as a request takes it; no request starts cold', () => {
+  const result = simulate(TINY, constant({ min: 0, keepAliveMs: 0, spare: 1 }), TINY_OPTIONS);
+  // One started at once, one more as each of the three requests takes the idle one; a worker freed beyond the spare retires (keep-alive 0).
+  assert.deepEqual([result.coldStarts, result.queued, result.spawns], [0, 0, 4]);
+  // Always one idle but for the 5 ms each start takes: 0.005 → 30, 30.005 → 90, 90.005 → 210, 210.005 → 240 s.
+  assert.ok(Math.abs(result.idleMbSeconds - 1000 * (29.995 + 59.995 + 119.995 + 29.995)) < 1e-6, String(result.idleMbSeconds));
 });
 
 /** Node stem-cell cold start measured by the agent (README): state 7.07 + ready 2.64 + first response 2.40 ms. */

@@ -7,7 +7,7 @@
 export type DecisionOutcome = 'applied' | 'recommended' | 'rolled-back' | 'failed';
 export type DecisionKind = 'pool' | 'gc';
 
-/** Settings by name: the pool's `min`, `max`, `keepAliveMs`, a pre-warm's `prewarmWorkers`, `prewarmInMs`, `prewarmForMs`, or the manifest's `gc` fields. */
+/** Settings by name: the pool's `min`, `max`, `keepAliveMs`, `spare`, a pre-warm's `prewarmWorkers`, `prewarmInMs`, `prewarmForMs`, or the manifest's `gc` fields. */
 export type SettingValues = Record<string, number>;
 
 export interface TunerDecision {

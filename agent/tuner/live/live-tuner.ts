@@ -516,7 +516,7 @@ export class LiveTuner {
       return;
     }
     const rollback = tuned.rollback;
-    const poolChanged = previous.min !== decision.min || previous.max !== decision.max || Math.round(previous.keepAliveMs) !== Math.round(decision.keepAliveMs);
+    const poolChanged = previous.min !== decision.min || previous.max !== decision.max || Math.round(previous.keepAliveMs) !== Math.round(decision.keepAliveMs) || (previous.spare ?? 0) !== (decision.spare ?? 0);
     this.applier.follow(tuned.name, decision).then(
       () => {
         this.decisions.add({ ...entry, outcome: rollback === undefined ? 'applied' : 'rolled-back' });
@@ -620,7 +620,7 @@ export class LiveTuner {
 }
 
 function runtimePool(pool: FunctionSummary['pool']): RuntimePool {
-  return { min: pool.min, max: pool.max, keepAliveMs: pool.keepAliveMs };
+  return { min: pool.min, max: pool.max, keepAliveMs: pool.keepAliveMs, spare: pool.spare };
 }
 
 /** The function's own settings as a decision, to compare the policy's first one with. */
@@ -630,7 +630,7 @@ function configuredDecision(tuned: Tuned, now: number): PoolDecision {
 
 /** Whether the runtime would see a difference: whole milliseconds of keep-alive, the same pre-warm. */
 function differs(a: PoolDecision, b: PoolDecision): boolean {
-  return a.min !== b.min || a.max !== b.max || Math.round(a.keepAliveMs) !== Math.round(b.keepAliveMs) || !samePrewarm(a.prewarm, b.prewarm);
+  return a.min !== b.min || a.max !== b.max || Math.round(a.keepAliveMs) !== Math.round(b.keepAliveMs) || (a.spare ?? 0) !== (b.spare ?? 0) || !samePrewarm(a.prewarm, b.prewarm);
 }
 
 function sameGc(a: GcSettings, b: GcSettings): boolean {
@@ -652,7 +652,7 @@ function gcValues(gc: GcSettings): SettingValues {
 function poolGauges(inForce: RuntimePool | undefined, last: PoolDecision | undefined): { inForce?: Record<string, number>; recommended?: Record<string, number> } {
   return {
     ...(inForce === undefined ? {} : { inForce: { ...inForce } }),
-    ...(last === undefined ? {} : { recommended: { min: last.min, max: last.max, keepAliveMs: Math.round(last.keepAliveMs), prewarmWorkers: last.prewarm?.workers ?? 0 } }),
+    ...(last === undefined ? {} : { recommended: { min: last.min, max: last.max, keepAliveMs: Math.round(last.keepAliveMs), spare: last.spare ?? 0, prewarmWorkers: last.prewarm?.workers ?? 0 } }),
   };
 }
 

@@ -24,7 +24,7 @@ export class TunerMetrics {
   constructor(registry: client.Registry, gauges: TunerGauges) {
     this.decisions = new client.Counter({
       name: 'hearth_tuner_decisions_total',
-      help: 'Tuner decisions, counted once per setting they changed (min, max, keepAliveMs, prewarmWorkers, ..., or a gc field), by outcome: applied, recommended (dry run), rolled-back, failed.',
+      help: 'Tuner decisions, counted once per setting they changed (min, max, keepAliveMs, spare, prewarmWorkers, ..., or a gc field), by outcome: applied, recommended (dry run), rolled-back, failed.',
       labelNames: ['function', 'setting', 'outcome'],
       registers: [registry],
     });
@@ -62,8 +62,8 @@ export class TunerMetrics {
         },
       });
     };
-    poolGauge('hearth_tuner_pool_setting', 'Pool settings in force per function (min, max, keepAliveMs), as the tuner last read or applied them.', (pool) => pool.inForce);
-    poolGauge('hearth_tuner_recommended_pool_setting', 'The pool policy\'s latest recommendation per function (min, max, keepAliveMs, and prewarmWorkers while a pre-warm is planned).', (pool) => pool.recommended);
+    poolGauge('hearth_tuner_pool_setting', 'Pool settings in force per function (min, max, keepAliveMs, spare), as the tuner last read or applied them.', (pool) => pool.inForce);
+    poolGauge('hearth_tuner_recommended_pool_setting', 'The pool policy\'s latest recommendation per function (min, max, keepAliveMs, spare, and prewarmWorkers while a pre-warm is planned).', (pool) => pool.recommended);
     new client.Counter({
       name: 'hearth_tuner_events_lost_total',
       help: 'Runtime events the tuner never saw (its stream broke for longer than the runtime keeps events).',

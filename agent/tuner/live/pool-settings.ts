@@ -1,5 +1,5 @@
-// What a pool decision asks of the runtime at a given moment. The runtime has `min`, `max`
-// and `keepAliveMs`; a pre-warm is applied as a higher `min` over its window (at least its
+// What a pool decision asks of the runtime at a given moment. The runtime has `min`, `max`,
+// `keepAliveMs` and `spare`; a pre-warm is applied as a higher `min` over its window (at least its
 // workers ready, the ones `min` keeps counted), then `min` again; a window once open stays
 // open to its end when a later decision replaces it. Times are the policy clock.
 
@@ -11,6 +11,7 @@ export interface RuntimePool {
   min: number;
   max: number;
   keepAliveMs: number;
+  spare: number;
 }
 
 /**
@@ -23,7 +24,7 @@ export function poolAt(decision: PoolDecision, now: number, held?: Prewarm): Run
   let min = decision.min;
   for (const window of [decision.prewarm, held]) if (window !== undefined && isOpen(window, now)) min = Math.max(min, window.workers);
   // The runtime takes whole milliseconds; policies work in fractions of them.
-  return { min: Math.min(min, decision.max), max: decision.max, keepAliveMs: Math.round(decision.keepAliveMs) };
+  return { min: Math.min(min, decision.max), max: decision.max, keepAliveMs: Math.round(decision.keepAliveMs), spare: Math.min(decision.spare ?? 0, decision.max) };
 }
 
 /** When what `decision` (and a held window) asks for next changes: a pre-warm opens or closes. */
@@ -44,12 +45,12 @@ function isOpen(window: Prewarm, now: number): boolean {
 }
 
 export function samePool(a: RuntimePool | undefined, b: RuntimePool): boolean {
-  return a !== undefined && a.min === b.min && a.max === b.max && a.keepAliveMs === b.keepAliveMs;
+  return a !== undefined && a.min === b.min && a.max === b.max && a.keepAliveMs === b.keepAliveMs && a.spare === b.spare;
 }
 
 /** A decision as the log shows it: the pool settings, and its pre-warm relative to the decision. */
-export function decisionValues(decision: Pick<PoolDecision, 'at' | 'min' | 'max' | 'keepAliveMs' | 'prewarm'>): SettingValues {
-  const values: SettingValues = { min: decision.min, max: decision.max, keepAliveMs: Math.round(decision.keepAliveMs) };
+export function decisionValues(decision: Pick<PoolDecision, 'at' | 'min' | 'max' | 'keepAliveMs' | 'spare' | 'prewarm'>): SettingValues {
+  const values: SettingValues = { min: decision.min, max: decision.max, keepAliveMs: Math.round(decision.keepAliveMs), spare: decision.spare ?? 0 };
   const { prewarm } = decision;
   if (prewarm !== undefined) {
     values['prewarmWorkers'] = prewarm.workers;

@@ -1,5 +1,5 @@
 // The tuner's settings in a few characters, as `hearth tuner status` and the demo print them:
-// a pool as min/max/keep-alive, a pre-warm as +N in T for D, GC settings by their manifest
+// a pool as min/max/keep-alive (and its spare workers), a pre-warm as +N in T for D, GC settings by their manifest
 // names.
 
 import { formatDuration } from '../format.js';
@@ -8,7 +8,8 @@ import type { FunctionTunerStatus } from './live-tuner.js';
 import type { RuntimePool } from './pool-settings.js';
 
 export function formatPool(settings: RuntimePool): string {
-  return `${settings.min}/${settings.max}/${formatDuration(settings.keepAliveMs)}`;
+  const spare = settings.spare > 0 ? ` spare ${settings.spare}` : '';
+  return `${settings.min}/${settings.max}/${formatDuration(settings.keepAliveMs)}${spare}`;
 }
 
 /** The latest recommendation's pre-warm, or '' when it has none. */

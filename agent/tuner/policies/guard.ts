@@ -14,6 +14,8 @@ import { formatDuration } from '../format.js';
 export interface Settings {
   min: number;
   keepAliveMs: number;
+  /** Idle workers kept beyond those running; follows its target at once (it only changes with a new plan). */
+  spare: number;
 }
 
 export interface GuardOptions {
@@ -59,8 +61,8 @@ export class DecisionGuard {
       return { settings: target };
     }
     if (now < this.frozenUntil) return { settings: current, frozen: `${this.frozenBecause}; rolled back, held until ${formatDuration(this.frozenUntil - now)} from now` };
-    const next = { min: this.nextMin(current.min, target.min), keepAliveMs: this.nextKeepAlive(current.keepAliveMs, target.keepAliveMs) };
-    if (next.min !== current.min || next.keepAliveMs !== current.keepAliveMs) {
+    const next = { min: this.nextMin(current.min, target.min), keepAliveMs: this.nextKeepAlive(current.keepAliveMs, target.keepAliveMs), spare: target.spare };
+    if (next.min !== current.min || next.keepAliveMs !== current.keepAliveMs || next.spare !== current.spare) {
       this.previous = current;
       this.current = next;
     }

@@ -12,7 +12,7 @@
 import { formatDuration, percent, round } from '../format.js';
 import { DecisionGuard } from './guard.js';
 import { BurstTracker } from './hearth/bursts.js';
-import { ArrivalRate, ConcurrencySamples, DurationEstimate } from './hearth/load.js';
+import { ArrivalCrowding, ArrivalRate, ConcurrencySamples, DurationEstimate } from './hearth/load.js';
 import { breakEvenMs, type Economics, plan, type Plan } from './hearth/plan.js';
 import { WorkerGaps } from './hearth/worker-gaps.js';
 import { coldStartTotalMs, type FunctionProfile, type PoolDecision, type PoolEvent, type PoolPolicy, type Prewarm, ProfileBook, samePrewarm } from './policy.js';
@@ -24,6 +24,8 @@ export interface HearthOptions {
   latencyPricePerMs?: number;
   /** Price of one MB held by an idle worker for one second. */
   memoryPricePerMbSecond?: number;
+  /** A CPU core priced as this much memory: a worker start, which keeps a core busy about as long as it takes, costs the host that. */
+  coreAsMb?: number;
   /** Samples of idle gaps and burst intervals lose half their weight in this long. */
   halfLifeMs?: number;
   /** A pause in arrivals this long ends a burst. */
@@ -60,6 +62,7 @@ export const HEARTH_DEFAULTS: Required<HearthOptions> = {
   compression: 1,
   latencyPricePerMs: 1,
   memoryPricePerMbSecond: 1 / 122_880,
+  coreAsMb: 1769,
   halfLifeMs: 2 * 3_600_000,
   lullMs: 60_000,
   steadyWindowMs: 10 * 60_000,
@@ -85,11 +88,13 @@ export const HEARTH_DEFAULTS: Required<HearthOptions> = {
 /** Until the agent has measured a function, assume the manifest's default memory limit and a slow start. */
 const ASSUMED_PROFILE: Omit<FunctionProfile, 'maxWorkers'> = { coldStartMs: { ready: 100 }, memoryMb: 512 };
 const RATE_BUCKET_MS = 1000;
+/** The most spare workers a plan weighs: each more is outrun only when one more request crowds into a cold start. */
+const MAX_SPARE = 4;
 
 /** What a function's workers cost, from its profile. */
 interface Costs {
   /** A cold start and a trace ms of idle worker, priced; a miss while busy is priced when planning, from the execution time then. */
-  prices: Pick<Economics, 'coldStartCost' | 'idleCostPerMs'>;
+  prices: Pick<Economics, 'coldStartCost' | 'startCost' | 'idleCostPerMs'>;
   coldStartMs: number;
   /** A pre-warmed worker starts this long (trace time) before it is needed. */
   leadMs: number;
@@ -110,6 +115,7 @@ interface FunctionState {
   gaps: WorkerGaps;
   bursts: BurstTracker;
   rate: ArrivalRate;
+  crowding: ArrivalCrowding;
   concurrency: ConcurrencySamples;
   duration: DurationEstimate;
   guard: DecisionGuard;
@@ -146,6 +152,7 @@ export class HearthPolicy implements PoolPolicy {
       case 'arrival':
         state.since ??= at;
         state.rate.record(at);
+        state.crowding.record(at, state.costs.leadMs);
         state.gaps.arrival(at);
         state.concurrency.change(at, state.gaps.inFlight);
         if (state.bursts.arrival(at, state.gaps.inFlight)) state.replanNow = true;
@@ -171,14 +178,15 @@ export class HearthPolicy implements PoolPolicy {
     const at = now * compression;
     const current = this.currentPlan(state, at);
     const target = this.minTarget(state, at, current.prewarm !== undefined || current.onset !== undefined);
-    const settled = state.guard.settle({ min: target.min, keepAliveMs: current.keepAlive.keepAliveMs / compression }, now);
+    const settled = state.guard.settle({ min: target.min, keepAliveMs: current.keepAlive.keepAliveMs / compression, spare: this.spareTarget(state, current, at) }, now);
     state.min = settled.settings.min;
     const pending = settled.frozen === undefined ? this.prewarm(state, current, at) : undefined;
     const prewarm = pending?.prewarm;
     const { maxWorkers } = state.costs;
     const last = state.last;
     // Same settings from the same plan: the same decision, reason and inputs included (a new plan refreshes them).
-    const unchanged = last !== undefined && state.explained === current && last.min === state.min && last.keepAliveMs === settled.settings.keepAliveMs && last.max === maxWorkers && samePrewarm(last.prewarm, prewarm);
+    const { keepAliveMs, spare } = settled.settings;
+    const unchanged = last !== undefined && state.explained === current && last.min === state.min && last.keepAliveMs === keepAliveMs && last.spare === spare && last.max === maxWorkers && samePrewarm(last.prewarm, prewarm);
     if (unchanged) return last;
     state.explained = current;
     state.last = {
@@ -187,9 +195,10 @@ export class HearthPolicy implements PoolPolicy {
       at: now,
       min: state.min,
       max: maxWorkers,
-      keepAliveMs: settled.settings.keepAliveMs,
+      keepAliveMs,
+      spare,
       ...(prewarm === undefined ? {} : { prewarm }),
-      reason: [this.minReason(state, target), keepAliveReason(current, state.costs.prices, compression), prewarmReason(current, state, pending, compression), onsetReason(current, pending, compression), settled.frozen]
+      reason: [this.minReason(state, target), keepAliveReason(current, state.costs.prices, compression), spareReason(current, spare), prewarmReason(current, state, pending, compression), onsetReason(current, pending, compression), settled.frozen]
         .filter((part) => part !== undefined)
         .join('; '),
       inputs: this.inputs(state, target.min, current, settled.frozen !== undefined),
@@ -240,10 +249,20 @@ export class HearthPolicy implements PoolPolicy {
    */
   private levelsKeptForGood(state: FunctionState, at: number): { levels: number; gain: number } {
     const { prices } = state.costs;
-    const busyBreakEven = this.missWhileBusyCost(state) / prices.idleCostPerMs;
+    const busyBreakEven = (this.missWhileBusyCost(state) + prices.startCost) / prices.idleCostPerMs;
     const breakEven = (level: number): number => (level === 1 ? breakEvenMs(prices) : busyBreakEven);
     const kept = state.gaps.levelsWorthKeeping(at, this.options.minEvidence, breakEven, this.options.keepAliveLimitMs, state.load.concurrencyHeld);
     return { levels: kept.levels, gain: kept.gainMs * prices.idleCostPerMs };
+  }
+
+  /**
+   * The plan's spare workers, until the function has had no arrival for as long as a cold
+   * start is worth (or the keep-alive limit): a load that has stopped is not waited for
+   * longer than that, as a worker kept for good is not.
+   */
+  private spareTarget(state: FunctionState, current: Plan, at: number): number {
+    const idleMs = at - (state.bursts.lastArrival ?? at);
+    return idleMs >= Math.min(breakEvenMs(state.costs.prices), this.options.keepAliveLimitMs) ? 0 : (current.spare?.workers ?? 0);
   }
 
   /** A request that finds no idle worker while others run takes whichever comes first, a new worker or a busy one freeing up. */
@@ -293,6 +312,7 @@ export class HearthPolicy implements PoolPolicy {
       breakEvenMs: round(breakEvenMs(costs.prices) / compression),
       keepAliveBasis: current.keepAlive.basis,
       gapsCaught: round(current.keepAlive.caught),
+      spareStillCold: round(current.spare?.stillCold ?? 0),
       expectedGain: round(current.gain),
       periodMs: round((state.bursts.period()?.periodMs ?? 0) / compression),
       frozen,
@@ -316,6 +336,8 @@ export class HearthPolicy implements PoolPolicy {
       keepAliveLimitMs: this.options.keepAliveLimitMs,
       minEvidence: this.options.minEvidence,
       watchedMs: at - (state.since ?? at),
+      crowdedShares: state.crowding.shares(),
+      weightSpanMs: decayedSpanMs(at - (state.since ?? at), this.options.halfLifeMs),
       prewarmPremium: this.options.prewarmPremium,
       periodic: state.bursts.period() !== undefined,
       windowMargin: this.options.windowMargin,
@@ -366,6 +388,7 @@ export class HearthPolicy implements PoolPolicy {
     return {
       prices: {
         coldStartCost: this.options.latencyPricePerMs * coldStartMs,
+        startCost: (this.options.memoryPricePerMbSecond * this.options.coreAsMb * coldStartMs) / 1000,
         idleCostPerMs: (this.options.memoryPricePerMbSecond * profile.memoryMb) / 1000,
       },
       coldStartMs,
@@ -385,6 +408,7 @@ export class HearthPolicy implements PoolPolicy {
         gaps: new WorkerGaps(o.halfLifeMs),
         bursts: new BurstTracker({ lullMs: o.lullMs, halfLifeMs: o.halfLifeMs, recent: o.recentBursts, periodTolerance: o.periodTolerance }),
         rate: new ArrivalRate(RATE_BUCKET_MS, Math.ceil(o.steadyWindowMs / RATE_BUCKET_MS)),
+        crowding: new ArrivalCrowding(MAX_SPARE, o.halfLifeMs),
         concurrency: new ConcurrencySamples(RATE_BUCKET_MS, Math.ceil(o.steadyWindowMs / RATE_BUCKET_MS)),
         duration: new DurationEstimate(),
         guard: new DecisionGuard({
@@ -408,6 +432,18 @@ export class HearthPolicy implements PoolPolicy {
     }
     return state;
   }
+}
+
+/** How long samples taken over `watchedMs` count for, each weighing 1 halving every `halfLifeMs`: the time their decayed weights stand for. */
+function decayedSpanMs(watchedMs: number, halfLifeMs: number): number {
+  return (halfLifeMs / Math.LN2) * (1 - 2 ** (-watchedMs / halfLifeMs));
+}
+
+function spareReason({ spare: planned, keepAlive }: Plan, spare: number): string | undefined {
+  if (planned === undefined) return undefined;
+  if (spare === 0) return 'spare 0: no arrival for longer than a cold start is worth, so the spares planned are let go';
+  const workers = spare === 1 ? '1 idle worker' : `${spare} idle workers`;
+  return `spare ${spare}: ${workers} kept beyond those running, another started as one is taken, serves warm ${percent(1 - planned.stillCold)} of the ${percent(1 - keepAlive.caught)} of gaps the keep-alive misses`;
 }
 
 function keepAliveReason(current: Plan, prices: Costs['prices'], compression: number): string {

@@ -44,6 +44,8 @@ export interface PoolDecision {
   min: number;
   max: number;
   keepAliveMs: number;
+  /** Idle workers kept beyond those running: one taken, another is started at once. 0 when absent. */
+  spare?: number;
   prewarm?: Prewarm;
   /** One sentence an operator can read in a log: what was decided and why. */
   reason: string;
@@ -86,6 +88,7 @@ export function decisionChanged(previous: PoolDecision | undefined, next: PoolDe
     previous.min !== next.min ||
     previous.max !== next.max ||
     previous.keepAliveMs !== next.keepAliveMs ||
+    (previous.spare ?? 0) !== (next.spare ?? 0) ||
     !samePrewarm(previous.prewarm, next.prewarm)
   );
 }

@@ -107,3 +107,43 @@ export class DurationEstimate {
     return this.value ?? 0;
   }
 }
+
+/**
+ * How crowded arrivals come: per n from 1 to `depth`, the share of arrivals that came
+ * within a window (a cold start) of the n-th arrival before them, each arrival's weight
+ * halving every `halfLifeMs`. n spare workers are outrun when the n arrivals before a miss
+ * took them all and their replacements are still starting; counting every arrival, not only
+ * misses, overstates that, on the safe side.
+ */
+export class ArrivalCrowding {
+  /** The last `depth` arrivals, newest last. */
+  private readonly recent: number[] = [];
+  private readonly crowded: Float64Array;
+  private total = 0;
+  private lastAt = 0;
+
+  constructor(
+    depth: number,
+    private readonly halfLifeMs: number,
+  ) {
+    this.crowded = new Float64Array(depth);
+  }
+
+  record(atMs: number, windowMs: number): void {
+    const decay = 2 ** (-Math.max(0, atMs - this.lastAt) / this.halfLifeMs);
+    this.lastAt = atMs;
+    this.total = this.total * decay + 1;
+    const recent = this.recent;
+    for (let n = 1; n <= this.crowded.length; n++) {
+      const before = recent[recent.length - n];
+      this.crowded[n - 1] = this.crowded[n - 1]! * decay + (before !== undefined && atMs - before <= windowMs ? 1 : 0);
+    }
+    recent.push(atMs);
+    if (recent.length > this.crowded.length) recent.shift();
+  }
+
+  /** Per n from 1, the share of arrivals within the window of the n-th before them (0 before any arrival). */
+  shares(): number[] {
+    return Array.from(this.crowded, (count) => (this.total === 0 ? 0 : count / this.total));
+  }
+}

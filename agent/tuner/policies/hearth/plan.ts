@@ -30,6 +30,12 @@ export interface Economics {
    * ms, execution ms).
    */
   missWhileBusyCost: number;
+  /**
+   * What one worker start costs the host, whether or not a request waits for it: start
+   * price × cold-start ms. A gap a kept worker waits through saves it; a miss pays it, and
+   * so does a miss a spare serves warm (its replacement starts).
+   */
+  startCost: number;
   /** What one idle worker costs per trace ms: memory price × private MB / 1000. */
   idleCostPerMs: number;
 }
@@ -39,6 +45,8 @@ export interface KeepAliveChoice {
   gain: number;
   /** Share of the idle gaps' weight that ends within the keep-alive. */
   caught: number;
+  /** The latency the gaps longer than the keep-alive cost in misses (weighted): what spare workers could save. */
+  missedLatencyCost: number;
   /** 'fitted' to the gaps, or 'break-even' while too little has been seen. */
   basis: 'fitted' | 'break-even';
 }
@@ -63,8 +71,21 @@ export interface OnsetChoice {
   hitRate: number;
 }
 
+/**
+ * Idle workers kept beyond those running (the pool's `spare`): the runtime starts another as
+ * soon as a request takes one, so a request that finds every kept worker busy is served warm
+ * unless more requests came in the cold start before its replacement is ready.
+ */
+export interface SpareChoice {
+  workers: number;
+  /** Of the misses the spares meet, the share still cold: more arrivals within one cold start than spares. */
+  stillCold: number;
+  gain: number;
+}
+
 export interface Plan {
   keepAlive: KeepAliveChoice;
+  spare?: SpareChoice;
   prewarm?: PrewarmChoice;
   onset?: OnsetChoice;
   gain: number;
@@ -97,6 +118,10 @@ export interface PlanInput {
   periodic: boolean;
   /** Relative margin either side of a window when the bursts are not periodic. */
   windowMargin: number;
+  /** Per number of spare workers n (from 1), the share of arrivals within one cold start of the n-th before them: how often n spares are outrun. */
+  crowdedShares: readonly number[];
+  /** The time the gaps' decayed weights stand for: a spare is held all of it. */
+  weightSpanMs: number;
   /** The keep-alive in force: kept unless another gains at least `minImprovement` more. */
   currentKeepAliveMs?: number;
   minImprovement: number;
@@ -104,10 +129,13 @@ export interface PlanInput {
 
 export function plan(input: PlanInput): Plan {
   const candidates = keepAliveCandidates(input);
-  let keepOnly: Plan = { keepAlive: candidates[0]!, gain: candidates[0]!.gain };
-  for (const candidate of candidates) if (candidate.gain > keepOnly.gain) keepOnly = { keepAlive: candidate, gain: candidate.gain };
-  if (candidates[0]!.basis === 'break-even') return keepOnly;
-  keepOnly = unlessBarelyBetter(keepOnly, input);
+  let bestKeepOnly: Plan = { keepAlive: candidates[0]!, gain: candidates[0]!.gain };
+  if (candidates[0]!.basis === 'break-even') return bestKeepOnly;
+  for (const candidate of candidates) {
+    const spared = withSpare(candidate, input);
+    if (spared.gain > bestKeepOnly.gain) bestKeepOnly = spared;
+  }
+  const keepOnly = unlessBarelyBetter(bestKeepOnly, input);
   if (input.bursts.length < input.minEvidence) return keepOnly;
   const bursts: BurstSummary = {
     rampMs: median(input.bursts.map((burst) => burst.rampMs)),
@@ -125,9 +153,9 @@ export function plan(input: PlanInput): Plan {
     consider(withWindow);
   }
   for (const keepAlive of candidates) consider(withOnset({ keepAlive, gain: keepAlive.gain }, input, bursts));
-  // A pre-warm bets on a prediction where a keep-alive only waits: it must win by the premium.
-  const premium = input.prewarmPremium * Math.abs(keepOnly.gain);
-  return best !== undefined && (best as Plan).gain > keepOnly.gain + premium ? best : keepOnly;
+  // A pre-warm bets on a prediction where a keep-alive only waits: it must beat the best keep-alive (not the one hysteresis holds) by the premium.
+  const premium = input.prewarmPremium * Math.abs(bestKeepOnly.gain);
+  return best !== undefined && (best as Plan).gain > bestKeepOnly.gain + premium ? best : keepOnly;
 }
 
 /** The plan with an onset pre-warm added; undefined when no worker started at a burst's onset would pay. */
@@ -140,21 +168,34 @@ function withOnset(base: Plan | undefined, input: PlanInput, bursts: BurstSummar
 function unlessBarelyBetter(best: Plan, input: PlanInput): Plan {
   const current = input.currentKeepAliveMs;
   if (current === undefined || current === best.keepAlive.keepAliveMs) return best;
-  const kept = keepAliveAt(current, input);
-  return best.gain - kept.gain <= input.minImprovement * Math.abs(best.gain) ? { keepAlive: kept, gain: kept.gain } : best;
+  const kept = withSpare(keepAliveAt(current, input), input);
+  return best.gain - kept.gain <= input.minImprovement * Math.abs(best.gain) ? kept : best;
 }
 
-/** The keep-alive that holds a worker exactly as long as one cold start is worth: within 2× of the best choice whatever the gaps (ski rental). */
-export function breakEvenMs(economics: Pick<Economics, 'coldStartCost' | 'idleCostPerMs'>): number {
-  return economics.coldStartCost / economics.idleCostPerMs;
+/**
+ * A keep-alive with the spare workers that gain most beside it, if any: each spare costs a
+ * worker idle all the time and turns the misses the keep-alive leaves into warm starts,
+ * except those outrun (n spares are, when n requests came within one cold start).
+ */
+function withSpare(keepAlive: KeepAliveChoice, { crowdedShares, weightSpanMs, economics }: PlanInput): Plan {
+  let best: Plan = { keepAlive, gain: keepAlive.gain };
+  crowdedShares.forEach((stillCold, i) => {
+    const workers = i + 1;
+    const gain = keepAlive.missedLatencyCost * (1 - stillCold) - economics.idleCostPerMs * weightSpanMs * workers;
+    if (keepAlive.gain + gain > best.gain) best = { keepAlive, spare: { workers, stillCold, gain }, gain: keepAlive.gain + gain };
+  });
+  return best;
 }
 
-/** The gap cells of both groups, ascending, each with what missing it costs. */
-function pricedCells({ workerGaps, economics }: PlanInput): (Cell & { missCost: number })[] {
-  return [
-    ...workerGaps.last.map((cell) => ({ ...cell, missCost: economics.coldStartCost })),
-    ...workerGaps.others.map((cell) => ({ ...cell, missCost: economics.missWhileBusyCost })),
-  ].sort((a, b) => a.hi - b.hi);
+/** The keep-alive that holds a worker exactly as long as one cold start (its wait and its start) is worth: within 2× of the best choice whatever the gaps (ski rental). */
+export function breakEvenMs(economics: Pick<Economics, 'coldStartCost' | 'startCost' | 'idleCostPerMs'>): number {
+  return (economics.coldStartCost + economics.startCost) / economics.idleCostPerMs;
+}
+
+/** The gap cells of both groups, ascending, each with what missing it costs: the request's wait, and a start. */
+function pricedCells({ workerGaps, economics }: PlanInput): (Cell & { latencyCost: number; missCost: number })[] {
+  const priced = (latencyCost: number) => (cell: Cell) => ({ ...cell, latencyCost, missCost: latencyCost + economics.startCost });
+  return [...workerGaps.last.map(priced(economics.coldStartCost)), ...workerGaps.others.map(priced(economics.missWhileBusyCost))].sort((a, b) => a.hi - b.hi);
 }
 
 /** The gain of any keep-alive: gaps in cells that end within it are caught, the others pay it in full. */
@@ -164,12 +205,16 @@ function keepAliveAt(keepAliveMs: number, input: PlanInput): KeepAliveChoice {
   const total = cells.reduce((sum, cell) => sum + cell.weight, 0);
   let caughtWeight = 0;
   let gain = 0;
+  let missedLatencyCost = 0;
   for (const cell of cells) {
-    if (cell.hi > keepAliveMs) continue;
+    if (cell.hi > keepAliveMs) {
+      missedLatencyCost += cell.weight * cell.latencyCost;
+      continue;
+    }
     caughtWeight += cell.weight;
     gain += cell.weight * (cell.missCost - idleCostPerMs * cell.mean);
   }
-  return { keepAliveMs, gain: gain - idleCostPerMs * keepAliveMs * (total - caughtWeight), caught: total === 0 ? 0 : caughtWeight / total, basis: 'fitted' };
+  return { keepAliveMs, gain: gain - idleCostPerMs * keepAliveMs * (total - caughtWeight), caught: total === 0 ? 0 : caughtWeight / total, missedLatencyCost, basis: 'fitted' };
 }
 
 /** Keep-alive 0 and every gap cell's upper edge up to the limit, ascending, with their gains. */
@@ -179,18 +224,21 @@ function keepAliveCandidates(input: PlanInput): KeepAliveChoice[] {
   const cells = pricedCells(input);
   const total = cells.reduce((sum, cell) => sum + cell.weight, 0);
   if (total < minEvidence || watchedMs < breakEvenMs(economics)) {
-    return [{ keepAliveMs: Math.min(breakEvenMs(economics), keepAliveLimitMs), gain: 0, caught: 0, basis: 'break-even' }];
+    return [{ keepAliveMs: Math.min(breakEvenMs(economics), keepAliveLimitMs), gain: 0, caught: 0, missedLatencyCost: 0, basis: 'break-even' }];
   }
-  const candidates: KeepAliveChoice[] = [{ keepAliveMs: 0, gain: 0, caught: 0, basis: 'fitted' }];
+  const totalLatencyCost = cells.reduce((sum, cell) => sum + cell.weight * cell.latencyCost, 0);
+  const candidates: KeepAliveChoice[] = [{ keepAliveMs: 0, gain: 0, caught: 0, missedLatencyCost: totalLatencyCost, basis: 'fitted' }];
   let caughtWeight = 0;
   let caughtGain = 0;
+  let caughtLatencyCost = 0;
   cells.forEach((cell, i) => {
     if (cell.hi > keepAliveLimitMs) return;
     caughtWeight += cell.weight;
     caughtGain += cell.weight * (cell.missCost - idleCostPerMs * cell.mean);
+    caughtLatencyCost += cell.weight * cell.latencyCost;
     if (cells[i + 1]?.hi === cell.hi) return;
     const k = cell.hi;
-    candidates.push({ keepAliveMs: k, gain: caughtGain - idleCostPerMs * k * (total - caughtWeight), caught: caughtWeight / total, basis: 'fitted' });
+    candidates.push({ keepAliveMs: k, gain: caughtGain - idleCostPerMs * k * (total - caughtWeight), caught: caughtWeight / total, missedLatencyCost: totalLatencyCost - caughtLatencyCost, basis: 'fitted' });
   });
   return candidates;
 }
