@@ -39,7 +39,7 @@ export function tunerReport(tuner: LiveTuner, specs: readonly FunctionSpec[]): s
   return (
     `What the tuner chose (${status.mode}, ${status.policy} policy${compression}${status.gcAdvisor ? ', with GC advice' : ''}; hearth tuner status, hearth tuner log):\n\n` +
     table(['FUNCTION', 'OWN POOL', 'IN FORCE', 'PRE-WARM', 'OWN GC', 'GC IN FORCE', 'DECISIONS'], rows) +
-    '\n\n(pool: min/max/keep-alive; a pre-warm: +N workers in T for D)\nLatest decision and why:\n' +
+    '\n\n(pool: min/max/keep-alive, and spare N when it keeps idle workers beyond those running; a pre-warm: +N workers in T for D)\nLatest decision and why:\n' +
     reasons.map((line) => `  ${line}`).join('\n') +
     '\n'
   );

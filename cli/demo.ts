@@ -183,11 +183,11 @@ ${SERVE_OPTIONS_HELP.split('\n').filter((line) => /--(host|state-backend|stem-ce
   },
 };
 
-/** `count` cold starts of `spec`: with no idle worker and no keep-alive, each request waits for a fresh worker. The function's own pool settings are back afterwards. */
+/** `count` cold starts of `spec`: with no idle worker, no keep-alive and no spare, each request waits for a fresh worker. The function's own pool settings are back afterwards. */
 async function forceColdStarts(runtime: Runtime, spec: FunctionSpec, count: number, body: () => string): Promise<Sample[]> {
   const pool = runtime.registry.get(spec.name)!;
   const saved = pool.settings;
-  runtime.registry.configurePool(spec.name, { ...saved, min: 0, keepAliveMs: 0 });
+  runtime.registry.configurePool(spec.name, { ...saved, min: 0, keepAliveMs: 0, spare: 0 });
   const cold: Sample[] = [];
   const spares = (): boolean => runtime.seedsReady() > 0 && (spec.kind !== 'node' || runtime.options.stemCells === 0 || runtime.stemCellsReady() > 0);
   try {

@@ -29,6 +29,7 @@ const options = {
   'tuner-policy': { type: 'string' },
   'tuner-compression': { type: 'string' },
   'tuner-memory-price': { type: 'string' },
+  'tuner-core-mb': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -42,7 +43,7 @@ functions, and join what they see with the runtime's events into one record per 
 every phase (fork, exec, runtime_init, user_init, state_mapped, ready, first_response), its
 duration and where it was measured. Serves them, with CPU profiles and a web UI (open
 http://127.0.0.1:${DEFAULT_AGENT_PORT}/: waterfalls, percentiles, pools, flamegraphs), and tunes each
-function's pool (warm minimum, pre-warms, keep-alive) from what it measures (--tuner), until SIGINT
+function's pool (warm minimum, pre-warms, keep-alive, spare workers) from what it measures (--tuner), until SIGINT
 or SIGTERM, then detaches every probe. It runs as a background task (SCHED_BATCH, nice 10):
 workers come first.
 
@@ -97,6 +98,10 @@ Options:
   --tuner-memory-price P   the hearth policy's price of one MB of idle worker for one second, in ms
                            of cold-start latency (default 1/122880: a 2.5 ms start of a 512 MB worker
                            is worth 10 minutes of it idle); higher keeps fewer workers
+  --tuner-core-mb MB       the hearth policy prices a worker start as the host's CPU for its duration,
+                           a core costing as much as this much memory (default 1769, AWS Lambda's
+                           ratio); higher makes spare workers, whose misses still start a worker,
+                           rarer and keep-alives longer
   --tuner-compression C    for trace replays C times faster than real time: the policy's windows
                            shrink by C (default 1)
   --log-level LEVEL        debug, info (default), warn or error`,
@@ -170,7 +175,8 @@ function tunerOptions(values: Record<string, unknown>): Partial<LiveTunerOptions
   if (!isPolicyName(policy)) throw new HearthError('HEARTH_ERR_BAD_REQUEST', `--tuner-policy must be one of ${POLICY_NAMES.join(', ')} (got ${JSON.stringify(policy)})`);
   const compression = positiveNumber(values, 'tuner-compression', 1);
   const price = values['tuner-memory-price'] === undefined ? undefined : positiveNumber(values, 'tuner-memory-price', 0);
-  return { mode, policy, compression, prices: price === undefined ? {} : { memoryPricePerMbSecond: price } };
+  const coreAsMb = values['tuner-core-mb'] === undefined ? undefined : positiveNumber(values, 'tuner-core-mb', 0);
+  return { mode, policy, compression, prices: { ...(price === undefined ? {} : { memoryPricePerMbSecond: price }), ...(coreAsMb === undefined ? {} : { coreAsMb }) } };
 }
 
 /** A positive number, or a fraction such as 1/122880. */

@@ -26,7 +26,7 @@ export const tuner: Command<typeof options> = {
   summary: 'the pool tuner: what it decided and why, its log, its mode',
   usage: 'hearth tuner status [--json] | hearth tuner log [--function F] [-n N] [--follow] [--json] | hearth tuner mode on|dry-run|off [--token T]',
   help: `The agent's pool tuner (README, "Tuner") sets each function's warm minimum, pre-warms,
-keep-alive and maximum from what the agent measures, and applies the GC advisor's settings
+keep-alive, spare workers and maximum from what the agent measures, and applies the GC advisor's settings
 (README, "GC tuning"). Every decision is logged with its inputs and reason.
 
   hearth tuner status   the mode and policy; per function the settings it started from (the
@@ -88,7 +88,7 @@ async function status(base: string, json: boolean): Promise<number> {
   }
   const rows = current.functions.map((fn) => [fn.function, formatPool(fn.configured), fn.inForce === null ? '-' : formatPool(fn.inForce), formatRecommended(fn), coldStart(fn), memory(fn), watching(fn)]);
   process.stdout.write(`\n${table(['FUNCTION', 'OWN', 'IN FORCE', 'RECOMMENDED', 'COLD START', 'MEMORY', 'WATCH'], rows)}\n`);
-  process.stdout.write('\n(min/max/keep-alive; a pre-warm as +N in T for D)\n');
+  process.stdout.write('\n(min/max/keep-alive, and spare N when it keeps idle workers beyond those running; a pre-warm as +N in T for D)\n');
   for (const fn of current.functions) {
     if (fn.reason !== null) process.stdout.write(`\n${fn.function}: ${fn.reason}\n`);
     if (fn.lastVerdict !== null) process.stdout.write(`  last watch (${formatDuration(fn.lastVerdict.agoMs)} ago): ${fn.lastVerdict.regressed ? 'REGRESSION, rolled back: ' : ''}${fn.lastVerdict.detail}\n`);

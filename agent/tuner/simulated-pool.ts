@@ -108,6 +108,10 @@ export class SimulatedPool {
 
   expire(worker: Worker, token: number, now: number): void {
     if (worker.state !== 'idle' || token !== worker.expiryToken || this.live() <= this.settings().min || this.idleCount <= (this.settings().spare ?? 0)) return;
+    this.retire(worker, now);
+  }
+
+  private retire(worker: Worker, now: number): void {
     this.leaveIdle(worker, now + this.setup.stopMs);
     worker.state = 'retired';
     // Retired workers stay in the stack until they reach its top; drop them before they pile up.
@@ -187,6 +191,21 @@ export class SimulatedPool {
     this.idleStack.push(worker);
     this.idleCount++;
     this.scheduleExpiry(worker, now);
+    this.retireOverdue(now);
+  }
+
+  /**
+   * As the runtime does when a worker is freed while spares are idle: idle workers that the
+   * spares held past their keep-alive (or pre-warm), oldest first, retire while more than
+   * `spare` are idle.
+   */
+  private retireOverdue(now: number): void {
+    const { min, keepAliveMs, spare = 0 } = this.settings();
+    if (spare === 0) return;
+    for (const worker of this.idleStack) {
+      if (this.idleCount <= spare || this.live() <= min) return;
+      if (worker.state === 'idle' && worker.idleSince + keepAliveMs <= now && worker.heldUntil <= now) this.retire(worker, now);
+    }
   }
 
   private run(worker: Worker, request: Request, now: number): void {

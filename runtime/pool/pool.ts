@@ -556,8 +556,11 @@ export class FunctionPool {
       return;
     }
     this.list(worker);
+    if (worker.busy) return;
+    // A worker freed while spares are idle: those the spares held past their keep-alive go now, not at the next tick.
+    if (this.settings.spare > 0) return this.tick(nowMs());
     // Only a pool above `min` has workers to retire (the size counts draining ones too: at worst a timer too many).
-    if (!worker.busy && this.workers.size > this.settings.min) this.armExpiry(worker.lastUsedAt + this.settings.keepAliveMs);
+    if (this.workers.size > this.settings.min) this.armExpiry(worker.lastUsedAt + this.settings.keepAliveMs);
   }
 
   private onInvocationEnded(worker: Worker, invocation: Invocation, status: number, errorCode?: string): void {

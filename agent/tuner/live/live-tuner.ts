@@ -33,7 +33,7 @@ export interface LiveTunerOptions {
   /** Trace time per clock time: 1 live; a replay c times faster than its trace passes c, and the policy's windows, the tick, the watch and the GC hold shrink by it. */
   compression: number;
   /** Prices of the hearth policy (POLICY.md); its defaults otherwise. */
-  prices: Pick<HearthOptions, 'latencyPricePerMs' | 'memoryPricePerMbSecond'>;
+  prices: Pick<HearthOptions, 'latencyPricePerMs' | 'memoryPricePerMbSecond' | 'coreAsMb'>;
   /** Every function is decided on at least this often (trace ms). */
   tickMs: number;
   /** Cold-start phases and worker memory are read again this often (ms). */

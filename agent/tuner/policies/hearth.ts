@@ -385,14 +385,13 @@ export class HearthPolicy implements PoolPolicy {
   private costs(functionName: string): Costs {
     const profile = { ...ASSUMED_PROFILE, ...this.profiles.get(functionName) };
     const coldStartMs = coldStartTotalMs(profile.coldStartMs);
+    const leadMs = coldStartMs * this.options.compression;
+    const idleCostPerMs = (this.options.memoryPricePerMbSecond * profile.memoryMb) / 1000;
     return {
-      prices: {
-        coldStartCost: this.options.latencyPricePerMs * coldStartMs,
-        startCost: (this.options.memoryPricePerMbSecond * this.options.coreAsMb * coldStartMs) / 1000,
-        idleCostPerMs: (this.options.memoryPricePerMbSecond * profile.memoryMb) / 1000,
-      },
+      // A start's CPU is held like memory for as long as it takes, on the same (trace) clock as idle workers.
+      prices: { coldStartCost: this.options.latencyPricePerMs * coldStartMs, startCost: (idleCostPerMs / profile.memoryMb) * this.options.coreAsMb * leadMs, idleCostPerMs },
       coldStartMs,
-      leadMs: coldStartMs * this.options.compression,
+      leadMs,
       memoryMb: profile.memoryMb,
       maxWorkers: this.profiles.maxWorkers(functionName),
     };
