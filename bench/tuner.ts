@@ -55,7 +55,7 @@ interface TraceSetup {
  * 150 requests a second at 240×, every one of them a cold start under the always-cold policy.
  */
 const TRACES: TraceSetup[] = [
-  { key: 'sample20', folder: 'azure2019-sample20', priceFactors: [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16], rateScale: 1, maxPerMinute: 30 },
+  { key: 'sample20', folder: 'azure2019-sample20', priceFactors: [4, 1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32], rateScale: 1, maxPerMinute: 30 },
   // Its full day takes the simulator about a minute per policy: only the prices about the fixed keep-alive's memory-time (hearth at its default uses a little more).
   { key: 'busy10', folder: 'azure2019-busy10', priceFactors: [4, 1, 1 / 4, 1 / 16, 1 / 64], rateScale: 0.005 },
 ];
