@@ -400,10 +400,15 @@ export class FunctionPool {
 
   /** Idle workers, and starting ones no queued request waits for: what a request arriving now would find without waiting for a worker to start. */
   private spareCount(): number {
+    let idle = 0;
     let starting = 0;
-    for (const worker of this.workers) if (worker.version === this.current.version && (worker.status === 'starting' || worker.status === 'specialising')) starting++;
+    for (const worker of this.workers) {
+      if (worker.version !== this.current.version) continue;
+      if (worker.status === 'ready' && !worker.busy) idle++;
+      else if (worker.status === 'starting' || worker.status === 'specialising') starting++;
+    }
     const awaited = Math.ceil(this.queue.length / this.current.spec.limits.concurrency);
-    return this.idleCount() + Math.max(0, starting - awaited);
+    return idle + Math.max(0, starting - awaited);
   }
 
   private readyCount(): number {

@@ -386,10 +386,14 @@ export class HearthPolicy implements PoolPolicy {
     const profile = { ...ASSUMED_PROFILE, ...this.profiles.get(functionName) };
     const coldStartMs = coldStartTotalMs(profile.coldStartMs);
     const leadMs = coldStartMs * this.options.compression;
-    const idleCostPerMs = (this.options.memoryPricePerMbSecond * profile.memoryMb) / 1000;
+    const { latencyPricePerMs, memoryPricePerMbSecond, coreAsMb } = this.options;
     return {
-      // A start's CPU is held like memory for as long as it takes, on the same (trace) clock as idle workers.
-      prices: { coldStartCost: this.options.latencyPricePerMs * coldStartMs, startCost: (idleCostPerMs / profile.memoryMb) * this.options.coreAsMb * leadMs, idleCostPerMs },
+      prices: {
+        coldStartCost: latencyPricePerMs * coldStartMs,
+        // A start holds a core, priced as `coreAsMb` of memory, for as long as it takes, on the same (trace) clock as idle workers.
+        startCost: (memoryPricePerMbSecond * coreAsMb * leadMs) / 1000,
+        idleCostPerMs: (memoryPricePerMbSecond * profile.memoryMb) / 1000,
+      },
       coldStartMs,
       leadMs,
       memoryMb: profile.memoryMb,
