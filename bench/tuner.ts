@@ -23,15 +23,16 @@ import { HEARTH_DEFAULTS } from '../agent/tuner/policies/hearth.js';
 import { coldStartTotalMs } from '../agent/tuner/policies/policy.js';
 import { DEFAULT_TUNER_OPTIONS, eventBatchMs } from '../agent/tuner/live/live-tuner.js';
 import { keptShare, replaySchedule, type ReplayOptions, TRACE_MINUTE_MS, traceSlice } from '../agent/tuner/replay.js';
-import { simulate, type SimulationOptions, type SimulationResult } from '../agent/tuner/simulate.js';
+import { simulate, type SimulationOptions, type SimulationResult, type TimedProfile } from '../agent/tuner/simulate.js';
 import { readTrace, type Trace } from '../agent/tuner/trace.js';
+import type { WorkerSummary } from '../shared/api.js';
 import type { Phase } from '../shared/phases.js';
 import { cpuSeconds, startAgent, stopAgent } from './lib/agent.js';
 import { gcKeys } from './lib/gc-keys.js';
 import { writeResults } from './lib/results.js';
 import { ServerProcess } from './lib/server.js';
 import { median, percentile, round } from './lib/stats.js';
-import { heldMemoryKb, replayLive, replayMemoryKb, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
+import { heldMemoryKb, monotonicMs, replayLive, replayMemoryKb, TRACE_SLEEP, type LiveOutcome } from './lib/trace-replay.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const TRACES_DIR = process.env['HEARTH_TRACES'] ?? path.join(ROOT, 'test/fixtures/traces');
@@ -108,6 +109,10 @@ interface LiveRun {
   outcome: LiveOutcome;
   /** Per function, the agent's median cold-start phases. */
   phases: Map<string, Partial<Record<Phase, number>>>;
+  /** Per function, what the live tuner told its policy (cold start, worker memory) and from when, replay ms. */
+  profiles: Map<string, TimedProfile[]>;
+  /** Per function, its workers idle when the replay began, with when each became idle, replay ms. */
+  idleAtStart: Map<string, number[]>;
   agentCpuSeconds: number;
   runtimeCpuSeconds: number;
   decisions: number;
@@ -140,22 +145,25 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const stopMs = stops.length === 0 ? 0 : median(stops);
     const live = Object.fromEntries(POLICIES.map((policy, i) => [policy.key, liveFigures(runs[i]!, measured)]));
     // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower): its
-    // requests wait the runtime's spawn-to-ready, and its policy is told the agent's phases, as the live tuner was.
-    const simulated = Object.fromEntries(
+    // requests wait the runtime's spawn-to-ready, its policy is told what the live tuner's was, when it was (the agent's phases, as it measured more),
+    // and it starts with the workers that run had idle.
+    const simulations = new Map(
       POLICIES.map((policy, i) => {
         const starts = coldStarts(trace, runs[i]!);
         const result = simulate(measured, createPolicy(policy.name, { compression, hearth: scaledPrices() }), {
           ...replay,
           coldStartMs: starts.median,
           coldStartByFunction: starts.byFunction,
-          pricedColdStartByFunction: pricedPhases(trace, names, runs[i]!),
+          pricedProfiles: new Map(trace.functions.map((fn, j) => [fn.id, runs[i]!.profiles.get(names[j]!) ?? []])),
+          idleAtStart: new Map(trace.functions.map((fn, j) => [fn.id, runs[i]!.idleAtStart.get(names[j]!) ?? []])),
           maxWorkers: MAX_WORKERS,
           batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
           stopMs,
         });
-        return [policy.key, simFigures(result)];
+        return [policy.key, result];
       }),
     );
+    const simulated = Object.fromEntries([...simulations].map(([key, result]) => [key, simFigures(result)]));
     const agreement = agree(live, simulated);
     progress(`${setup.key}: full day at full scale in the simulator`);
     const fullDay = Object.fromEntries(
@@ -180,6 +188,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       live,
       simulated,
       agreement,
+      per_function: perFunction(names, runs, simulations, measured),
       full_day: fullDay,
       price_sweep: sweep,
       keepalive_references: references,
@@ -215,7 +224,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}, their own ${round(baselineKb, 0)} KiB included; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
       `Thinning: ${TRACES.map((setup) => `${setup.key} keeps ${setup.rateScale === 1 ? 'every arrival' : `1 arrival in ${round(1 / setup.rateScale, 0)}`}${setup.maxPerMinute === undefined ? '' : `, but in functions whose busiest minute has more than ${setup.maxPerMinute} (thinned to ${setup.maxPerMinute} there)`}`).join('; ')}.`,
       ...notes,
-      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,full_day,price_sweep,keepalive_references,agreement,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
+      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,agreement,per_function,full_day,price_sweep,keepalive_references,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
     ],
   );
 }
@@ -243,20 +252,70 @@ async function runLive(trace: Trace, names: string[], schedule: ReturnType<typeo
       const agentCpu = cpuSeconds(agent.child.pid!);
       const runtimeCpu = cpuSeconds(server.pid);
       progress(`  ${policy}: replaying ${schedule.length} arrivals`);
-      const outcome = await replayLive(server, names, schedule, horizonMs);
+      const idleBefore = await idleWorkers(server);
+      const profiles = followProfiles(agent.url);
+      const outcome = await replayLive(server, names, schedule, horizonMs).finally(() => profiles.stop());
       const phases = new Map<string, Partial<Record<Phase, number>>>();
       for (const name of names) phases.set(name, await agentPhases(agent.url, name));
       const status = (await (await fetch(`${agent.url}/v1/tuner/status`)).json()) as { decisions: number };
       const cold = outcome.functions.reduce((sum, fn) => sum + fn.coldStarts, 0);
       const total = outcome.functions.reduce((sum, fn) => sum + fn.invocations, 0);
       progress(`  ${policy}: ${total} answered in ${round(outcome.wallSeconds, 0)} s, ${pct(cold / total)} cold, p99 ${round(percentile(outcome.latencies, 99), 1)} ms, ${status.decisions} decisions`);
-      return { policy, outcome, phases, agentCpuSeconds: cpuSeconds(agent.child.pid!) - agentCpu, runtimeCpuSeconds: cpuSeconds(server.pid) - runtimeCpu, decisions: status.decisions };
+      const idleAtStart = new Map([...idleBefore].map(([fn, since]) => [fn, since.map((at) => at - outcome.startMs)]));
+      return { policy, outcome, phases, profiles: profiles.since(outcome.startMs), idleAtStart, agentCpuSeconds: cpuSeconds(agent.child.pid!) - agentCpu, runtimeCpuSeconds: cpuSeconds(server.pid) - runtimeCpu, decisions: status.decisions };
     } finally {
       await stopAgent(agent);
     }
   } finally {
     await server.stop();
   }
+}
+
+/** Each function's idle workers (those its deploy started, which have served nothing), with when each became idle, monotonicMs(). */
+async function idleWorkers(server: ServerProcess): Promise<Map<string, number[]>> {
+  const now = monotonicMs();
+  const { workers } = await server.api<{ workers: WorkerSummary[] }>('GET', '/v1/workers');
+  const idle = new Map<string, number[]>();
+  for (const worker of workers) {
+    if (worker.status !== 'idle' || worker.invocations > 0 || worker.spawnToReadyMs === null) continue;
+    idle.set(worker.function, [...(idle.get(worker.function) ?? []), now - worker.ageMs + worker.spawnToReadyMs]);
+  }
+  return idle;
+}
+
+/** How often the live tuner's profiles are read during a replay, ms: a quarter of a trace minute at 60×. */
+const PROFILE_POLL_MS = 250;
+
+/**
+ * The live tuner's profile of each function (GET /v1/tuner/status), read every
+ * PROFILE_POLL_MS while a replay runs, a change kept with the moment it was seen.
+ */
+function followProfiles(agentUrl: string): { stop(): void; since(startMs: number): Map<string, TimedProfile[]> } {
+  const seen = new Map<string, TimedProfile[]>();
+  let failed: Error | undefined;
+  const read = async (): Promise<void> => {
+    const at = monotonicMs();
+    const status = (await (await fetch(`${agentUrl}/v1/tuner/status`)).json()) as { functions: { function: string; profile: { coldStartMs: number; memoryMb: number } }[] };
+    for (const { function: fn, profile } of status.functions) {
+      const list = seen.get(fn) ?? [];
+      const last = list[list.length - 1];
+      if (last === undefined || last.coldStartMs['ready'] !== profile.coldStartMs || last.memoryMb !== profile.memoryMb) list.push({ atMs: at, coldStartMs: { ready: profile.coldStartMs }, memoryMb: profile.memoryMb });
+      seen.set(fn, list);
+    }
+  };
+  // A read that fails is made again at the next poll; only a replay with none is lost.
+  const remember = (error: Error): void => void (failed = error);
+  let reading = read().catch(remember);
+  const timer = setInterval(() => {
+    reading = reading.then(read).catch(remember);
+  }, PROFILE_POLL_MS);
+  return {
+    stop: () => clearInterval(timer),
+    since: (startMs) => {
+      if (seen.size === 0) throw new Error(`reading the live tuner's profiles (${agentUrl}/v1/tuner/status): ${failed?.message ?? 'no function listed'}`);
+      return new Map([...seen].map(([fn, list]) => [fn, list.map((profile) => ({ ...profile, atMs: profile.atMs - startMs }))]));
+    },
+  };
 }
 
 /**
@@ -307,16 +366,6 @@ function coldStarts(trace: Trace, run: LiveRun): { byFunction: Map<string, Parti
   return { byFunction, median: { ready: median(run.outcome.functions.flatMap((fn) => fn.readyMs)) } };
 }
 
-/** Per function (by trace id), the agent's phases in one run: what its live tuner priced a cold start at. */
-function pricedPhases(trace: Trace, names: string[], run: LiveRun): Map<string, Partial<Record<Phase, number>>> {
-  const priced = new Map<string, Partial<Record<Phase, number>>>();
-  trace.functions.forEach((fn, i) => {
-    const phases = run.phases.get(names[i]!);
-    if (phases !== undefined && coldStartTotalMs(phases) > 0) priced.set(fn.id, phases);
-  });
-  return priced;
-}
-
 /** Per function, the median of each phase over every run that measured it; and their median for the functions none measured. */
 function measuredPhases(trace: Trace, names: string[], runs: LiveRun[]): { byFunction: Map<string, Partial<Record<Phase, number>>>; median: Partial<Record<Phase, number>> } {
   const byFunction = new Map<string, Partial<Record<Phase, number>>>();
@@ -349,6 +398,25 @@ function liveFigures(run: LiveRun, measured: Trace): PolicyFigures {
     p99_ms: round(percentile(run.outcome.latencies, 99), 3),
     idle_mem_s: round(functions.reduce((sum, fn, i) => sum + fn.idleSeconds * measured.functions[i]!.memoryMb, 0), 0),
   };
+}
+
+/** Per policy and function, the replay's figures beside the simulator's: [replay, simulated]. */
+function perFunction(names: string[], runs: LiveRun[], simulations: Map<string, SimulationResult>, measured: Trace): Record<string, Record<string, Record<string, [number, number]>>> {
+  return Object.fromEntries(
+    POLICIES.map((policy, i) => {
+      const live = runs[i]!.outcome.functions;
+      const simulated = simulations.get(policy.key)!.perFunction;
+      const figures = names.map((name, j) => [
+        name,
+        {
+          cold_starts: [live[j]!.coldStarts, simulated[j]!.coldStarts],
+          worker_starts: [live[j]!.readyMs.length, simulated[j]!.spawns],
+          idle_mem_s: [round(live[j]!.idleSeconds * measured.functions[j]!.memoryMb, 1), round(simulated[j]!.idleMbSeconds, 1)],
+        },
+      ]);
+      return [policy.key, Object.fromEntries(figures)];
+    }),
+  );
 }
 
 function simFigures(result: SimulationResult): PolicyFigures {

@@ -20,11 +20,14 @@ export interface SimulationOptions extends ReplayOptions {
   /** Per function (by trace id), where its cold start was measured apart (workers holding different memory start at different speeds). */
   coldStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
   /**
-   * Per function, the cold start the policy is told, where it differs from what a start takes
-   * in the pool: a live tuner prices the agent's phases, while a request waits from the
-   * runtime's spawn decision to ready.
+   * Per function, what the policy is told of it and from when, where that differs from what
+   * the pool does: a live tuner prices the agent's phases (a request waits from the runtime's
+   * spawn decision to ready), and reads them and its workers' memory again as more are
+   * measured. Sorted by time; the last one at or before 0 is told first.
    */
-  pricedColdStartByFunction?: ReadonlyMap<string, Partial<Record<Phase, number>>>;
+  pricedProfiles?: ReadonlyMap<string, readonly TimedProfile[]>;
+  /** Per function, the workers already idle at the start, each with when it became idle (replay ms, at most 0), as a live replay deploys its functions with a worker alive. */
+  idleAtStart?: ReadonlyMap<string, readonly number[]>;
   /** How long a retired worker takes to stop, its memory held, ms (measured on the host that replays the trace); 0 by default. */
   stopMs?: number;
   /** Every function's `pool.max`; the manifest's upper bound by default, so that policies, not the bound, decide. */
@@ -38,6 +41,13 @@ export interface SimulationOptions extends ReplayOptions {
    * event.
    */
   batchMs?: number;
+}
+
+/** What a policy is told of a function from `atMs` (replay ms) on. */
+export interface TimedProfile {
+  atMs: number;
+  coldStartMs: Partial<Record<Phase, number>>;
+  memoryMb: number;
 }
 
 export const SIMULATION_MAX_WORKERS = 1024;
@@ -69,7 +79,7 @@ export interface SimulationResult {
   perFunction: FunctionResult[];
 }
 
-type SimulatorEvent = ScheduledEvent | { kind: 'arrival'; pool: SimulatedPool; request: Request } | { kind: 'tick' } | { kind: 'batch' };
+type SimulatorEvent = ScheduledEvent | { kind: 'arrival'; pool: SimulatedPool; request: Request } | { kind: 'profile'; pool: SimulatedPool; profile: TimedProfile } | { kind: 'tick' } | { kind: 'batch' };
 
 interface Source {
   pool: SimulatedPool;
@@ -86,8 +96,11 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
   const sources = trace.functions.map((fn): Source => {
     const phases = options.coldStartByFunction?.get(fn.id) ?? options.coldStartMs;
     const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), stopMs: options.stopMs ?? 0, horizonMs, schedule });
-    const priced = options.pricedColdStartByFunction?.get(fn.id) ?? phases;
-    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: priced, memoryMb: fn.memoryMb, maxWorkers } });
+    const told = options.pricedProfiles?.get(fn.id) ?? [];
+    const first = told.findLast((profile) => profile.atMs <= 0) ?? { atMs: 0, coldStartMs: phases, memoryMb: fn.memoryMb };
+    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: first.coldStartMs, memoryMb: first.memoryMb, maxWorkers } });
+    for (const profile of told) if (profile.atMs > 0) schedule(profile.atMs, { kind: 'profile', pool, profile });
+    for (const idleSince of options.idleAtStart?.get(fn.id) ?? []) pool.adoptIdle(Math.min(0, idleSince));
     return { pool, arrivals: arrivalTimes(fn, options), duration: durationSampler(fn, options) };
   });
   const byPool = new Map(sources.map((source) => [source.pool, source]));
@@ -127,6 +140,9 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
       case 'batch':
         for (const pool of batched) decide(pool, at);
         batched.clear();
+        break;
+      case 'profile':
+        policy.observe({ kind: 'profile', function: event.pool.name, at, profile: { coldStartMs: event.profile.coldStartMs, memoryMb: event.profile.memoryMb, maxWorkers } });
         break;
       case 'ready':
         event.pool.ready(event.worker, at);

@@ -84,6 +84,13 @@ export class SimulatedPool {
     return this.setup.name;
   }
 
+  /** A worker already idle, since `idleSince` (before the start), when the pool is first simulated; the first decision schedules its expiry. */
+  adoptIdle(idleSince: number): void {
+    if (this.decision !== undefined) throw new Error(`simulated pool ${this.name}: idle workers are adopted before the first decision`);
+    this.idleStack.push({ state: 'idle', readyAt: idleSince, idleSince, heldUntil: 0, expiryToken: 0 });
+    this.idleCount++;
+  }
+
   /** A request arrives; returns nothing, its end comes back as an 'end' event. */
   arrive(request: Request, now: number): void {
     this.counters.invocations++;
@@ -261,7 +268,8 @@ export class SimulatedPool {
 
   private leaveIdle(worker: Worker, now: number): void {
     const horizon = this.setup.horizonMs;
-    this.counters.idleMbSeconds += (this.setup.memoryMb * Math.max(0, Math.min(now, horizon) - Math.min(worker.idleSince, horizon))) / 1000;
+    // Only idle time inside [0, horizon] counts.
+    this.counters.idleMbSeconds += (this.setup.memoryMb * Math.max(0, Math.min(now, horizon) - Math.max(0, Math.min(worker.idleSince, horizon)))) / 1000;
     this.idleCount--;
   }
 }

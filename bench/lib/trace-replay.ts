@@ -50,25 +50,27 @@ export interface LiveOutcome {
   /** Idle periods that ended with the worker's exit, ms (IdleTime.untilExitMs). */
   untilExitMs: number[];
   wallSeconds: number;
+  /** The replay clock's 0 (the trace's first minute), monotonicMs(). */
+  startMs: number;
 }
 
 const MEMORY_SAMPLE_MS = 1000;
 /** The replay starts this long after everything is ready. */
 const LEAD_MS = 500;
 
-function monotonicMs(): number {
+export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** Sends `schedule` to the deployed functions `names` on time; measures what each request saw, and idle worker time from the runtime's events. */
 export async function replayLive(server: ServerProcess, names: readonly string[], schedule: readonly Arrival[], horizonMs: number): Promise<LiveOutcome> {
-  const { lastEventSeq } = await server.api<{ lastEventSeq: number }>('GET', '/v1/info');
   const t0 = monotonicMs() + LEAD_MS;
   const idle = new IdleTime(t0 * 1e6, (t0 + horizonMs) * 1e6);
   const ready = new Map<string, number[]>(names.map((name) => [name, []]));
-  const follower = follow(server, lastEventSeq, (event) => {
+  // From the log's first event: the workers the deploys started are idle from their ready events on.
+  const follower = follow(server, 0, (event) => {
     idle.take(event);
-    if (event.type === 'worker_ready') ready.get(event.function)?.push(event.spawnToReadyMs);
+    if (event.type === 'worker_ready' && event.ts >= t0 * 1e6) ready.get(event.function)?.push(event.spawnToReadyMs);
   });
   const memory = new Map<string, number[]>(names.map((name) => [name, []]));
   const sampler = setInterval(() => {
@@ -117,6 +119,7 @@ export async function replayLive(server: ServerProcess, names: readonly string[]
     lateP99Ms: percentile(late, 99),
     untilExitMs: idle.untilExitMs,
     wallSeconds: (Date.now() - started) / 1000,
+    startMs: t0,
   };
 }
 

@@ -60,6 +60,17 @@ test('always cold: every request starts its own worker and nothing is held idle'
   assert.deepEqual([result.coldStarts, result.idleMbSeconds], [3, 0]);
 });
 
+test('idle at the start: a worker idle before the start serves the first request warm and counts only from 0', () => {
+  // Idle since -20 s; a keep-alive of 60 s holds it to the arrival at 30 s, and on to 90 s.
+  const kept = simulate(TINY, new FixedKeepAlivePolicy({ keepAliveMs: 60_000 }), { ...TINY_OPTIONS, idleAtStart: new Map([['tiny', [-20_000]]]) });
+  assert.deepEqual([kept.coldStarts, kept.spawns], [1, 1]);
+  // Idle 0 → 30 s, 30.010 → 90 s, 90.010 → 150.010 s (retired), then the cold 210 s worker from 210.015 s to the end.
+  assert.ok(Math.abs(kept.idleMbSeconds - 1000 * (30 + 59.99 + 60 + 29.985)) < 1e-6, String(kept.idleMbSeconds));
+  // A keep-alive of 10 s retires it at the first decision, since it has been idle 20 s.
+  const retired = simulate(TINY, new FixedKeepAlivePolicy({ keepAliveMs: 10_000 }), { ...TINY_OPTIONS, idleAtStart: new Map([['tiny', [-20_000]]]) });
+  assert.deepEqual([retired.coldStarts, retired.spawns], [3, 3]);
+});
+
 test('stop time: a retired worker holds its memory while it stops', () => {
   const result = simulate(TINY, alwaysColdPolicy(), { ...TINY_OPTIONS, stopMs: 12 });
   assert.equal(result.coldStarts, 3);
@@ -89,12 +100,18 @@ test('pre-warm already open: it holds the idle worker that a shorter keep-alive 
   assert.ok(Math.abs(result.idleMbSeconds - 1000 * 59.985) < 1e-6, String(result.idleMbSeconds));
 });
 
-test('priced cold start: the policy is told one, requests wait the other', () => {
-  const told: number[] = [];
+test('priced profiles: the policy is told them when they came, requests wait the pool\'s own start', () => {
+  const told: string[] = [];
   const cold = alwaysColdPolicy();
-  const policy: PoolPolicy = { name: cold.name, observe: (event) => void (event.kind === 'profile' && told.push(event.profile.coldStartMs['ready'] ?? NaN)), decide: (fn, now) => cold.decide(fn, now) };
-  const result = simulate(TINY, policy, { ...TINY_OPTIONS, coldStartMs: { ready: 40 }, pricedColdStartByFunction: new Map([['tiny', { ready: 7 }]]) });
-  assert.deepEqual(told, [7]);
+  const policy: PoolPolicy = { name: cold.name, observe: (event) => void (event.kind === 'profile' && told.push(`${event.at}: ${event.profile.coldStartMs['ready']} ms, ${event.profile.memoryMb} MB`)), decide: (fn, now) => cold.decide(fn, now) };
+  const profiles = [
+    { atMs: -500, coldStartMs: { ready: 9 }, memoryMb: 100 },
+    { atMs: -100, coldStartMs: { ready: 7 }, memoryMb: 120 },
+    { atMs: 60_000, coldStartMs: { ready: 5 }, memoryMb: 110 },
+  ];
+  const result = simulate(TINY, policy, { ...TINY_OPTIONS, coldStartMs: { ready: 40 }, pricedProfiles: new Map([['tiny', profiles]]) });
+  // The latest one before the start, then the later one at its moment.
+  assert.deepEqual(told, ['0: 7 ms, 120 MB', '60000: 5 ms, 110 MB']);
   assert.ok(Math.abs(result.p50Ms - 50) < 0.5, `a cold request waits the pool's 40 ms start, then runs 10 ms: ${result.p50Ms}`);
 });
 
