@@ -18,7 +18,7 @@ import { formatDuration } from '../format.js';
 import type { GcAdvisor, GcSettings } from '../gc-advice.js';
 import { createPolicy, type PolicyName } from '../policies/by-name.js';
 import type { HearthOptions } from '../policies/hearth.js';
-import { coldStartTotalMs, type FunctionProfile, type PoolDecision, type PoolEvent, type PoolPolicy, samePrewarm } from '../policies/policy.js';
+import { coldStartTotalMs, decisionChanged, type FunctionProfile, type PoolDecision, type PoolEvent, type PoolPolicy } from '../policies/policy.js';
 import { median, RecentValues } from '../stats.js';
 import { DecisionLog, type NewDecision, type SettingValues, type TunerDecision } from './decision-log.js';
 import { InvocationFeed } from './invocation-feed.js';
@@ -498,7 +498,7 @@ export class LiveTuner {
     if (this.mode === 'off') return;
     const decision = this.policy.decide(tuned.name, now);
     const previous = tuned.last ?? configuredDecision(tuned, now);
-    if (!differs(previous, decision)) return;
+    if (!decisionChanged(previous, decision, { wholeMs: true })) return;
     tuned.last = decision;
     const entry: NewDecision = {
       atMs: now,
@@ -516,7 +516,7 @@ export class LiveTuner {
       return;
     }
     const rollback = tuned.rollback;
-    const poolChanged = previous.min !== decision.min || previous.max !== decision.max || Math.round(previous.keepAliveMs) !== Math.round(decision.keepAliveMs) || (previous.spare ?? 0) !== (decision.spare ?? 0);
+    const poolChanged = decisionChanged(previous, decision, { wholeMs: true, prewarm: false });
     this.applier.follow(tuned.name, decision).then(
       () => {
         this.decisions.add({ ...entry, outcome: rollback === undefined ? 'applied' : 'rolled-back' });
@@ -626,11 +626,6 @@ function runtimePool(pool: FunctionSummary['pool']): RuntimePool {
 /** The function's own settings as a decision, to compare the policy's first one with. */
 function configuredDecision(tuned: Tuned, now: number): PoolDecision {
   return { function: tuned.name, policy: 'configured', at: now, ...tuned.configured, reason: 'the function\'s own settings', inputs: {} };
-}
-
-/** Whether the runtime would see a difference: whole milliseconds of keep-alive, the same pre-warm. */
-function differs(a: PoolDecision, b: PoolDecision): boolean {
-  return a.min !== b.min || a.max !== b.max || Math.round(a.keepAliveMs) !== Math.round(b.keepAliveMs) || (a.spare ?? 0) !== (b.spare ?? 0) || !samePrewarm(a.prewarm, b.prewarm);
 }
 
 function sameGc(a: GcSettings, b: GcSettings): boolean {

@@ -81,15 +81,20 @@ export function coldStartTotalMs(phases: FunctionProfile['coldStartMs']): number
   return total;
 }
 
-/** True when applying `next` after `previous` would change anything the runtime sees. */
-export function decisionChanged(previous: PoolDecision | undefined, next: PoolDecision): boolean {
+/**
+ * True when applying `next` after `previous` would change anything the runtime sees.
+ * `wholeMs`: keep-alives compared as the runtime takes them, in whole milliseconds;
+ * `prewarm: false`: the pool settings alone, pre-warms left out.
+ */
+export function decisionChanged(previous: PoolDecision | undefined, next: PoolDecision, { wholeMs = false, prewarm = true } = {}): boolean {
+  const keepAlive = (decision: PoolDecision): number => (wholeMs ? Math.round(decision.keepAliveMs) : decision.keepAliveMs);
   return (
     previous === undefined ||
     previous.min !== next.min ||
     previous.max !== next.max ||
-    previous.keepAliveMs !== next.keepAliveMs ||
+    keepAlive(previous) !== keepAlive(next) ||
     (previous.spare ?? 0) !== (next.spare ?? 0) ||
-    !samePrewarm(previous.prewarm, next.prewarm)
+    (prewarm && !samePrewarm(previous.prewarm, next.prewarm))
   );
 }
 
