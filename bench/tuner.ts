@@ -2,7 +2,8 @@
 // runtime with real workers, compressed in time, once per policy (always cold, a fixed
 // 10-minute keep-alive, the hybrid histogram policy of "Serverless in the Wild", and hearth's
 // tuner), each run by the agent's live tuner exactly as in production; the same compressed
-// run through the simulator beside it, to show that the two agree; and the full day of both
+// run through the simulator beside it, to show that the two agree, and under other arrival
+// seeds, to show how far one replay's luck goes; and the full day of both
 // traces at full scale in the simulator alone, hearth at several memory prices too, beside two
 // keep-alive references computed in hindsight (keepalive-bound.ts). Per policy: cold-start rate, p50/p99 latency at
 // the client, idle worker memory-time.
@@ -69,6 +70,8 @@ const POLICIES: { key: string; name: PolicyName }[] = [
 ];
 
 const SEED = 42;
+/** The replayed slice is simulated under this many other seeds too (seed_spread). */
+const SPREAD_SEEDS = 10;
 /**
  * A replay MiB stands for this many trace MiB. Small enough that every function's share is
  * above the stand-in's own Go runtime (under 1 MiB of private memory among two dozen of
@@ -147,22 +150,21 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     // Each policy's compressed run in the simulator, with the cold starts that run measured (a host busy with cold starts starts workers slower): its
     // requests wait the runtime's spawn-to-ready, its policy is told what the live tuner's was, when it was (the agent's phases, as it measured more),
     // and it starts with the workers that run had idle.
-    const simulations = new Map(
-      POLICIES.map((policy, i) => {
-        const starts = coldStarts(trace, runs[i]!);
-        const result = simulate(measured, createPolicy(policy.name, { compression, hearth: scaledPrices() }), {
-          ...replay,
-          coldStartMs: starts.median,
-          coldStartByFunction: starts.byFunction,
-          pricedProfiles: new Map(trace.functions.map((fn, j) => [fn.id, runs[i]!.profiles.get(names[j]!) ?? []])),
-          idleAtStart: new Map(trace.functions.map((fn, j) => [fn.id, runs[i]!.idleAtStart.get(names[j]!) ?? []])),
-          maxWorkers: MAX_WORKERS,
-          batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
-          stopMs,
-        });
-        return [policy.key, result];
-      }),
-    );
+    const simulatedReplay = (policy: PolicyName, run: LiveRun, seed: number): SimulationResult => {
+      const starts = coldStarts(trace, run);
+      return simulate(measured, createPolicy(policy, { compression, hearth: scaledPrices() }), {
+        ...replay,
+        seed,
+        coldStartMs: starts.median,
+        coldStartByFunction: starts.byFunction,
+        pricedProfiles: new Map(trace.functions.map((fn, j) => [fn.id, run.profiles.get(names[j]!) ?? []])),
+        idleAtStart: new Map(trace.functions.map((fn, j) => [fn.id, run.idleAtStart.get(names[j]!) ?? []])),
+        maxWorkers: MAX_WORKERS,
+        batchMs: eventBatchMs({ ...DEFAULT_TUNER_OPTIONS, compression }),
+        stopMs,
+      });
+    };
+    const simulations = new Map(POLICIES.map((policy, i) => [policy.key, simulatedReplay(policy.name, runs[i]!, SEED)]));
     const simulated = Object.fromEntries([...simulations].map(([key, result]) => [key, simFigures(result)]));
     const agreement = agree(live, simulated);
     progress(`${setup.key}: full day at full scale in the simulator`);
@@ -189,6 +191,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       simulated,
       agreement,
       per_function: perFunction(names, runs, simulations, measured),
+      seed_spread: seedSpread((policy, seed) => simulatedReplay(policy.name, runs[POLICIES.indexOf(policy)]!, seed)),
       full_day: fullDay,
       price_sweep: sweep,
       keepalive_references: references,
@@ -207,6 +210,14 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
     const starts = POLICIES.map((policy) => `${policy.name} ${fullDay[policy.key]!.worker_starts} (${round(fullDay[policy.key]!.worker_starts! / fixedDay.invocations, 4)})`).join(', ');
     notes.push(`${setup.key}, full day, simulated, workers started (per invocation): ${starts}; hearth at each memory price: ${sweep.map((point) => `×${round(point.memory_price_factor, 4)} ${point.worker_starts}`).join(', ')}.`);
     notes.push(`${setup.key}, full day, keep-alive references in hindsight (agent/tuner/keepalive-bound.ts; its model counts the fixed keep-alive's cold starts as ${references.fixed_10min.cold_starts} for ${gbs(references.fixed_10min.idle_mem_s)} GB·s): at that memory-time, a clairvoyant keep-alive that knows every gap has ${references.clairvoyant.cold_starts_ratio} times its cold starts; the best min and keep-alive per function chosen knowing each hour, ${references.best_hourly_settings.cold_starts_ratio} times; chosen knowing the day, ${references.best_daily_settings.cold_starts_ratio} times.`);
+    const spreads = (perTrace[setup.key] as { seed_spread: ReturnType<typeof seedSpread> }).seed_spread;
+    const spreadText = POLICIES.filter((policy) => policy.key !== 'always_cold')
+      .map((policy) => {
+        const { cold_starts: cold, idle_mem_s: idle } = spreads[policy.key]!;
+        return `${policy.name} ${cold.median} (${cold.min}-${cold.max}) cold starts for ${gbs(idle.median)} (${gbs(idle.min)}-${gbs(idle.max)}) GB·s`;
+      })
+      .join('; ');
+    notes.push(`${setup.key}, the replayed slice in the simulator under ${SPREAD_SEEDS} other arrival seeds, median (range): ${spreadText}.`);
     notes.push(`${setup.key}: ${agreement.agrees ? 'the simulator agrees with the replay' : `the simulator does NOT agree with the replay on ${agreement.outside.join(', ')}`} (tolerance: cold-start rate within ${AGREEMENT.relative * 100}% or ${AGREEMENT.coldRatePoints * 100} points, idle memory-time within ${AGREEMENT.relative * 100}% or ${AGREEMENT.idleShareOfFixed * 100}% of the fixed keep-alive's). Its workers start as the replay's did and take ${round(stopMs, 1)} ms to stop (median of the replay's always-cold workers, idle from their answer to their exit).`);
   }
   const sample = perTrace['sample20'] as { live: Record<string, PolicyFigures> };
@@ -224,7 +235,7 @@ export async function tunerBench(options: TunerBenchOptions): Promise<void> {
       `Replay: ${options.hours === 24 ? 'the whole day' : `the first ${options.hours} hours`} of each trace at ${compression}× (a trace minute in ${round(60 / compression, 3)} s; the policies' windows and the execution times divided by ${compression}, cold starts real), seed ${SEED}, arrivals spread in each minute as a Poisson process. Real Go workers (bench/functions/trace-sleep) holding their function's trace memory / ${MEMORY_SCALE}, their own ${round(baselineKb, 0)} KiB included; hearth's memory price × ${MEMORY_SCALE} to match. Latency at the client, replay ms. Idle GB·s: idle worker time (from the runtime's events) × the worker's PSS without state, replay seconds; full day: trace memory × trace seconds.`,
       `Thinning: ${TRACES.map((setup) => `${setup.key} keeps ${setup.rateScale === 1 ? 'every arrival' : `1 arrival in ${round(1 / setup.rateScale, 0)}`}${setup.maxPerMinute === undefined ? '' : `, but in functions whose busiest minute has more than ${setup.maxPerMinute} (thinned to ${setup.maxPerMinute} there)`}`).join('; ')}.`,
       ...notes,
-      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,agreement,per_function,full_day,price_sweep,keepalive_references,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
+      `JSON: policies.* is sample20's replay; traces.<trace>.{live,simulated,agreement,per_function,seed_spread,full_day,price_sweep,keepalive_references,overhead}; targets; gc.* from the last \`npm run bench -- tuner-gc\` (bench/results/tuner-gc.md), which refreshes it when it runs.`,
     ],
   );
 }
@@ -400,6 +411,31 @@ function liveFigures(run: LiveRun, measured: Trace): PolicyFigures {
   };
 }
 
+/**
+ * The replayed slice in the simulator under SPREAD_SEEDS other arrival seeds, per policy:
+ * how far its cold starts and idle memory-time move with the luck of the arrivals, which
+ * one replay cannot show.
+ */
+function seedSpread(simulated: (policy: (typeof POLICIES)[number], seed: number) => SimulationResult): Record<string, { cold_starts: Spread; idle_mem_s: Spread }> {
+  const seeds = Array.from({ length: SPREAD_SEEDS }, (_, i) => SEED + 1 + i);
+  return Object.fromEntries(
+    POLICIES.map((policy) => {
+      const results = seeds.map((seed) => simulated(policy, seed));
+      return [policy.key, { cold_starts: spread(results.map((result) => result.coldStarts)), idle_mem_s: spread(results.map((result) => result.idleMbSeconds)) }];
+    }),
+  );
+}
+
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(values: number[]): Spread {
+  return { median: round(median(values), 1), min: round(Math.min(...values), 1), max: round(Math.max(...values), 1) };
+}
+
 /** Per policy and function, the replay's figures beside the simulator's: [replay, simulated]. */
 function perFunction(names: string[], runs: LiveRun[], simulations: Map<string, SimulationResult>, measured: Trace): Record<string, Record<string, Record<string, [number, number]>>> {
   return Object.fromEntries(
@@ -516,8 +552,9 @@ function frontier(sweep: SweepPoint[], baseline: PolicyFigures): { dominates_at_
 }
 
 /** Pareto dominance (fewer cold starts, no more idle memory-time) in the replay, per trace. */
-function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; full_day: Record<string, PolicyFigures>; price_sweep: SweepPoint[]; keepalive_references: KeepAliveReferences }>): Record<string, unknown> {
+function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>; seed_spread: ReturnType<typeof seedSpread>; full_day: Record<string, PolicyFigures>; price_sweep: SweepPoint[]; keepalive_references: KeepAliveReferences }>): Record<string, unknown> {
   const dominates = (a: PolicyFigures, b: PolicyFigures): boolean => a.cold_starts < b.cold_starts && a.idle_mem_s <= b.idle_mem_s;
+  const dominatesMedian = (a: { cold_starts: Spread; idle_mem_s: Spread }, b: { cold_starts: Spread; idle_mem_s: Spread }): boolean => a.cold_starts.median < b.cold_starts.median && a.idle_mem_s.median <= b.idle_mem_s.median;
   return Object.fromEntries(
     Object.entries(perTrace).map(([key, trace]) => {
       const hearth = trace.live['hearth']!;
@@ -529,6 +566,8 @@ function targets(perTrace: Record<string, { live: Record<string, PolicyFigures>;
           dominates_fixed_10min: dominates(hearth, fixed),
           dominates_hybrid_histogram: dominates(hearth, hybrid),
           cold_starts_vs_fixed: round(fixed.cold_starts / Math.max(1, hearth.cold_starts), 2),
+          // The same slice's medians over other arrival seeds, in the simulator.
+          over_seeds: { dominates_fixed_10min: dominatesMedian(trace.seed_spread['hearth']!, trace.seed_spread['fixed_10min']!), dominates_hybrid_histogram: dominatesMedian(trace.seed_spread['hearth']!, trace.seed_spread['hybrid_histogram']!) },
           idle_mem_vs_fixed: round(hearth.idle_mem_s / fixed.idle_mem_s, 3),
           full_day: {
             fixed_10min: { ...frontier(trace.price_sweep, trace.full_day['fixed_10min']!), clairvoyant_ratio_at_equal_memory: trace.keepalive_references.clairvoyant.cold_starts_ratio, best_hourly_settings_ratio_at_equal_memory: trace.keepalive_references.best_hourly_settings.cold_starts_ratio, best_daily_settings_ratio_at_equal_memory: trace.keepalive_references.best_daily_settings.cold_starts_ratio },
