@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'uvu';
 import type { FunctionStats } from '../../shared/api.js';
-import { FIXTURES, TestRuntime } from '../helpers/harness.js';
+import { FIXTURES, TestRuntime, waitFor } from '../helpers/harness.js';
 
 let rt: TestRuntime;
 
@@ -12,6 +12,8 @@ test.before(async () => {
   rt = await TestRuntime.start({ stemCells: 0 });
   await rt.deploy({ name: 'go', kind: 'go', entry: `${FIXTURES}/go-misbehave`, pool: { min: 2, max: 2 }, limits: { memoryMb: 64, concurrency: 2 }, gc: { gogc: 150 } });
   await rt.deploy({ name: 'node', kind: 'node', entry: `${FIXTURES}/node-cpu.mjs`, pool: { min: 2, max: 2 }, limits: { memoryMb: 256 } });
+  // A deploy answers once one worker is ready; the stats list only ready ones.
+  for (const fn of ['go', 'node']) await waitFor(`both workers of ${fn} ready`, async () => (await statsOf(fn)).workers.length === 2);
 });
 
 test.after(async () => {
