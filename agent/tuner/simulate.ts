@@ -93,12 +93,12 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
   const tickMs = options.tickMs ?? TRACE_MINUTE_MS / options.compression;
   const maxWorkers = options.maxWorkers ?? SIMULATION_MAX_WORKERS;
   const schedule = (at: number, event: SimulatorEvent): void => queue.push(at, event);
+  const tell = (fn: string, at: number, { coldStartMs, memoryMb }: Omit<TimedProfile, 'atMs'>): void => policy.observe({ kind: 'profile', function: fn, at, profile: { coldStartMs, memoryMb, maxWorkers } });
   const sources = trace.functions.map((fn): Source => {
     const phases = options.coldStartByFunction?.get(fn.id) ?? options.coldStartMs;
     const pool = new SimulatedPool({ name: fn.id, memoryMb: fn.memoryMb, coldStartMs: coldStartTotalMs(phases), stopMs: options.stopMs ?? 0, horizonMs, schedule });
     const told = options.pricedProfiles?.get(fn.id) ?? [];
-    const first = told.findLast((profile) => profile.atMs <= 0) ?? { atMs: 0, coldStartMs: phases, memoryMb: fn.memoryMb };
-    policy.observe({ kind: 'profile', function: fn.id, at: 0, profile: { coldStartMs: first.coldStartMs, memoryMb: first.memoryMb, maxWorkers } });
+    tell(fn.id, 0, told.findLast((profile) => profile.atMs <= 0) ?? { coldStartMs: phases, memoryMb: fn.memoryMb });
     for (const profile of told) if (profile.atMs > 0) schedule(profile.atMs, { kind: 'profile', pool, profile });
     for (const idleSince of options.idleAtStart?.get(fn.id) ?? []) pool.adoptIdle(Math.min(0, idleSince));
     return { pool, arrivals: arrivalTimes(fn, options), duration: durationSampler(fn, options) };
@@ -142,7 +142,7 @@ export function simulate(trace: Trace, policy: PoolPolicy, options: SimulationOp
         batched.clear();
         break;
       case 'profile':
-        policy.observe({ kind: 'profile', function: event.pool.name, at, profile: { coldStartMs: event.profile.coldStartMs, memoryMb: event.profile.memoryMb, maxWorkers } });
+        tell(event.pool.name, at, event.profile);
         break;
       case 'ready':
         event.pool.ready(event.worker, at);

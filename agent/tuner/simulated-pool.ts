@@ -159,7 +159,7 @@ export class SimulatedPool {
       if (decision.prewarm !== undefined && decision.prewarm.atMs <= now) this.prewarm(this.prewarmToken, now);
       else if (decision.prewarm !== undefined) this.setup.schedule(decision.prewarm.atMs, { kind: 'prewarm', pool: this, token: this.prewarmToken });
     }
-    if (previous === undefined || previous.min !== decision.min || previous.keepAliveMs !== decision.keepAliveMs || previous.spare !== decision.spare) {
+    if (decisionChanged(previous, decision, { prewarm: false })) {
       for (const worker of this.idleStack) if (worker.state === 'idle') this.scheduleExpiry(worker, now);
     }
     this.scale(now);
